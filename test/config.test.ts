@@ -1,0 +1,135 @@
+import { App } from 'aws-cdk-lib';
+import { ConfigError, configFromContext, loadConfig } from '../lib/config';
+
+const from = (context: Record<string, unknown>) => loadConfig((key) => context[key]);
+
+describe('configuration defaults', () => {
+  test('an empty context gives the documented defaults', () => {
+    const config = from({});
+    expect(config.classes).toEqual(['logo']);
+    expect(config.training).toMatchObject({
+      instanceType: 'ml.p3.2xlarge',
+      useSpot: true,
+      maxRuntimeSeconds: 14400,
+      maxWaitSeconds: 28800,
+      dataShape: 512,
+    });
+    expect(config.endpoint).toEqual({ instanceType: 'ml.m5.xlarge', instanceCount: 1 });
+    expect(config.labeling).toEqual({ mode: 'import' });
+    expect(config.api.auth).toBe('iam');
+    expect(config.api.corsOrigins).toEqual([]);
+    expect(config.preprocess.maxSide).toBe(1024);
+    expect(config.dev).toBe(false);
+    expect(config.notificationEmail).toBeUndefined();
+  });
+
+  test('-c values arrive as strings and are coerced to their types', () => {
+    const config = from({
+      classes: 'bcbs, acme',
+      trainingUseSpot: 'false',
+      epochs: '5',
+      learningRate: '0.01',
+      apiCorsOrigins: '["https://a.example.com"]',
+      dev: 'true',
+    });
+    expect(config.classes).toEqual(['bcbs', 'acme']);
+    expect(config.training.useSpot).toBe(false);
+    expect(config.training.epochs).toBe(5);
+    expect(config.training.learningRate).toBe(0.01);
+    expect(config.api.corsOrigins).toEqual(['https://a.example.com']);
+    expect(config.dev).toBe(true);
+  });
+
+  test('a private workteam ARN switches labeling to Ground Truth', () => {
+    const arn = 'arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/logo-team';
+    expect(from({ workteamArn: arn }).labeling).toEqual({ mode: 'groundtruth', workteamArn: arn });
+  });
+
+  test('the max wait defaults to twice the max runtime', () => {
+    expect(from({ trainingMaxRuntimeSeconds: 3600 }).training.maxWaitSeconds).toBe(7200);
+  });
+});
+
+describe('configuration errors name the key, the value and what is allowed', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['classes empty', { classes: [] }, /"classes".*1 to 100 class names/],
+    ['classes duplicated', { classes: ['logo', 'logo'] }, /"classes".*without duplicates/],
+    ['classes not JSON', { classes: '[logo' }, /"classes".*JSON array/],
+    ['classes bad name', { classes: ['-x'] }, /"classes"/],
+    [
+      'training instance not a GPU',
+      { trainingInstanceType: 'ml.m5.xlarge' },
+      /"trainingInstanceType".*"ml.m5.xlarge".*GPU/,
+    ],
+    [
+      'training instance p5',
+      { trainingInstanceType: 'ml.p5.48xlarge' },
+      /"trainingInstanceType".*ml\.p5 H100/,
+    ],
+    ['spot not a boolean', { trainingUseSpot: 'yes' }, /"trainingUseSpot".*"yes".*true or false/],
+    ['max runtime too short', { trainingMaxRuntimeSeconds: 10 }, /"trainingMaxRuntimeSeconds".*from 600/],
+    [
+      'max wait below runtime',
+      { trainingMaxRuntimeSeconds: 7200, trainingMaxWaitSeconds: 3600 },
+      /"trainingMaxWaitSeconds".*at least trainingMaxRuntimeSeconds \(7200\)/,
+    ],
+    ['epochs not a number', { epochs: 'abc' }, /"epochs".*"abc".*an integer from 1 to 1000/],
+    ['epochs fractional', { epochs: 2.5 }, /"epochs".*an integer/],
+    ['batch size zero', { batchSize: 0 }, /"batchSize"/],
+    ['learning rate too big', { learningRate: 3 }, /"learningRate".*a number from/],
+    ['data shape not a multiple of 32', { dataShape: 500 }, /"dataShape".*multiple of 32/],
+    [
+      'endpoint instance malformed',
+      { endpointInstanceType: 'm5.xlarge' },
+      /"endpointInstanceType".*"m5.xlarge"/,
+    ],
+    ['endpoint count too high', { endpointInstanceCount: 11 }, /"endpointInstanceCount".*from 1 to 10/],
+    [
+      'public workforce',
+      { workteamArn: 'arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default' },
+      /"workteamArn".*private workteam.*Mechanical Turk/,
+    ],
+    ['min mAP above 1', { minMap: 1.5 }, /"minMap".*from 0 to 1/],
+    ['tolerance negative', { mapTolerance: -0.1 }, /"mapTolerance"/],
+    ['unknown auth mode', { apiAuth: 'cognito' }, /"apiAuth".*"cognito".*one of iam, apiKey/],
+    ['throttle rate zero', { apiThrottleRate: 0 }, /"apiThrottleRate"/],
+    ['throttle burst fractional', { apiThrottleBurst: 1.5 }, /"apiThrottleBurst"/],
+    ['quota zero', { apiQuotaPerDay: 0 }, /"apiQuotaPerDay"/],
+    [
+      'CORS origin with a path',
+      { apiCorsOrigins: ['https://a.example.com/app'] },
+      /"apiCorsOrigins".*no path/,
+    ],
+    ['default min score above 1', { apiDefaultMinScore: 2 }, /"apiDefaultMinScore"/],
+    ['max side too small', { preprocessMaxSide: 10 }, /"preprocessMaxSide"/],
+    ['concurrency zero', { preprocessMaxConcurrency: 0 }, /"preprocessMaxConcurrency"/],
+    ['batch of zero images', { preprocessBatchSize: 0 }, /"preprocessBatchSize"/],
+    [
+      'tolerated failure above 100',
+      { preprocessToleratedFailurePercentage: 101 },
+      /"preprocessToleratedFailurePercentage"/,
+    ],
+    ['e-mail malformed', { notificationEmail: 'ops' }, /"notificationEmail".*"ops".*an e-mail address/],
+    ['schedule malformed', { schedule: 'every day' }, /"schedule".*rate\(1 day\)/],
+    ['dev not a boolean', { dev: 'maybe' }, /"dev".*true or false/],
+    ['a string key given a number', { workteamArn: 5 }, /"workteamArn".*a string/],
+  ];
+
+  test.each(cases)('%s', (_name, context, message) => {
+    expect(() => from(context)).toThrow(ConfigError);
+    expect(() => from(context)).toThrow(message);
+    expect(() => from(context)).toThrow(/-c \w+=<value>/);
+  });
+
+  test('a misspelt key set with -c is rejected with the list of known keys', () => {
+    const app = new App({ context: { epoch: '5' } });
+    expect(() => configFromContext(app.node)).toThrow(/"epoch".*a known configuration key \(classes, /);
+  });
+
+  test("CDK's own context keys are not mistaken for ours", () => {
+    const app = new App({
+      context: { '@aws-cdk/core:checkSecretUsage': true, 'aws:cdk:enable-path-metadata': true },
+    });
+    expect(() => configFromContext(app.node)).not.toThrow();
+  });
+});
