@@ -1,0 +1,52 @@
+import { Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildApp } from '../lib/app';
+import { loadConfig } from '../lib/config';
+import { newApp } from './app-context';
+
+type Report = ReturnType<AwsSolutionsChecks['validateScope']>;
+
+function findings(report: Report): string[] {
+  return report.violations.flatMap((v) =>
+    v.violatingResources.map(
+      (r) => `${v.ruleName} at ${r.resourceLogicalId}: ${v.description.split('\n')[0]}`,
+    ),
+  );
+}
+
+const configurations: [string, Record<string, unknown>][] = [
+  ['the default configuration', {}],
+  [
+    'Ground Truth labeling, API keys, dev buckets, a schedule and e-mail',
+    {
+      workteamArn: 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers',
+      apiAuth: 'apiKey',
+      dev: true,
+      schedule: 'rate(1 day)',
+      notificationEmail: 'ops@example.com',
+      apiCorsOrigins: ['https://app.example.com'],
+      trainingUseSpot: false,
+    },
+  ],
+];
+
+describe('cdk-nag AwsSolutions', () => {
+  test.each(configurations)('%s has no unacknowledged findings', (_name, context) => {
+    const app = newApp();
+    buildApp(
+      app,
+      loadConfig((key) => context[key]),
+    );
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(findings(report)).toEqual([]);
+  });
+
+  test('the check is live: an unencrypted-transport bucket is reported', () => {
+    const app = newApp();
+    const stack = new Stack(app, 'Bad');
+    new s3.Bucket(stack, 'Open');
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(findings(report).join('\n')).toMatch(/AwsSolutions-S10/);
+  });
+});
