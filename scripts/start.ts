@@ -1,23 +1,101 @@
 /**
- * `npm start`: synthesizes the app and summarizes what it would deploy.
- * (Local mode, which runs the whole pipeline and the API on this machine, replaces this.)
+ * `npm start`: runs the whole pipeline and the API on this machine, with no AWS account and no Docker
+ * (see docs/readme/local.md). `npm start -- --help` lists the options.
  */
-import { App } from 'aws-cdk-lib';
-import { addNagChecks, buildApp } from '../lib/app';
+import './polyfills';
+import { parseArgs } from 'util';
+import { stopAll } from './local/children';
+import { LocalOptions, runLocal } from './local/main';
 
-const app = new App({ outdir: 'cdk.out' });
-const { config } = buildApp(app);
-addNagChecks(app);
-const assembly = app.synth();
+const USAGE = `Usage: npm start -- [options]
 
-console.log(`Synthesized ${assembly.stacks.length} stacks to ${assembly.directory}`);
-for (const stack of assembly.stacks) {
-  const resources = Object.values(stack.template.Resources ?? {}) as { Type: string }[];
-  const types = new Map<string, number>();
-  for (const r of resources) types.set(r.Type, (types.get(r.Type) ?? 0) + 1);
-  console.log(`\n${stack.stackName}: ${resources.length} resources`);
-  for (const [type, count] of [...types].sort()) console.log(`  ${String(count).padStart(3)}  ${type}`);
+Runs the synthesized pipeline locally (moto for S3, SSM, SNS and SageMaker; the real handlers; training and
+serving on the CPU), then the detection API, and prints what the API answered for held-out images.
+
+Options:
+  --images-count N   images to generate for the pipeline (default 48)
+  --epochs N         training epochs (default 4)
+  --images DIR       bring your own images instead of generated ones (needs --labels)
+  --labels FILE      COCO JSON with the boxes of --images (file_name relative to DIR)
+  --seed N           seed of the generated dataset (default 7)
+  --serve            keep the API up after the run, until Ctrl-C
+  --port N           port of the local API (default: a free one)
+  --no-second-run    skip the second execution (the one that shows a run with no new data skips work)
+  -h, --help         this help`;
+
+/** Parses `npm start` arguments into options of {@link runLocal}; throws naming a bad value. */
+export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'images-count': { type: 'string' },
+      epochs: { type: 'string' },
+      images: { type: 'string' },
+      labels: { type: 'string' },
+      seed: { type: 'string' },
+      serve: { type: 'boolean' },
+      port: { type: 'string' },
+      'no-second-run': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  const positive = (name: string, value: string | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`--${name} must be a positive integer, got "${value}"`);
+    return n;
+  };
+  if (values.images && !values.labels)
+    throw new Error('--images needs --labels <coco.json> with their boxes');
+  if (values.labels && !values.images)
+    throw new Error('--labels needs --images <dir> with the images it labels');
+  return {
+    imagesCount: positive('images-count', values['images-count']),
+    epochs: positive('epochs', values.epochs),
+    seed: positive('seed', values.seed),
+    apiPort: positive('port', values.port),
+    images: values.images,
+    labels: values.labels,
+    serve: values.serve ?? false,
+    secondExecution: !values['no-second-run'],
+    help: values.help,
+  };
 }
-console.log(
-  `\nClasses: ${config.classes.join(', ')}; labeling: ${config.labeling.mode}; API auth: ${config.api.auth}`,
-);
+
+async function main(): Promise<void> {
+  let options: ReturnType<typeof parseStartArgs>;
+  try {
+    options = parseStartArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return;
+  }
+  let stopping = false;
+  let stopServing: (() => Promise<void>) | undefined;
+  process.on('SIGINT', () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping local mode...');
+    void (stopServing ? stopServing() : stopAll()).finally(() => process.exit(130));
+  });
+  const result = await runLocal(options);
+  if (options.serve && result.apiUrl) {
+    stopServing = result.stop;
+    // Stay up until Ctrl-C; the SIGINT handler stops the servers.
+    await new Promise(() => undefined);
+  }
+}
+
+if (require.main === module) {
+  main().catch(async (error: Error) => {
+    console.error(`\nLocal mode failed: ${error.message}`);
+    await stopAll();
+    process.exit(1);
+  });
+}

@@ -1,0 +1,496 @@
+import '../polyfills';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { spawn } from 'child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'fs';
+import { basename, extname, join, relative } from 'path';
+import { ProxyHandler, startApiServer, LocalApi, DEFAULT_BINARY_MEDIA_TYPES } from './api-server';
+import { stopAll } from './children';
+import { CocoFile, generateDataset, toCoco } from './dataset';
+import { MotoServer, startMoto } from './moto';
+import { ApiCheck, annotate, apiTable, clock, detectionsOf } from './report';
+import { LocalResources, createLocalResources, stateMachineDefinition } from './resources';
+import { ExecutionReport, Handler, LocalRunner } from './runner';
+import { LocalSageMaker } from './sagemaker';
+import { LocalStepFunctions } from './sfn-shim';
+import { CfnTemplate, SynthesizedApp, handlerDirs, resourcesOfType, synthesize } from './template';
+
+/** The label-import command's entry, as local mode calls it in the operator's place. */
+export type ImportLabels = (labelFile: string, log: (line: string) => void) => Promise<void>;
+
+/** Options of {@link runLocal}; every one has a default that suits `npm start`. */
+export interface LocalOptions {
+  /** Repository root. @default the folder above scripts/ */
+  readonly repoRoot?: string;
+  /** Images to generate for the pipeline. @default 48 */
+  readonly imagesCount?: number;
+  /** Generated images held out of the pipeline and sent through the API. @default 4 */
+  readonly holdout?: number;
+  /** Seed of the generated dataset. @default 7 */
+  readonly seed?: number;
+  /** Bring your own: a folder of images uploaded to raw/ instead of generated ones (with `labels`). */
+  readonly images?: string;
+  /** Bring your own: a COCO JSON label file for `images`, `file_name` relative to that folder. */
+  readonly labels?: string;
+  /** Training epochs. @default 4 */
+  readonly epochs?: number;
+  /** Square input size of the model. @default 256 */
+  readonly dataShape?: number;
+  /** Training batch size. @default 8 */
+  readonly batchSize?: number;
+  /** Cap on batches per epoch (keeps a CPU run short). @default 8 */
+  readonly maxIterationsPerEpoch?: number;
+  /** Run the pipeline a second time with no new data and show what it skipped. @default true */
+  readonly secondExecution?: boolean;
+  /** Keep the API up after the run until Ctrl-C (or until `stop` of the result is called). @default false */
+  readonly serve?: boolean;
+  /** Port of the local API. @default a free port */
+  readonly apiPort?: number;
+  /** Annotated API results. @default local-out/ */
+  readonly outDir?: string;
+  /** Scratch space (synthesized app, training roots, logs). @default .local/run/ */
+  readonly workDir?: string;
+  /** Where progress goes. @default console.log */
+  readonly log?: (line: string) => void;
+  /** Stand-ins for handlers that have not landed yet, by lambda/<folder> (tests only). */
+  readonly handlers?: Record<string, Handler>;
+  /** Stand-in label import (tests only). @default the import command's main function */
+  readonly importLabels?: ImportLabels;
+  /**
+   * Stand-in definition (tests only), built from the local names; its Lambda tasks call
+   * `arn:aws:lambda:us-east-1:123456789012:function:<lambda folder>`. @default the synthesized state machine's
+   */
+  readonly definition?: (names: LocalNames) => Record<string, unknown>;
+  /** Stand-in executables for the container's `train` and `serve` (tests only). */
+  readonly containerBin?: string;
+}
+
+/** The local names of what the pipeline works on. */
+export interface LocalNames {
+  readonly rawBucket: string;
+  readonly datasetBucket: string;
+  readonly artifactsBucket: string;
+  readonly endpointName: string;
+  readonly liveModelParameter: string;
+}
+
+/** Files and keys an execution left in S3, to show what a second execution changed. */
+type Listing = Record<string, string>;
+
+/** What {@link runLocal} did. */
+export interface LocalResult {
+  readonly executions: ExecutionReport[];
+  readonly apiUrl?: string;
+  readonly apiChecks: ApiCheck[];
+  /** Best validation mAP the training reached (from FinalMetricDataList), if it trained. */
+  readonly map?: number;
+  /** Whether the second execution left preprocessed images and labels untouched and asked for no labels. */
+  readonly secondSkipped?: { preprocessing: boolean; labeling: boolean };
+  /** States that belong to labeling (they wait for a task token). */
+  readonly labelingStates: string[];
+}
+
+const DEFAULTS = {
+  imagesCount: 48,
+  holdout: 4,
+  seed: 7,
+  epochs: 4,
+  dataShape: 256,
+  batchSize: 8,
+  maxIterationsPerEpoch: 8,
+};
+
+async function runCommand(command: string, args: string[], cwd: string): Promise<void> {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed with exit code ${code}`);
+}
+
+function output(
+  templates: Record<string, CfnTemplate>,
+  stack: string,
+  key: string,
+  resources: LocalResources,
+): string {
+  const value = templates[stack]?.Outputs?.[key]?.Value;
+  if (value === undefined) throw new Error(`Stack ${stack} has no output ${key}`);
+  return String(resources.resolver.resolve(value, stack));
+}
+
+async function listing(s3: S3Client, bucket: string, prefix: string): Promise<Listing> {
+  const result: Listing = {};
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) result[o.Key!] = `${o.ETag}@${o.LastModified?.toISOString()}`;
+    token = page.NextContinuationToken;
+  } while (token);
+  return result;
+}
+
+const sameListing = (a: Listing, b: Listing) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The default label import: the real command's main function (scripts/import-labels.ts). */
+async function realImportLabels(repoRoot: string): Promise<ImportLabels> {
+  const path = join(repoRoot, 'scripts', 'import-labels.ts');
+  if (!existsSync(path)) throw new Error(`The label import command ${path} is missing`);
+  const module = (await import(path)) as { main?: (argv: string[]) => Promise<unknown> };
+  if (typeof module.main !== 'function') throw new Error(`${path} exports no main(argv) function`);
+  return async (labelFile) => {
+    await module.main!([labelFile]);
+  };
+}
+
+/**
+ * Runs the whole pipeline and the API on this machine, with no AWS account and no Docker: synthesizes the
+ * app, starts moto, generates a dataset, executes the synthesized state machine with aws-local-stepfunctions
+ * (real handlers, the real label import, the container's train and serve on the CPU), serves the API with the
+ * real proxy handler, sends held-out images through it, and runs the pipeline a second time with no new data.
+ */
+export async function runLocal(options: LocalOptions = {}): Promise<LocalResult & { stop(): Promise<void> }> {
+  const repoRoot = options.repoRoot ?? join(__dirname, '..', '..');
+  const log = options.log ?? ((line: string) => console.log(line));
+  const start = Date.now();
+  const stage = (text: string) => log(`[${clock(Date.now() - start)}] ■ ${text}`);
+  const step = (text: string) => log(`[${clock(Date.now() - start)}]   ${text}`);
+  const workDir = options.workDir ?? join(repoRoot, '.local', 'run');
+  const outDir = options.outDir ?? join(repoRoot, 'local-out');
+  const settings = {
+    ...DEFAULTS,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  };
+  rmSync(workDir, { recursive: true, force: true });
+  mkdirSync(workDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+
+  const savedEnv = { ...process.env };
+  let moto: MotoServer | undefined;
+  let api: LocalApi | undefined;
+  const sfn = new LocalStepFunctions();
+  let sagemaker: LocalSageMaker | undefined;
+  const stop = async () => {
+    await api?.close();
+    await sagemaker?.stop();
+    await sfn.stop();
+    await moto?.stop();
+    await stopAll();
+    process.env = savedEnv;
+  };
+
+  try {
+    stage('Python environment (scripts/py-env.sh)');
+    await runCommand('bash', [join(repoRoot, 'scripts', 'py-env.sh')], repoRoot);
+
+    const context = {
+      minMap: 0,
+      epochs: settings.epochs,
+      dataShape: settings.dataShape,
+      batchSize: settings.batchSize,
+    };
+    stage(
+      `Synthesizing the app (${Object.entries(context)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')})`,
+    );
+    const app: SynthesizedApp = synthesize(repoRoot, join(workDir, 'cdk.out'), context);
+
+    moto = await startMoto(repoRoot, join(workDir, 'moto.log'));
+    await sfn.start();
+    const trainingLog: string[] = [];
+    sagemaker = new LocalSageMaker({
+      repoRoot,
+      workDir,
+      binDir: options.containerBin,
+      hyperparameterOverrides: {
+        max_iterations_per_epoch: String(settings.maxIterationsPerEpoch),
+      },
+      hooks: {
+        onTrainingLog: (line) => {
+          trainingLog.push(line);
+          if (/epoch=|best_val_mAP|error|Traceback/i.test(line)) step(`train: ${line}`);
+        },
+        onEvent: (message) => step(message),
+      },
+    });
+    await sagemaker.start();
+    stage(
+      `moto on ${moto.endpoint}; Step Functions shim on ${sfn.endpoint}; SageMaker runtime shim on ${sagemaker.runtimeEndpoint}`,
+    );
+
+    // The handlers create their SDK clients when their modules load, so the environment must be complete first.
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+      AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: sagemaker.runtimeEndpoint,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_REGION: 'us-east-1',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      POWERTOOLS_METRICS_NAMESPACE: 'logo-detection-local',
+      POWERTOOLS_DEV: 'true',
+    });
+    for (const name of [
+      'AWS_PROFILE',
+      'AWS_SESSION_TOKEN',
+      'AWS_CONFIG_FILE',
+      'AWS_SHARED_CREDENTIALS_FILE',
+    ]) {
+      delete process.env[name];
+    }
+    await moto.reset();
+    const resources = await createLocalResources(app.templates, app.assemblyDir, handlerDirs(repoRoot));
+    const rawBucket = output(app.templates, app.dataStack, 'RawBucketName', resources);
+    const datasetBucket = output(app.templates, app.dataStack, 'DatasetBucketName', resources);
+    const artifactsBucket = output(app.templates, app.dataStack, 'ArtifactsBucketName', resources);
+    const endpointName = output(app.templates, app.pipelineStack, 'EndpointName', resources);
+    for (const fn of resources.functions) Object.assign(process.env, fn.environment);
+
+    const handlers: Record<string, Handler> = {};
+    for (const dir of new Set(resources.functions.map((fn) => fn.handlerDir))) {
+      if (options.handlers?.[dir]) {
+        handlers[dir] = options.handlers[dir];
+        continue;
+      }
+      const module = (await import(join(repoRoot, 'lambda', dir, 'index.ts'))) as { handler: Handler };
+      handlers[dir] = module.handler;
+    }
+    for (const [dir, handler] of Object.entries(options.handlers ?? {})) {
+      if (handlers[dir]) continue;
+      handlers[dir] = handler;
+      resources.functions.push({
+        stack: 'stand-in',
+        logicalId: dir,
+        arn: `arn:aws:lambda:us-east-1:123456789012:function:${dir}`,
+        handlerDir: dir,
+        environment: {},
+      });
+    }
+
+    const s3 = new S3Client({});
+    let coco: CocoFile;
+    const heldOut: { name: string; data: Buffer }[] = [];
+    if (options.images) {
+      if (!options.labels) throw new Error('--images needs --labels <coco.json> (the boxes of those images)');
+      coco = JSON.parse(readFileSync(options.labels, 'utf8')) as CocoFile;
+      const files = readdirSync(options.images)
+        .filter((f) => /\.(jpe?g|png|webp|tiff?)$/i.test(f))
+        .sort();
+      if (files.length === 0) throw new Error(`No images (.jpg, .png, .webp, .tif) in ${options.images}`);
+      stage(`Uploading ${files.length} images from ${options.images} to s3://${rawBucket}/raw/`);
+      for (const file of files) {
+        const data = readFileSync(join(options.images, file));
+        await s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: `raw/${file}`, Body: data }));
+      }
+      for (const file of files.slice(0, settings.holdout))
+        heldOut.push({ name: file, data: readFileSync(join(options.images, file)) });
+    } else {
+      const total = settings.imagesCount + settings.holdout;
+      stage(
+        `Generating ${settings.imagesCount} images (+${settings.holdout} held out for the API), seed ${settings.seed}`,
+      );
+      const images = await generateDataset({
+        count: total,
+        seed: settings.seed,
+        maxSide: Math.min(480, app.config.preprocess.maxSide),
+      });
+      const training = images.slice(0, settings.imagesCount);
+      for (const image of training) {
+        await s3.send(
+          new PutObjectCommand({ Bucket: rawBucket, Key: `raw/${image.fileName}`, Body: image.data }),
+        );
+      }
+      for (const image of images.slice(settings.imagesCount))
+        heldOut.push({ name: image.fileName, data: image.data });
+      coco = toCoco(training, app.config.classes);
+      step(
+        `${training.length} images with ${coco.annotations.length} logos uploaded to s3://${rawBucket}/raw/`,
+      );
+    }
+    const labelFile = join(workDir, 'labels.coco.json');
+    writeFileSync(labelFile, JSON.stringify(coco));
+
+    const pretrainedDir = join(repoRoot, '.local', 'pretrained');
+    const pretrained = existsSync(pretrainedDir)
+      ? readdirSync(pretrainedDir).filter((f) => statSync(join(pretrainedDir, f)).isFile())
+      : [];
+    for (const file of pretrained) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: artifactsBucket,
+          Key: `pretrained/${file}`,
+          Body: readFileSync(join(pretrainedDir, file)),
+        }),
+      );
+    }
+    if (pretrained.length === 0) sagemaker.setHyperparameter('pretrained', 'none');
+    step(
+      pretrained.length
+        ? `pretrained weights from .local/pretrained/: ${pretrained.join(', ')}`
+        : 'no .local/pretrained/: training from random initialization',
+    );
+
+    const importLabels = options.importLabels ?? (await realImportLabels(repoRoot));
+    const liveModelParameter = String(
+      resources.resolver.resolve(
+        { Ref: resourcesOfType(app.templates[app.pipelineStack], 'AWS::SSM::Parameter')[0]?.[0] },
+        app.pipelineStack,
+      ),
+    );
+    const names: LocalNames = { rawBucket, datasetBucket, artifactsBucket, endpointName, liveModelParameter };
+    const { definition, arn, name } = options.definition
+      ? {
+          definition: options.definition(names),
+          arn: 'arn:aws:states:us-east-1:123456789012:stateMachine:local',
+          name: 'local',
+        }
+      : stateMachineDefinition(app.templates, app.pipelineStack, resources.resolver);
+    const runner = new LocalRunner(
+      definition as never,
+      { arn, name },
+      {
+        functions: resources.functions,
+        handlers,
+        sagemaker,
+        sfn,
+        log: step,
+        onWaitForTaskToken: async () => {
+          step(`operator: importing ${relative(repoRoot, labelFile)} with the label import command`);
+          await importLabels(labelFile, step);
+        },
+      },
+    );
+    const labelingStates = runner.waitingStates();
+
+    const executions: ExecutionReport[] = [];
+    const runName = `local-${new Date()
+      .toISOString()
+      .replace(/[-:T.Z]/g, '')
+      .slice(0, 14)}`;
+    stage(`Execution 1 (${runName}-1): the whole pipeline`);
+    const first = await runner.execute(`${runName}-1`);
+    executions.push(first);
+    stage(`Execution 1 ${first.status} in ${clock(first.durationMs)}`);
+    if (first.status !== 'SUCCEEDED') {
+      throw new Error(`Execution 1 failed: ${first.error?.name}: ${first.error?.cause}`);
+    }
+    const map = sagemaker.lastTraining?.FinalMetricDataList.find(
+      (m) => m.MetricName === 'best_val_mAP',
+    )?.Value;
+
+    const apiChecks: ApiCheck[] = [];
+    const detect = resources.functions.find((fn) => fn.handlerDir === 'detect');
+    if (detect && sagemaker.servingPort(endpointName)) {
+      Object.assign(
+        process.env,
+        { ENDPOINT_NAME: endpointName, LIVE_MODEL_PARAMETER: liveModelParameter },
+        detect.environment,
+      );
+      const proxy = handlers.detect as unknown as ProxyHandler;
+      api = await startApiServer(proxy, {
+        port: options.apiPort,
+        binaryMediaTypes: binaryMediaTypes(app.templates[app.apiStack]),
+        onError: (error) => step(`API handler error: ${error.message}`),
+      });
+      stage(
+        `API on ${api.url} (no auth locally): POST /detections with the ${heldOut.length} held-out images`,
+      );
+      for (const image of heldOut) {
+        const type = extname(image.name).toLowerCase() === '.png' ? 'image/png' : 'image/jpeg';
+        const started = Date.now();
+        const response = await fetch(`${api.url}/detections`, {
+          method: 'POST',
+          headers: { 'Content-Type': type },
+          body: image.data,
+        });
+        const latencyMs = Date.now() - started;
+        const text = await response.text();
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // keep the text
+        }
+        const check: ApiCheck = {
+          image: image.name,
+          status: response.status,
+          latencyMs,
+          detections: response.status === 200 ? detectionsOf(body) : [],
+          body,
+        };
+        if (response.status === 200) {
+          const target = join(outDir, `${basename(image.name, extname(image.name))}.annotated.jpg`);
+          writeFileSync(target, await annotate(image.data, check.detections));
+          check.annotated = target;
+        }
+        apiChecks.push(check);
+      }
+      log(apiTable(apiChecks));
+      step(`annotated copies in ${relative(process.cwd(), outDir) || outDir}/`);
+    } else {
+      stage(
+        'No endpoint in service after execution 1 (the quality gate rejected the model?): skipping the API check',
+      );
+    }
+    const live = await new SSMClient({})
+      .send(new GetParameterCommand({ Name: String(process.env.LIVE_MODEL_PARAMETER ?? '') }))
+      .then((r) => r.Parameter?.Value)
+      .catch(() => undefined);
+    if (live) step(`live-model record: ${live}`);
+
+    let secondSkipped: LocalResult['secondSkipped'];
+    if (options.secondExecution !== false) {
+      const imagesBefore = await listing(s3, datasetBucket, 'images/');
+      const labelsBefore = await listing(s3, datasetBucket, 'labels/');
+      stage(`Execution 2 (${runName}-2): no new data`);
+      const second = await runner.execute(`${runName}-2`);
+      executions.push(second);
+      stage(`Execution 2 ${second.status} in ${clock(second.durationMs)}`);
+      if (second.status !== 'SUCCEEDED') {
+        throw new Error(`Execution 2 failed: ${second.error?.name}: ${second.error?.cause}`);
+      }
+      secondSkipped = {
+        preprocessing: sameListing(imagesBefore, await listing(s3, datasetBucket, 'images/')),
+        labeling:
+          sameListing(labelsBefore, await listing(s3, datasetBucket, 'labels/')) &&
+          !labelingStates.some((state) => second.statesEntered.includes(state)),
+      };
+      step(
+        `second execution: preprocessing ${secondSkipped.preprocessing ? 'wrote no image (all skipped)' : 'REWROTE images'}; ` +
+          `labeling ${secondSkipped.labeling ? 'not requested' : 'RAN AGAIN'}; ` +
+          `states skipped: ${first.statesEntered.filter((s) => !second.statesEntered.includes(s)).join(', ') || 'none'}`,
+      );
+    }
+
+    stage(
+      `Done in ${clock(Date.now() - start)}. Validation mAP ${map === undefined ? 'n/a' : map.toFixed(3)} ` +
+        `(a short CPU run on ${coco.images.length} images: it shows the pipeline works, not how accurate a GPU run is).`,
+    );
+    const result: LocalResult = {
+      executions,
+      apiUrl: api?.url,
+      apiChecks,
+      map,
+      secondSkipped,
+      labelingStates,
+    };
+    if (options.serve && api) {
+      log(
+        `\nThe API stays up until Ctrl-C:\n  curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' ${api.url}/detections\n`,
+      );
+      return { ...result, stop };
+    }
+    await stop();
+    return { ...result, stop: async () => undefined };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function binaryMediaTypes(template: CfnTemplate): string[] {
+  const apis = resourcesOfType(template, 'AWS::ApiGateway::RestApi');
+  const types = apis[0]?.[1].Properties?.BinaryMediaTypes;
+  return Array.isArray(types) ? (types as string[]) : DEFAULT_BINARY_MEDIA_TYPES;
+}

@@ -1,0 +1,180 @@
+import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { CfnResource, CfnTemplate, TemplateResolver, handlerDirOf, resourcesOfType } from './template';
+
+/** Account and region local mode pretends to be in (moto's default account). */
+export const LOCAL_ACCOUNT = '123456789012';
+/** Region local mode uses. */
+export const LOCAL_REGION = 'us-east-1';
+
+/** A Lambda function of the synthesized app, as local mode runs it. */
+export interface LocalFunction {
+  readonly stack: string;
+  readonly logicalId: string;
+  /** The ARN the state machine calls it by. */
+  readonly arn: string;
+  /** The lambda/<folder> whose handler it runs. */
+  readonly handlerDir: string;
+  /** Its environment variables, resolved. */
+  readonly environment: Record<string, string>;
+}
+
+/** What local mode made of the synthesized templates. */
+export interface LocalResources {
+  readonly resolver: TemplateResolver;
+  readonly functions: LocalFunction[];
+  /** Bucket names by logical id. */
+  readonly buckets: Record<string, string>;
+}
+
+function bucketName(stack: string, logicalId: string): string {
+  return `${stack}-${logicalId}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+}
+
+function parameterName(stack: string, logicalId: string, resource: CfnResource): string {
+  const name = resource.Properties?.Name;
+  return typeof name === 'string' ? name : `/${stack}/${logicalId}`;
+}
+
+/** Local stand-ins for the physical names and ARNs CloudFormation would assign. */
+function physicalValue(stack: string, logicalId: string, resource: CfnResource, attribute?: string): unknown {
+  const region = LOCAL_REGION;
+  const account = LOCAL_ACCOUNT;
+  switch (resource.Type) {
+    case 'AWS::S3::Bucket': {
+      const name = bucketName(stack, logicalId);
+      if (!attribute) return name;
+      if (attribute === 'Arn') return `arn:aws:s3:::${name}`;
+      if (attribute === 'RegionalDomainName') return `${name}.s3.${region}.amazonaws.com`;
+      return `${name}.s3.amazonaws.com`;
+    }
+    case 'AWS::SNS::Topic': {
+      const arn = `arn:aws:sns:${region}:${account}:${logicalId}`;
+      return attribute === 'TopicName' ? logicalId : arn;
+    }
+    case 'AWS::SSM::Parameter': {
+      const name = parameterName(stack, logicalId, resource);
+      if (attribute === 'Value') return resource.Properties?.Value;
+      return name;
+    }
+    case 'AWS::Lambda::Function': {
+      const name = `${stack}-${logicalId}`.slice(0, 64);
+      return attribute === 'Arn' ? `arn:aws:lambda:${region}:${account}:function:${name}` : name;
+    }
+    case 'AWS::IAM::Role': {
+      const name = `${stack}-${logicalId}`.slice(0, 64);
+      return attribute === 'Arn' ? `arn:aws:iam::${account}:role/${name}` : name;
+    }
+    case 'AWS::StepFunctions::StateMachine': {
+      const arn = `arn:aws:states:${region}:${account}:stateMachine:${stack}-${logicalId}`;
+      return attribute === 'Name' ? `${stack}-${logicalId}` : arn;
+    }
+    default:
+      return attribute ? `arn:aws:local:${region}:${account}:${logicalId}/${attribute}` : logicalId;
+  }
+}
+
+/**
+ * Creates on moto what the templates declare and the pipeline needs at run time: every bucket (versioned when
+ * the template says so), every SNS topic and every SSM parameter with its initial value. Returns a resolver
+ * that maps template references to those local resources, and the app's Lambda functions with their resolved
+ * environments and the handler folder each runs.
+ */
+export async function createLocalResources(
+  templates: Record<string, CfnTemplate>,
+  assemblyDir: string,
+  dirs: string[],
+): Promise<LocalResources> {
+  const resolver = new TemplateResolver(
+    templates,
+    {
+      'AWS::Region': LOCAL_REGION,
+      'AWS::AccountId': LOCAL_ACCOUNT,
+      'AWS::Partition': 'aws',
+      'AWS::URLSuffix': 'amazonaws.com',
+      'AWS::NoValue': '',
+    },
+    physicalValue,
+  );
+  const s3 = new S3Client({});
+  const sns = new SNSClient({});
+  const ssm = new SSMClient({});
+  const buckets: Record<string, string> = {};
+  const functions: LocalFunction[] = [];
+  for (const [stack, template] of Object.entries(templates)) {
+    for (const [logicalId, resource] of resourcesOfType(template, 'AWS::S3::Bucket')) {
+      const name = physicalValue(stack, logicalId, resource) as string;
+      buckets[logicalId] = name;
+      await s3.send(new CreateBucketCommand({ Bucket: name }));
+      const versioning = resource.Properties?.VersioningConfiguration as { Status?: string } | undefined;
+      if (versioning?.Status === 'Enabled') {
+        await s3.send(
+          new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }),
+        );
+      }
+    }
+    for (const [logicalId] of resourcesOfType(template, 'AWS::SNS::Topic')) {
+      await sns.send(new CreateTopicCommand({ Name: logicalId }));
+    }
+    for (const [logicalId, resource] of resourcesOfType(template, 'AWS::SSM::Parameter')) {
+      await ssm.send(
+        new PutParameterCommand({
+          Name: parameterName(stack, logicalId, resource),
+          Value: String(resolver.resolve(resource.Properties?.Value, stack)),
+          Type: 'String',
+          Overwrite: true,
+        }),
+      );
+    }
+    for (const [logicalId, resource] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+      const handlerDir = handlerDirOf(resource, assemblyDir, dirs, logicalId);
+      // Functions CDK adds for itself (custom resource providers, log retention) run no code of ours.
+      if (!handlerDir) continue;
+      const variables =
+        (resource.Properties?.Environment as { Variables?: unknown } | undefined)?.Variables ?? {};
+      functions.push({
+        stack,
+        logicalId,
+        arn: physicalValue(stack, logicalId, resource, 'Arn') as string,
+        handlerDir,
+        environment: Object.fromEntries(
+          Object.entries(resolver.resolve(variables, stack) as Record<string, unknown>).map(([k, v]) => [
+            k,
+            String(v),
+          ]),
+        ),
+      });
+    }
+  }
+  return { resolver, functions, buckets };
+}
+
+/** The state machine definition of `stack`, from its synthesized template, with every reference resolved. */
+export function stateMachineDefinition(
+  templates: Record<string, CfnTemplate>,
+  stack: string,
+  resolver: TemplateResolver,
+): { definition: Record<string, unknown>; arn: string; name: string } {
+  const machines = resourcesOfType(templates[stack], 'AWS::StepFunctions::StateMachine');
+  if (machines.length !== 1) {
+    throw new Error(`Expected one state machine in stack ${stack}, found ${machines.length}`);
+  }
+  const [logicalId, resource] = machines[0];
+  const text = resolver.resolve(resource.Properties?.DefinitionString, stack);
+  if (typeof text !== 'string') throw new Error(`State machine ${logicalId} has no DefinitionString`);
+  const substitutions = (resolver.resolve(resource.Properties?.DefinitionSubstitutions ?? {}, stack) ??
+    {}) as Record<string, unknown>;
+  const substituted = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, key: string) =>
+    key in substitutions ? String(substitutions[key]) : whole,
+  );
+  return {
+    definition: JSON.parse(substituted) as Record<string, unknown>,
+    arn: physicalValue(stack, logicalId, resource, 'Arn') as string,
+    name: physicalValue(stack, logicalId, resource, 'Name') as string,
+  };
+}
