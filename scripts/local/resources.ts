@@ -74,6 +74,14 @@ function physicalValue(stack: string, logicalId: string, resource: CfnResource, 
       const arn = `arn:aws:states:${region}:${account}:stateMachine:${stack}-${logicalId}`;
       return attribute === 'Name' ? `${stack}-${logicalId}` : arn;
     }
+    case 'AWS::KMS::Key': {
+      const id = `00000000-0000-4000-8000-${logicalId
+        .replace(/[^0-9a-f]/gi, '')
+        .toLowerCase()
+        .padEnd(12, '0')
+        .slice(0, 12)}`;
+      return attribute === 'Arn' ? `arn:aws:kms:${region}:${account}:key/${id}` : id;
+    }
     default:
       return attribute ? `arn:aws:local:${region}:${account}:${logicalId}/${attribute}` : logicalId;
   }

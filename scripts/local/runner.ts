@@ -75,11 +75,12 @@ export function prepareDefinition(original: Definition): PreparedDefinition {
     waits: [],
     retrying: [],
   };
+  const seen = new Set<string>();
   const walk = (machine: Definition) => {
     for (const [name, state] of Object.entries(machine.States)) {
-      if (prepared.tasks[name] || prepared.distributedMaps[name]) {
+      if (seen.has(name))
         throw new Error(`State name "${name}" is used twice; local mode overrides states by name`);
-      }
+      seen.add(name);
       if (state.Retry) prepared.retrying.push(name);
       if (state.Type === 'Wait') prepared.waits.push(name);
       if (state.Type === 'Parallel') (state.Branches as Definition[]).forEach(walk);
@@ -201,6 +202,12 @@ export class LocalRunner {
       Task: {
         get Token() {
           return sfn.currentToken();
+        },
+      },
+      // The interpreter does not track the current state; a read happens as the state is entered.
+      State: {
+        get EnteredTime() {
+          return new Date().toISOString();
         },
       },
     };

@@ -83,6 +83,8 @@ export class LocalStepFunctions {
     const token = this.currentToken();
     this.unclaimedToken = undefined;
     const result = new Promise<unknown>((resolve, reject) => this.waiters.set(token, { resolve, reject }));
+    // A failure may arrive before the task awaits the result; that is not an unhandled rejection.
+    result.catch(() => undefined);
     return { token, result };
   }
 

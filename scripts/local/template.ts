@@ -12,6 +12,7 @@ export interface CfnTemplate {
     { readonly Value: unknown; readonly Export?: { readonly Name: unknown } }
   >;
   readonly Parameters?: Record<string, { readonly Default?: unknown }>;
+  readonly Mappings?: Record<string, Record<string, Record<string, unknown>>>;
 }
 
 /** One resource of a template. */
@@ -45,7 +46,8 @@ export function synthesize(
   const cdkJson = JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };
-  const app = new App({ outdir, context: { ...cdkJson.context, ...context } });
+  // Local mode runs the handlers from source, so the Lambda bundles (esbuild, npm installs) are not built.
+  const app = new App({ outdir, context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...context } });
   const built = buildApp(app);
   const assembly = app.synth();
   const templates: Record<string, CfnTemplate> = {};
@@ -106,6 +108,12 @@ export class TemplateResolver {
         return String(this.resolve(source, stack)).split(separator);
       }
       if (key === 'Fn::ImportValue') return this.importValue(String(this.resolve(arg, stack)));
+      if (key === 'Fn::FindInMap') {
+        const [map, top, second] = (this.resolve(arg, stack) as string[]).map(String);
+        const value = this.templates[stack]?.Mappings?.[map]?.[top]?.[second];
+        if (value === undefined) throw new Error(`Stack ${stack} has no mapping ${map}.${top}.${second}`);
+        return value;
+      }
       if (key.startsWith('Fn::') || key === 'Condition') {
         throw new Error(
           `Local mode cannot resolve ${key} in stack ${stack}; add it to scripts/local/template.ts`,
@@ -171,9 +179,10 @@ export function handlerDirs(repoRoot: string): string[] {
 }
 
 /**
- * Which lambda/<folder> a synthesized function runs. The bundle esbuild wrote to the assembly names its entry
- * file in a comment (`// lambda/<folder>/index.ts`); when the bundle is not there, the construct path is matched
- * against the folder names (the longest match wins).
+ * Which lambda/<folder> a synthesized function runs: the pipeline's functions name it in their Powertools
+ * service name (`logo-detection-<folder>`). Otherwise the bundle esbuild wrote to the assembly names its entry
+ * file in a comment (`// lambda/<folder>/index.ts`, unless minified); as a last resort the construct path is
+ * matched against the folder names (the longest match wins).
  */
 export function handlerDirOf(
   resource: CfnResource,
@@ -181,6 +190,14 @@ export function handlerDirOf(
   dirs: string[],
   logicalId: string,
 ): string | undefined {
+  const environment = (
+    resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined
+  )?.Variables;
+  const service = environment?.POWERTOOLS_SERVICE_NAME;
+  if (typeof service === 'string') {
+    const dir = dirs.find((d) => service === `logo-detection-${d}`);
+    if (dir) return dir;
+  }
   const assetPath = resource.Metadata?.['aws:asset:path'];
   if (typeof assetPath === 'string') {
     const bundle = join(assemblyDir, assetPath, 'index.js');
