@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { handler } from '../../lambda/preprocess';
 import { toModelImage } from '../../lambda/preprocess/image';
 import type { PreprocessEvent, S3Item } from '../../lambda/shared/contracts';
@@ -10,7 +10,7 @@ const MAX_SIDE = 128;
 const s3 = new FakeS3();
 
 /** A colour image of the given size: left half red, right half blue. */
-function colour(width: number, height: number): sharp.Sharp {
+function colour(width: number, height: number): Sharp {
   return sharp({ create: { width, height, channels: 3, background: '#0000ff' } }).composite([
     {
       input: { create: { width: Math.ceil(width / 2), height, channels: 3, background: '#ff0000' } },
