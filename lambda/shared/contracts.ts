@@ -186,6 +186,8 @@ export interface AssembleDatasetResult {
   readonly boxes: number;
   readonly train: number;
   readonly validation: number;
+  /** Images labeled as showing none of the classes (kept as negative examples); always set by the handler. */
+  readonly negatives?: number;
   /** S3 URI prefixes of the two channel folders. */
   readonly trainManifestPrefix: string;
   readonly validationManifestPrefix: string;
