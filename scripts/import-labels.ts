@@ -177,6 +177,14 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
   const { s3, sfn, out, err } = deps;
   try {
     const args = parseImportArgs(argv);
+    // Local files are read and recognised before any AWS call, so a wrong path fails fast.
+    const files = args.file === undefined ? [] : await readLabelFiles(s3, args.file);
+    const format = args.format ?? detectFormat(files);
+    if (args.file !== undefined && !format) {
+      throw new UsageError(
+        `Cannot tell the format of ${args.file}; pass --format ${LABEL_FORMATS.join('|')}`,
+      );
+    }
     const bucket = args.datasetBucket ?? (await datasetBucketFromStack(deps.cloudFormation, args.stack));
     const request = await readPendingRequest(s3, bucket);
     const done = () => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: PENDING_LABEL_REQUEST_KEY }));
@@ -196,22 +204,15 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
       await fail(args.fail!);
       return 0;
     }
-    const files = await readLabelFiles(s3, args.file);
-    const format = args.format ?? detectFormat(files);
-    if (!format) {
-      throw new UsageError(
-        `Cannot tell the format of ${args.file}; pass --format ${LABEL_FORMATS.join('|')}`,
-      );
-    }
     let result;
     try {
       result = await importLabels({
         s3,
         datasetBucket: bucket,
         classes: request.classes,
-        format,
+        format: format!,
         file: args.file,
-        parsed: parseLabelFiles(format, files, args.labelAttribute),
+        parsed: parseLabelFiles(format!, files, args.labelAttribute),
       });
     } catch (error) {
       if (!(error instanceof LabelFileError)) throw error;
@@ -282,7 +283,10 @@ if (require.main === module) {
   }).then(
     (code) => (process.exitCode = code),
     (error: Error) => {
-      console.error(`import-labels failed: ${error.name}: ${error.message}`);
+      console.error(
+        `import-labels failed: ${error.name}: ${error.message}\n` +
+          'Check your AWS credentials and region (AWS_PROFILE, AWS_REGION) and that the stacks are deployed.',
+      );
       process.exitCode = 1;
     },
   );

@@ -51,6 +51,10 @@ export async function toModelImage(input: Buffer, maxSide: number): Promise<Mode
       .toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height };
   } catch (error) {
-    throw new ImageError(`truncated or corrupt image: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    if (/pixel limit/i.test(message)) {
+      throw new ImageError('image too large: more than 268 megapixels; downsize it before uploading');
+    }
+    throw new ImageError(`truncated or corrupt image: ${message}`);
   }
 }

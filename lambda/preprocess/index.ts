@@ -41,10 +41,19 @@ export async function preprocessItem(
   if (item.Key.endsWith('/')) return 'ignored';
   if (item.Size === 0) return { key: item.Key, reason: 'empty file (0 bytes): upload it again' };
   const imageKey = imageKeyFor(item.Key);
+  const gone: PreprocessFailure = {
+    key: item.Key,
+    reason: 'deleted from the raw bucket before it was processed',
+  };
   let etag = normalizeEtag(item.Etag);
-  if (!etag) {
-    const head = await client.send(new HeadObjectCommand({ Bucket: buckets.rawBucket, Key: item.Key }));
-    etag = normalizeEtag(head.ETag);
+  try {
+    if (!etag) {
+      const head = await client.send(new HeadObjectCommand({ Bucket: buckets.rawBucket, Key: item.Key }));
+      etag = normalizeEtag(head.ETag);
+    }
+  } catch (error) {
+    if (isNotFound(error)) return gone;
+    throw error;
   }
   try {
     const existing = await client.send(
@@ -55,7 +64,13 @@ export async function preprocessItem(
     if (!isNotFound(error)) throw error;
   }
 
-  const raw = await client.send(new GetObjectCommand({ Bucket: buckets.rawBucket, Key: item.Key }));
+  let raw;
+  try {
+    raw = await client.send(new GetObjectCommand({ Bucket: buckets.rawBucket, Key: item.Key }));
+  } catch (error) {
+    if (isNotFound(error)) return gone;
+    throw error;
+  }
   const input = Buffer.from((await raw.Body?.transformToByteArray()) ?? []);
   let image;
   try {

@@ -28,7 +28,12 @@ function event(RequestType: 'Create' | 'Update' | 'Delete'): CloudFormationCusto
   return RequestType === 'Create'
     ? { ...base, RequestType }
     : RequestType === 'Update'
-      ? { ...base, RequestType, PhysicalResourceId: 'id-1', OldResourceProperties: {} }
+      ? {
+          ...base,
+          RequestType,
+          PhysicalResourceId: 'id-1',
+          OldResourceProperties: { ServiceToken: 'arn:provider' },
+        }
       : { ...base, RequestType, PhysicalResourceId: 'id-1' };
 }
 

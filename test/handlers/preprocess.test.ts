@@ -188,6 +188,20 @@ describe('preprocess', () => {
     expect(object.metadata).toMatchObject({ width: '90', 'source-etag': second[0].Etag!.replace(/"/g, '') });
   });
 
+  test('stores a non-ASCII raw key URI-encoded (metadata travels as HTTP headers), and reports a vanished upload', async () => {
+    const items = upload({ 'café/menü.jpg': await colour(20, 20).jpeg().toBuffer() });
+    items.push({ Key: 'raw/deleted.jpg', Size: 10, Etag: '"abc"' });
+
+    const result = await handler(event(items));
+
+    expect(result.failed).toEqual([
+      { key: 'raw/deleted.jpg', reason: 'deleted from the raw bucket before it was processed' },
+    ]);
+    expect(s3.get(DATASET, 'images/café/menü.jpg')?.metadata['source-key']).toBe(
+      encodeURIComponent('raw/café/menü.jpg'),
+    );
+  });
+
   test('looks up the ETag itself when the item has none', async () => {
     const items = upload({ 'b.jpg': await colour(20, 20).jpeg().toBuffer() });
     await handler(event(items));
