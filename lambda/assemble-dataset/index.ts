@@ -137,6 +137,28 @@ export function assemble(
   return { train, validation, boxes, negatives };
 }
 
+/** Parses one label document; a damaged one stops the run with the key to fix. */
+export function readLabelDocument(key: string, text: string): LabelDocument {
+  let doc: Partial<LabelDocument>;
+  try {
+    doc = JSON.parse(text) as Partial<LabelDocument>;
+  } catch {
+    doc = {};
+  }
+  if (
+    typeof doc['source-ref'] !== 'string' ||
+    !Array.isArray(doc.annotations) ||
+    !Array.isArray(doc.image_size) ||
+    typeof doc['class-map'] !== 'object'
+  ) {
+    throw new DatasetError(
+      `${key} is not a label document (it needs source-ref, image_size, annotations and class-map); ` +
+        'delete it, or import labels for its image again.',
+    );
+  }
+  return doc as LabelDocument;
+}
+
 const toManifest = (lines: readonly ManifestLine[]): string =>
   lines.map((l) => `${JSON.stringify(l)}\n`).join('');
 
@@ -144,10 +166,8 @@ const toManifest = (lines: readonly ManifestLine[]): string =>
 export async function handler(event: AssembleDatasetEvent): Promise<AssembleDatasetResult> {
   const bucket = event.datasetBucket;
   const keys = (await listKeys(s3, bucket, 'labels/')).filter((k) => k.endsWith('.json'));
-  const documents = await mapLimit(
-    keys,
-    16,
-    async (key) => JSON.parse(await getText(s3, bucket, key)) as LabelDocument,
+  const documents = await mapLimit(keys, 16, async (key) =>
+    readLabelDocument(key, await getText(s3, bucket, key)),
   );
   const dataset = assemble(documents, event.classes, event.validationPercent);
   const all = [...dataset.train, ...dataset.validation].sort((a, b) =>

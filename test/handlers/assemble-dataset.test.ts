@@ -115,6 +115,15 @@ describe('assemble-dataset', () => {
     ).toEqual([]);
   });
 
+  test('a damaged label document stops the run naming its key', async () => {
+    s3.put(DATASET, 'labels/a.json', '{"source-ref": "s3://x/images/a.jpg"');
+    await expect(
+      handler({ rawBucket: 'raw', datasetBucket: DATASET, classes: ['logo'], validationPercent: 20 }),
+    ).rejects.toThrow(
+      /^labels\/a.json is not a label document .*delete it, or import labels for its image again/,
+    );
+  });
+
   test('the most recently labeled document of an image wins', () => {
     const dataset = assemble(
       [

@@ -78,20 +78,24 @@ export class FakeS3 {
     return etag;
   }
 
+  /** The stored object, if any. */
   get(bucket: string, key: string): FakeObject | undefined {
     return this.buckets.get(bucket)?.get(key);
   }
 
+  /** Sorted keys under a prefix. */
   keys(bucket: string, prefix = ''): string[] {
     return [...(this.buckets.get(bucket)?.keys() ?? [])].filter((k) => k.startsWith(prefix)).sort();
   }
 
+  /** An object's body as UTF-8; throws when it does not exist. */
   text(bucket: string, key: string): string {
     const object = this.get(bucket, key);
     if (!object) throw new Error(`no object s3://${bucket}/${key}`);
     return object.body.toString('utf8');
   }
 
+  /** Empties every bucket, forgets recorded calls and re-installs the handlers (after `mock.reset()`). */
   reset(): void {
     this.buckets.clear();
     this.mutations.length = 0;
