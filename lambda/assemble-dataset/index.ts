@@ -1,6 +1,199 @@
-import type { AssembleDatasetEvent, AssembleDatasetResult } from '../shared/contracts';
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getText, listKeys, mapLimit, s3ClientOptions } from '../shared/aws';
+import {
+  AssembleDatasetEvent,
+  AssembleDatasetResult,
+  Box,
+  DATASET_LABEL_ATTRIBUTE,
+  LabelDocument,
+} from '../shared/contracts';
+import { classMap } from '../shared/labels/validate';
+
+const s3 = new S3Client(s3ClientOptions());
+
+/** Where the three manifests go, in the dataset bucket. */
+export const MANIFEST_KEYS = {
+  all: 'manifests/dataset.manifest',
+  train: 'manifests/train/train.manifest',
+  validation: 'manifests/validation/validation.manifest',
+} as const;
+
+/** The dataset cannot be trained on as it is; the message says what to do. */
+export class DatasetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatasetError';
+  }
+}
+
+/**
+ * Whether an image belongs to the validation split: the first 32 bits of SHA-256 of its key, modulo 100, below
+ * the percentage. Depends on nothing but the key, so an image never changes split as the dataset grows.
+ */
+export function isValidation(imageKey: string, validationPercent: number): boolean {
+  const bucket = createHash('sha256').update(imageKey).digest().readUInt32BE(0) % 100;
+  return bucket < validationPercent;
+}
+
+/** One line of a Ground Truth object-detection output manifest. */
+export interface ManifestLine {
+  readonly 'source-ref': string;
+  readonly [DATASET_LABEL_ATTRIBUTE]: { image_size: LabelDocument['image_size']; annotations: Box[] };
+  readonly [metadata: `${string}-metadata`]: {
+    'class-map': Record<string, string>;
+    type: 'groundtruth/object-detection';
+    'human-annotated': 'yes';
+    'creation-date': string;
+    'job-name': string;
+  };
+}
+
+/** The assembled dataset: manifest lines by split, and counts. */
+export interface AssembledDataset {
+  readonly train: ManifestLine[];
+  readonly validation: ManifestLine[];
+  readonly boxes: number;
+  readonly negatives: number;
+}
+
+/**
+ * Merges label documents into manifest lines with class ids renumbered to the configured class order (by name),
+ * one line per image (the most recently labeled document wins), sorted by image, split by {@link isValidation}.
+ * Throws {@link DatasetError} when there is nothing to train on, no validation image, a class without a training
+ * example, or a label of a class that is no longer configured.
+ */
+export function assemble(
+  documents: readonly LabelDocument[],
+  classes: readonly string[],
+  validationPercent: number,
+): AssembledDataset {
+  const latest = new Map<string, LabelDocument>();
+  for (const doc of documents) {
+    const previous = latest.get(doc['source-ref']);
+    if (!previous || previous['labeled-at'] <= doc['labeled-at']) latest.set(doc['source-ref'], doc);
+  }
+  if (latest.size === 0) {
+    throw new DatasetError(
+      'No labeled images: import labels (npm run import-labels) or label with Ground Truth, then run the pipeline again.',
+    );
+  }
+  const ids = new Map(classes.map((name, id) => [name, id]));
+  const map = classMap(classes);
+  const unknown = new Map<string, number>();
+  const train: ManifestLine[] = [];
+  const validation: ManifestLine[] = [];
+  const trainCounts = new Array<number>(classes.length).fill(0);
+  let boxes = 0;
+  let negatives = 0;
+
+  for (const ref of [...latest.keys()].sort()) {
+    const doc = latest.get(ref)!;
+    const annotations: Box[] = [];
+    for (const box of doc.annotations) {
+      const name = doc['class-map'][String(box.class_id)] ?? `class id ${box.class_id}`;
+      const id = ids.get(name);
+      if (id === undefined) unknown.set(name, (unknown.get(name) ?? 0) + 1);
+      else annotations.push({ ...box, class_id: id });
+    }
+    const imageKey = ref.replace(/^s3:\/\/[^/]+\//, '');
+    const split = isValidation(imageKey, validationPercent) ? validation : train;
+    if (split === train) for (const box of annotations) trainCounts[box.class_id]++;
+    boxes += annotations.length;
+    if (annotations.length === 0) negatives++;
+    split.push({
+      'source-ref': ref,
+      [DATASET_LABEL_ATTRIBUTE]: { image_size: doc.image_size, annotations },
+      [`${DATASET_LABEL_ATTRIBUTE}-metadata`]: {
+        'class-map': map,
+        type: 'groundtruth/object-detection',
+        'human-annotated': 'yes',
+        'creation-date': doc['labeled-at'],
+        'job-name': doc.source,
+      },
+    } as ManifestLine);
+  }
+
+  if (unknown.size > 0) {
+    const list = [...unknown].map(([name, n]) => `"${name}" (${n} box${n === 1 ? '' : 'es'})`).join(', ');
+    throw new DatasetError(
+      `Labels use classes that are not configured: ${list}. Add them to the "classes" setting, or re-import ` +
+        `labels for those images with only the configured classes (${classes.join(', ')}).`,
+    );
+  }
+  if (validation.length === 0) {
+    throw new DatasetError(
+      `No image falls in the validation split (${latest.size} labeled images, validation ${validationPercent}%). ` +
+        'Label more images, or raise the validation percentage.',
+    );
+  }
+  const missing = classes.filter((_, id) => trainCounts[id] === 0);
+  if (missing.length > 0) {
+    throw new DatasetError(
+      `No training example of class ${missing.map((c) => `"${c}"`).join(', ')}: label images that show it ` +
+        '(the validation split is chosen by image name, so add a few), or remove it from the "classes" setting.',
+    );
+  }
+  return { train, validation, boxes, negatives };
+}
+
+/** Parses one label document; a damaged one stops the run with the key to fix. */
+export function readLabelDocument(key: string, text: string): LabelDocument {
+  let doc: Partial<LabelDocument>;
+  try {
+    doc = JSON.parse(text) as Partial<LabelDocument>;
+  } catch {
+    doc = {};
+  }
+  if (
+    typeof doc['source-ref'] !== 'string' ||
+    !Array.isArray(doc.annotations) ||
+    !Array.isArray(doc.image_size) ||
+    typeof doc['class-map'] !== 'object'
+  ) {
+    throw new DatasetError(
+      `${key} is not a label document (it needs source-ref, image_size, annotations and class-map); ` +
+        'delete it, or import labels for its image again.',
+    );
+  }
+  return doc as LabelDocument;
+}
+
+const toManifest = (lines: readonly ManifestLine[]): string =>
+  lines.map((l) => `${JSON.stringify(l)}\n`).join('');
 
 /** Merges label documents into the cumulative dataset manifest and its train/validation split. */
-export async function handler(_event: AssembleDatasetEvent): Promise<AssembleDatasetResult> {
-  throw new Error('assemble-dataset: not implemented yet');
+export async function handler(event: AssembleDatasetEvent): Promise<AssembleDatasetResult> {
+  const bucket = event.datasetBucket;
+  const keys = (await listKeys(s3, bucket, 'labels/')).filter((k) => k.endsWith('.json'));
+  const documents = await mapLimit(keys, 16, async (key) =>
+    readLabelDocument(key, await getText(s3, bucket, key)),
+  );
+  const dataset = assemble(documents, event.classes, event.validationPercent);
+  const all = [...dataset.train, ...dataset.validation].sort((a, b) =>
+    a['source-ref'].localeCompare(b['source-ref']),
+  );
+  const put = (key: string, lines: readonly ManifestLine[]) =>
+    s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: toManifest(lines),
+        ContentType: 'application/x-ndjson',
+      }),
+    );
+  await Promise.all([
+    put(MANIFEST_KEYS.all, all),
+    put(MANIFEST_KEYS.train, dataset.train),
+    put(MANIFEST_KEYS.validation, dataset.validation),
+  ]);
+  return {
+    images: all.length,
+    boxes: dataset.boxes,
+    train: dataset.train.length,
+    validation: dataset.validation.length,
+    negatives: dataset.negatives,
+    trainManifestPrefix: `s3://${bucket}/manifests/train/`,
+    validationManifestPrefix: `s3://${bucket}/manifests/validation/`,
+  };
 }

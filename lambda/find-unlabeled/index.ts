@@ -1,6 +1,42 @@
-import type { FindUnlabeledEvent, FindUnlabeledResult } from '../shared/contracts';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { listKeys, s3ClientOptions } from '../shared/aws';
+import { FindUnlabeledEvent, FindUnlabeledResult, labelKeyFor } from '../shared/contracts';
+
+const s3 = new S3Client(s3ClientOptions());
+
+/** Images listed in the result for the notification. */
+const SAMPLE_SIZE = 20;
+
+/** Key of the labeling input manifest of one execution. */
+export function labelingManifestKey(executionName: string): string {
+  return `manifests/labeling/${executionName}.manifest`;
+}
+
+/** Preprocessed image keys (sorted) that have no label document among `labelKeys`. */
+export function unlabeledImages(imageKeys: readonly string[], labelKeys: readonly string[]): string[] {
+  const labeled = new Set(labelKeys);
+  return imageKeys.filter((key) => key.endsWith('.jpg') && !labeled.has(labelKeyFor(key))).sort();
+}
 
 /** Lists the preprocessed images that have no label yet and writes their labeling manifest. */
-export async function handler(_event: FindUnlabeledEvent): Promise<FindUnlabeledResult> {
-  throw new Error('find-unlabeled: not implemented yet');
+export async function handler(event: FindUnlabeledEvent): Promise<FindUnlabeledResult> {
+  const [imageKeys, labelKeys] = await Promise.all([
+    listKeys(s3, event.datasetBucket, 'images/'),
+    listKeys(s3, event.datasetBucket, 'labels/'),
+  ]);
+  const unlabeled = unlabeledImages(imageKeys, labelKeys);
+  const sample = unlabeled.slice(0, SAMPLE_SIZE);
+  if (unlabeled.length === 0) return { count: 0, sample };
+
+  const manifestKey = labelingManifestKey(event.executionName);
+  const body = unlabeled.map((key) => JSON.stringify({ 'source-ref': `s3://${event.datasetBucket}/${key}` }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: event.datasetBucket,
+      Key: manifestKey,
+      Body: `${body.join('\n')}\n`,
+      ContentType: 'application/x-ndjson',
+    }),
+  );
+  return { count: unlabeled.length, manifestKey, sample };
 }

@@ -96,6 +96,8 @@ export interface RequestLabelsEvent extends Buckets {
   readonly executionName: string;
   readonly unlabeled: FindUnlabeledResult;
   readonly topicArn: string;
+  /** Class names in class-id order, as configured; the import checks labels against them. */
+  readonly classes: string[];
 }
 
 /**
@@ -108,6 +110,8 @@ export interface PendingLabelRequest {
   readonly manifestKey: string;
   readonly count: number;
   readonly requestedAt: string;
+  /** Class names in class-id order, as configured when the labels were requested. */
+  readonly classes: string[];
 }
 
 /** Where the one pending label request is kept, in the dataset bucket (one execution runs at a time). */
@@ -121,6 +125,8 @@ export interface LabelsImported {
   readonly empty: number;
   /** Where the labels came from: `coco`, `voc`, `groundtruth`. */
   readonly format: string;
+  /** Entries left out because the labeling tool says they were not labeled (Ground Truth worker failures). */
+  readonly skipped?: number;
 }
 
 /** Input of `ground-truth-labels`: the createLabelingJob.sync output's manifest location. */
@@ -129,6 +135,11 @@ export interface GroundTruthLabelsEvent extends Buckets {
   readonly outputManifestUri: string;
   /** The labeling job's label attribute name. */
   readonly labelAttributeName: string;
+  /**
+   * Class names in class-id order, as configured; labels are checked against them by name. When absent, the
+   * class ids of the job's own class-map are taken as they are (the job is created with the configured classes).
+   */
+  readonly classes?: string[];
 }
 
 /** One bounding box in the pixel coordinates of the preprocessed image. */
@@ -175,10 +186,18 @@ export interface AssembleDatasetResult {
   readonly boxes: number;
   readonly train: number;
   readonly validation: number;
+  /** Images labeled as showing none of the classes (kept as negative examples); always set by the handler. */
+  readonly negatives?: number;
   /** S3 URI prefixes of the two channel folders. */
   readonly trainManifestPrefix: string;
   readonly validationManifestPrefix: string;
 }
+
+/**
+ * Tag key the state machine puts on every SageMaker model and endpoint config it creates, with the pipeline
+ * stack's name as value; the cleanup custom resource deletes what carries it when the stack is deleted.
+ */
+export const STACK_TAG_KEY = 'logo-detection:stack';
 
 /** The label attribute name used in the dataset manifests. */
 export const DATASET_LABEL_ATTRIBUTE = 'bounding-box';

@@ -1,0 +1,60 @@
+import sharp from 'sharp';
+
+// One image at a time per invocation: libvips' operation cache only grows a Lambda's memory.
+sharp.cache(false);
+
+/** Input formats the pipeline accepts. */
+export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp', 'tiff'] as const;
+
+/** An image the pipeline cannot use; the message is written for the person who uploaded it. */
+export class ImageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageError';
+  }
+}
+
+/** A preprocessed image: an 8-bit single-channel JPEG and its size. */
+export interface ModelImage {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Turns an uploaded photo into what the model trains on: EXIF orientation applied, transparency flattened onto
+ * white, converted to 8-bit grayscale (the model learns the logo's shape, not its colour), downsized so its
+ * longest side is at most `maxSide` (never enlarged), encoded as a quality-90 JPEG.
+ *
+ * Throws {@link ImageError} for anything that is not a complete JPEG, PNG, WebP or TIFF image.
+ */
+export async function toModelImage(input: Buffer, maxSide: number): Promise<ModelImage> {
+  // 'truncated' rejects cut-off files but tolerates the harmless warnings many cameras' files trigger.
+  const options = { failOn: 'truncated' as const };
+  let format: string | undefined;
+  try {
+    format = (await sharp(input, options).metadata()).format;
+  } catch {
+    format = undefined;
+  }
+  if (!format || !(ACCEPTED_FORMATS as readonly string[]).includes(format)) {
+    throw new ImageError(`not a JPEG/PNG/WebP/TIFF image${format ? ` (it is ${format.toUpperCase()})` : ''}`);
+  }
+  try {
+    const { data, info } = await sharp(input, options)
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .greyscale()
+      .toColourspace('b-w')
+      .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 90, mozjpeg: false })
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/pixel limit/i.test(message)) {
+      throw new ImageError('image too large: more than 268 megapixels; downsize it before uploading');
+    }
+    throw new ImageError(`truncated or corrupt image: ${message}`);
+  }
+}

@@ -1,0 +1,91 @@
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * Options for every S3 client the handlers create. Path-style addressing is forced only when
+ * `AWS_ENDPOINT_URL` points the SDK at a local S3 (moto in local mode), where `<bucket>.localhost` does not
+ * resolve; against AWS the SDK's default virtual-hosted style is kept.
+ */
+export function s3ClientOptions(): { forcePathStyle: boolean } {
+  return { forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3) };
+}
+
+/** True when an S3 or SageMaker error means "that object or resource does not exist". */
+export function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    e?.name === 'NotFound' ||
+    e?.name === 'NoSuchKey' ||
+    e?.name === 'ResourceNotFound' ||
+    e?.$metadata?.httpStatusCode === 404 ||
+    (e?.name === 'ValidationException' && /could not find|does not exist/i.test(e.message ?? ''))
+  );
+}
+
+/** Splits `s3://bucket/key` into its parts; throws naming the value when it is not an S3 URI. */
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri);
+  if (!match) throw new Error(`Not an S3 URI (expected s3://bucket/key): ${uri}`);
+  return { bucket: match[1], key: match[2] };
+}
+
+/** Reads a whole object into memory. */
+export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!res.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  return Buffer.from(await res.Body.transformToByteArray());
+}
+
+/** Reads a whole object as UTF-8 text. */
+export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  return (await getBytes(s3, bucket, key)).toString('utf8');
+}
+
+/** Writes a JSON document (pretty-printed when it is meant for people). */
+export async function putJson(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  value: unknown,
+  pretty = false,
+): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: JSON.stringify(value, null, pretty ? 2 : undefined),
+      ContentType: 'application/json',
+    }),
+  );
+}
+
+/** Every key under a prefix, following ListObjectsV2 continuation tokens. */
+export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,136 @@
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { isNotFound, mapLimit } from '../aws';
+import { labelKeyFor, LabelsImported } from '../contracts';
+import { parseCoco } from './coco';
+import { parseGroundTruthManifest } from './groundtruth';
+import {
+  KeyedDocument,
+  LabelFile,
+  LabelFileError,
+  ParsedLabels,
+  resolveImageKey,
+  toLabelDocuments,
+} from './validate';
+import { parseVoc } from './voc';
+
+/** Label file formats the pipeline imports. */
+export const LABEL_FORMATS = ['groundtruth', 'coco', 'voc'] as const;
+
+/** One of {@link LABEL_FORMATS}. */
+export type LabelFormat = (typeof LABEL_FORMATS)[number];
+
+// S3 calls in flight while checking images and writing label documents.
+const CONCURRENCY = 16;
+
+/**
+ * Guesses a label file's format: XML (or a directory of it) is VOC, a JSON object with `images` and
+ * `annotations` is COCO, JSON lines with `source-ref` are a Ground Truth manifest.
+ */
+export function detectFormat(files: readonly LabelFile[]): LabelFormat | undefined {
+  if (files.length > 1 || files.every((f) => /\.xml$/i.test(f.name) || f.text.trimStart().startsWith('<'))) {
+    return 'voc';
+  }
+  const text = files[0]?.text.trimStart() ?? '';
+  if (/^\{\s*"source-ref"/.test(text) || /^\{[^\n]*"source-ref"[^\n]*\}\s*(\n|$)/.test(text))
+    return 'groundtruth';
+  if (text.startsWith('{')) return 'coco';
+  return undefined;
+}
+
+/** Parses label files in the given format. VOC takes any number of files; the other formats exactly one. */
+export function parseLabelFiles(
+  format: LabelFormat,
+  files: readonly LabelFile[],
+  labelAttributeName?: string,
+): ParsedLabels {
+  if (format === 'voc') return parseVoc(files);
+  if (files.length !== 1) throw new Error(`A ${format} import takes one file, got ${files.length}`);
+  const [{ name, text }] = files;
+  return format === 'coco' ? parseCoco(text, name) : parseGroundTruthManifest(text, name, labelAttributeName);
+}
+
+/** Reads each preprocessed image's size from its object metadata; undefined for images that do not exist. */
+export async function readImageSizes(
+  s3: S3Client,
+  bucket: string,
+  imageKeys: readonly string[],
+): Promise<Map<string, { width: number; height: number } | undefined>> {
+  const unique = [...new Set(imageKeys)];
+  const sizes = await mapLimit(unique, CONCURRENCY, async (key) => {
+    try {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const width = Number(head.Metadata?.width);
+      const height = Number(head.Metadata?.height);
+      return width > 0 && height > 0 ? { width, height } : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  });
+  return new Map(unique.map((key, i) => [key, sizes[i]]));
+}
+
+/** Inputs of {@link importLabels}. */
+export interface ImportLabelsOptions {
+  readonly s3: S3Client;
+  readonly datasetBucket: string;
+  /** Configured class names in class-id order. */
+  readonly classes: readonly string[];
+  readonly format: LabelFormat;
+  /** What the operator would call the input, for messages: a path, a directory, an S3 URI. */
+  readonly file: string;
+  readonly parsed: ParsedLabels;
+  readonly now?: Date;
+}
+
+/**
+ * Validates parsed labels against the dataset's images and classes and, only if every entry is good, writes one
+ * label document per image under labels/. Throws {@link LabelFileError} listing every problem otherwise; nothing
+ * is written then.
+ */
+export async function importLabels(options: ImportLabelsOptions): Promise<LabelsImported> {
+  const { s3, datasetBucket, parsed } = options;
+  const sizes = await readImageSizes(
+    s3,
+    datasetBucket,
+    parsed.labels.map((l) => resolveImageKey(l.imageRef)),
+  );
+  const { documents, problems } = toLabelDocuments({
+    labels: parsed.labels,
+    classes: options.classes,
+    sizes,
+    datasetBucket,
+    source: `${options.format}:${options.file}`,
+    labeledAt: (options.now ?? new Date()).toISOString(),
+  });
+  const all = [...parsed.problems, ...problems];
+  if (all.length > 0) throw new LabelFileError(options.file, all);
+  if (documents.length === 0) {
+    throw new LabelFileError(options.file, [{ where: options.file, problem: 'the file labels no images' }]);
+  }
+  await writeLabelDocuments(s3, datasetBucket, documents);
+  return {
+    imported: documents.length,
+    empty: documents.filter((d) => d.document.annotations.length === 0).length,
+    format: options.format,
+    skipped: parsed.skipped,
+  };
+}
+
+/** Writes label documents at their keys; a new document replaces an image's old one (latest label wins). */
+export async function writeLabelDocuments(
+  s3: S3Client,
+  bucket: string,
+  documents: readonly KeyedDocument[],
+): Promise<void> {
+  await mapLimit(documents, CONCURRENCY, (d) =>
+    s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: labelKeyFor(d.imageKey),
+        Body: JSON.stringify(d.document),
+        ContentType: 'application/json',
+      }),
+    ),
+  );
+}

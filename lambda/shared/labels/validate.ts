@@ -1,0 +1,336 @@
+import type { Box, LabelDocument } from '../contracts';
+import { imageKeyFor } from '../contracts';
+
+/** A label file's name (for messages) and its text. */
+export interface LabelFile {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** Where a label came from, as the operator can find it in their file: "labels.json line 3". */
+export type Where = string;
+
+/** One box as a label file states it, in that file's image coordinates, before validation. */
+export interface RawBox {
+  /** Class name, when the file names it (COCO category, VOC name, Ground Truth class-map entry). */
+  readonly className?: string;
+  /** Class id, when the file has only an id (a Ground Truth manifest without class-map). */
+  readonly classId?: number;
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+  readonly where: Where;
+}
+
+/** Every box a label file gives one image. No boxes means "labeled: nothing to detect here". */
+export interface RawLabel {
+  /** The image as the file names it: `a.jpg`, `images/a.jpg`, `raw/a.png`, `s3://bucket/images/a.jpg`. */
+  readonly imageRef: string;
+  /** The image size the file declares, if any; boxes are in these coordinates. */
+  readonly declaredSize?: { readonly width: number; readonly height: number };
+  readonly boxes: RawBox[];
+  readonly where: Where;
+}
+
+/** One thing wrong with a label file. */
+export interface LabelProblem {
+  readonly where: Where;
+  readonly problem: string;
+}
+
+/** What a format parser found: labels, and the problems that make the file unusable. */
+export interface ParsedLabels {
+  readonly labels: RawLabel[];
+  readonly problems: LabelProblem[];
+  /** Entries deliberately left out (Ground Truth items a worker could not label). */
+  readonly skipped: number;
+}
+
+/** Most problems listed in an error message; the rest are counted. */
+const MAX_LISTED = 50;
+
+/** A label file that cannot be imported. Nothing from it is written. */
+export class LabelFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: LabelProblem[],
+  ) {
+    const listed = problems.slice(0, MAX_LISTED).map((p) => `  ${p.where}: ${p.problem}`);
+    if (problems.length > MAX_LISTED) listed.push(`  ...and ${problems.length - MAX_LISTED} more`);
+    super(
+      `${file} was rejected; nothing was imported (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        `${listed.join('\n')}\nFix the file and run the import again.`,
+    );
+    this.name = 'LabelFileError';
+  }
+}
+
+/**
+ * The preprocessed image key a label file's image reference means. Accepts `images/a.jpg`, `a.jpg`,
+ * `s3://<any bucket>/images/a.jpg`, and raw names (`raw/a.png`, `a.png`), which map as preprocessing maps them.
+ */
+export function resolveImageKey(ref: string): string {
+  let key = ref.trim().replace(/\\/g, '/');
+  const uri = /^s3:\/\/[^/]+\/(.*)$/.exec(key);
+  if (uri) key = uri[1];
+  key = key.replace(/^\.?\/+/, '');
+  if (key.startsWith('images/')) return `${key.replace(/\.[^./]*$/, '')}.jpg`;
+  return imageKeyFor(key);
+}
+
+/** The class map of a label document: every configured class, id as a string. */
+export function classMap(classes: readonly string[]): Record<string, string> {
+  return Object.fromEntries(classes.map((name, id) => [String(id), name]));
+}
+
+/** Size of a preprocessed image, from its object metadata; undefined when the image does not exist. */
+export type ImageSizes = ReadonlyMap<string, { width: number; height: number } | undefined>;
+
+/** Inputs of {@link toLabelDocuments}. */
+export interface ToDocumentsOptions {
+  readonly labels: readonly RawLabel[];
+  /** Configured class names in class-id order. */
+  readonly classes: readonly string[];
+  /** The real size of every referenced image key (see {@link resolveImageKey}). */
+  readonly sizes: ImageSizes;
+  readonly datasetBucket: string;
+  /** Stored in each document's `source`, e.g. `coco:labels.json`. */
+  readonly source: string;
+  readonly labeledAt: string;
+}
+
+/** A label document and the key it belongs at. */
+export interface KeyedDocument {
+  readonly imageKey: string;
+  readonly document: LabelDocument;
+}
+
+// Labeling tools round box edges; a box may overhang the image by this many pixels before it is an error.
+const EDGE_TOLERANCE = 1;
+// A declared size with this relative aspect difference still counts as the same picture at another scale.
+const ASPECT_TOLERANCE = 0.01;
+
+/**
+ * Validates parsed labels against the configured classes and the real image sizes, and converts them into label
+ * documents in the preprocessed image's pixel coordinates. Returns every problem found (empty when the file is
+ * good); callers write nothing unless it is empty.
+ *
+ * A file that declares a different size for an image (e.g. it was labeled on the full-size original) has its
+ * boxes scaled, provided the aspect ratio matches.
+ */
+export function toLabelDocuments(options: ToDocumentsOptions): {
+  documents: KeyedDocument[];
+  problems: LabelProblem[];
+} {
+  const { classes, sizes } = options;
+  const problems: LabelProblem[] = [];
+  const documents: KeyedDocument[] = [];
+  const seen = new Map<string, Where>();
+  const classIds = new Map(classes.map((name, id) => [name, id]));
+  const configured = classes.map((c) => `"${c}"`).join(', ');
+
+  for (const label of options.labels) {
+    const imageKey = resolveImageKey(label.imageRef);
+    const previous = seen.get(imageKey);
+    if (previous !== undefined) {
+      problems.push({
+        where: label.where,
+        problem: `${imageKey} is labeled twice (also at ${previous}); keep one entry per image`,
+      });
+      continue;
+    }
+    seen.set(imageKey, label.where);
+    const size = sizes.get(imageKey);
+    if (!size) {
+      problems.push({
+        where: label.where,
+        problem:
+          `no preprocessed image ${imageKey} (from "${label.imageRef}"); check the name, or upload the photo ` +
+          'under raw/ and let the pipeline preprocess it first',
+      });
+      continue;
+    }
+    const frame = label.declaredSize ?? size;
+    if (label.declaredSize && (frame.width !== size.width || frame.height !== size.height)) {
+      const aspect = frame.width / frame.height / (size.width / size.height);
+      if (!(Math.abs(aspect - 1) <= ASPECT_TOLERANCE)) {
+        problems.push({
+          where: label.where,
+          problem:
+            `the file says the image is ${frame.width}x${frame.height} but ${imageKey} is ` +
+            `${size.width}x${size.height}, a different shape; label the preprocessed image`,
+        });
+        continue;
+      }
+    }
+    const scaleX = size.width / frame.width;
+    const scaleY = size.height / frame.height;
+    const annotations: Box[] = [];
+    for (const box of label.boxes) {
+      const classId = box.className !== undefined ? classIds.get(box.className) : box.classId;
+      if (classId === undefined || !Number.isInteger(classId) || classId < 0 || classId >= classes.length) {
+        const named = box.className !== undefined ? `class "${box.className}"` : `class id ${box.classId}`;
+        problems.push({
+          where: box.where,
+          problem: `${named} is not a configured class (configured: ${configured})`,
+        });
+        continue;
+      }
+      const { left, top, width, height } = box;
+      if (![left, top, width, height].every(Number.isFinite)) {
+        problems.push({ where: box.where, problem: 'box coordinates must be numbers' });
+        continue;
+      }
+      if (width <= 0 || height <= 0) {
+        problems.push({
+          where: box.where,
+          problem: `box has no area (width ${width}, height ${height}); width and height must be positive`,
+        });
+        continue;
+      }
+      if (
+        left < -EDGE_TOLERANCE ||
+        top < -EDGE_TOLERANCE ||
+        left + width > frame.width + EDGE_TOLERANCE ||
+        top + height > frame.height + EDGE_TOLERANCE
+      ) {
+        problems.push({
+          where: box.where,
+          problem:
+            `box (left ${left}, top ${top}, width ${width}, height ${height}) lies outside the ` +
+            `${frame.width}x${frame.height} image`,
+        });
+        continue;
+      }
+      const x0 = Math.max(0, Math.round(left * scaleX));
+      const y0 = Math.max(0, Math.round(top * scaleY));
+      const x1 = Math.min(size.width, Math.round((left + width) * scaleX));
+      const y1 = Math.min(size.height, Math.round((top + height) * scaleY));
+      if (x1 <= x0 || y1 <= y0) {
+        problems.push({ where: box.where, problem: 'box is less than a pixel wide or high' });
+        continue;
+      }
+      annotations.push({ class_id: classId, left: x0, top: y0, width: x1 - x0, height: y1 - y0 });
+    }
+    documents.push({
+      imageKey,
+      document: {
+        'source-ref': `s3://${options.datasetBucket}/${imageKey}`,
+        image_size: [{ width: size.width, height: size.height, depth: 1 }],
+        annotations,
+        'class-map': classMap(classes),
+        source: options.source,
+        'labeled-at': options.labeledAt,
+      },
+    });
+  }
+  return { documents, problems };
+}
+
+/** Line and column of a character offset, for error messages about text files. */
+export function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+const LITERAL = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null/y;
+
+/**
+ * Offset of the first JSON syntax error in `text` (Node 20's JSON.parse does not always say where).
+ * Only called on text JSON.parse rejected.
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const space = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const string = (): void => {
+    i++;
+    while (i < text.length) {
+      if (text[i] === '"') {
+        i++;
+        return;
+      }
+      if (text[i] < ' ') fail();
+      i += text[i] === '\\' ? 2 : 1;
+    }
+    fail();
+  };
+  const sequence = (close: string, item: () => void): void => {
+    i++;
+    space();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      item();
+      space();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      if (text[i] !== ',') fail();
+      i++;
+    }
+  };
+  const value = (): void => {
+    space();
+    if (text[i] === '{') {
+      sequence('}', () => {
+        space();
+        if (text[i] !== '"') fail();
+        string();
+        space();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+      });
+    } else if (text[i] === '[') {
+      sequence(']', value);
+    } else if (text[i] === '"') {
+      string();
+    } else {
+      LITERAL.lastIndex = i;
+      if (!LITERAL.test(text)) fail();
+      i = LITERAL.lastIndex;
+    }
+  };
+  try {
+    value();
+    space();
+    if (i < text.length) fail();
+    return Math.min(i, text.length);
+  } catch (offset) {
+    if (typeof offset === 'number') return Math.min(offset, text.length);
+    throw offset;
+  }
+}
+
+/** Parses JSON, turning a syntax error into a message with the line and column where it is. */
+export function parseJson(text: string): { value?: unknown; error?: string } {
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    const offset = jsonErrorOffset(text);
+    const { line, column } = lineAndColumn(text, offset);
+    const near = text.slice(offset, offset + 20).split('\n')[0];
+    const what = near ? `near ${JSON.stringify(near)}` : 'unexpected end of text';
+    return { error: `not valid JSON at line ${line}, column ${column} (${what})` };
+  }
+}
+
+/** A finite number from a JSON or XML value, or undefined. */
+export function toNumber(value: unknown): number | undefined {
+  const n =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && value.trim() !== ''
+        ? Number(value)
+        : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}

@@ -1,0 +1,293 @@
+/**
+ * `npm run import-labels -- --file <path> [--format coco|voc|groundtruth] [--dataset-bucket NAME] [--fail "reason"]`
+ *
+ * Imports a label file for the pipeline execution that is waiting for labels (import mode): validates the whole
+ * file against the preprocessed images and the configured classes, writes one label document per image under
+ * labels/, and resumes the execution. A bad file is rejected whole and the execution keeps waiting, unless
+ * --fail is given, which stops it with the reason.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { getText, isNotFound, listKeys, parseS3Uri, s3ClientOptions } from '../lambda/shared/aws';
+import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest } from '../lambda/shared/contracts';
+import {
+  detectFormat,
+  importLabels,
+  LABEL_FORMATS,
+  LabelFormat,
+  parseLabelFiles,
+} from '../lambda/shared/labels/import';
+import { LabelFile, LabelFileError, resolveImageKey } from '../lambda/shared/labels/validate';
+
+/** The clients and output streams the command uses; tests pass mocked ones. */
+export interface ImportDeps {
+  readonly s3: S3Client;
+  readonly sfn: SFNClient;
+  readonly cloudFormation: CloudFormationClient;
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+/** The data stack whose `DatasetBucketName` output names the dataset bucket. */
+export const DATA_STACK_NAME = 'LogoDetectionData';
+
+const USAGE = `Usage: npm run import-labels -- --file <path> [options]
+
+  --file PATH             label file: a Ground Truth output manifest, a COCO JSON file, a Pascal VOC XML file
+                          or a directory of them; a local path or s3://bucket/key (s3://bucket/prefix/ for VOC)
+  --format FORMAT         ${LABEL_FORMATS.join(', ')} (default: detected from the file)
+  --label-attribute NAME  Ground Truth label attribute, when lines carry several
+  --dataset-bucket NAME   dataset bucket (default: the ${DATA_STACK_NAME} stack's DatasetBucketName output)
+  --stack NAME            data stack to read the bucket from (default: ${DATA_STACK_NAME})
+  --fail "REASON"         stop the waiting execution with REASON: alone, or if the file is rejected`;
+
+/** Raised for a mistake the operator can fix; the message says how. */
+class UsageError extends Error {}
+
+/** Command-line options of the import command. */
+export interface ImportArgs {
+  readonly file?: string;
+  readonly format?: LabelFormat;
+  readonly labelAttribute?: string;
+  readonly datasetBucket?: string;
+  readonly stack: string;
+  readonly fail?: string;
+}
+
+/** Parses the command line; throws a usage error naming what is wrong. */
+export function parseImportArgs(argv: string[]): ImportArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        file: { type: 'string' },
+        format: { type: 'string' },
+        'label-attribute': { type: 'string' },
+        'dataset-bucket': { type: 'string' },
+        stack: { type: 'string', default: DATA_STACK_NAME },
+        fail: { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const format = values.format;
+  if (format !== undefined && !(LABEL_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--format must be one of ${LABEL_FORMATS.join(', ')}, got "${format}"`);
+  }
+  if (values.file === undefined && values.fail === undefined) {
+    throw new UsageError('give --file with the labels to import, or --fail "reason" to stop the execution');
+  }
+  return {
+    file: values.file,
+    format: format as LabelFormat | undefined,
+    labelAttribute: values['label-attribute'],
+    datasetBucket: values['dataset-bucket'],
+    stack: values.stack ?? DATA_STACK_NAME,
+    fail: values.fail,
+  };
+}
+
+/** The dataset bucket's name, from the data stack's outputs. */
+export async function datasetBucketFromStack(
+  cloudFormation: CloudFormationClient,
+  stack: string,
+): Promise<string> {
+  let outputs;
+  try {
+    outputs = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }))).Stacks?.[0]
+      ?.Outputs;
+  } catch (error) {
+    throw new UsageError(
+      `Cannot read stack ${stack} (${(error as Error).message}); pass --dataset-bucket, or --stack with the ` +
+        'name of your data stack, and check your AWS credentials and region',
+    );
+  }
+  const name = outputs?.find((o) => o.OutputKey === 'DatasetBucketName')?.OutputValue;
+  if (!name) throw new UsageError(`Stack ${stack} has no DatasetBucketName output; pass --dataset-bucket`);
+  return name;
+}
+
+/** Reads the label files: a local file, a local directory of XML files, an S3 object, or an S3 prefix. */
+export async function readLabelFiles(s3: S3Client, path: string): Promise<LabelFile[]> {
+  if (path.startsWith('s3://')) {
+    const { bucket, key } = parseS3Uri(path);
+    if (!key.endsWith('/')) return [{ name: path, text: await getText(s3, bucket, key) }];
+    const keys = (await listKeys(s3, bucket, key)).filter((k) => /\.xml$/i.test(k));
+    if (keys.length === 0) throw new UsageError(`No .xml files under ${path}`);
+    return Promise.all(
+      keys.map(async (k) => ({ name: `s3://${bucket}/${k}`, text: await getText(s3, bucket, k) })),
+    );
+  }
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new UsageError(`No such file or directory: ${path}`);
+  }
+  if (!info.isDirectory()) return [{ name: basename(path), text: await readFile(path, 'utf8') }];
+  const names = (await readdir(path, { recursive: true })).filter((n) => /\.xml$/i.test(n)).sort();
+  if (names.length === 0) throw new UsageError(`No .xml files in ${path}`);
+  return Promise.all(names.map(async (n) => ({ name: n, text: await readFile(join(path, n), 'utf8') })));
+}
+
+/** The pending label request, or a usage error when no execution is waiting. */
+async function readPendingRequest(s3: S3Client, bucket: string): Promise<PendingLabelRequest> {
+  try {
+    return JSON.parse(await getText(s3, bucket, PENDING_LABEL_REQUEST_KEY)) as PendingLabelRequest;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    throw new UsageError(
+      `No pipeline execution is waiting for labels (there is no s3://${bucket}/${PENDING_LABEL_REQUEST_KEY}). ` +
+        'Start the pipeline; it asks for labels when it finds images without them.',
+    );
+  }
+}
+
+/** Images the request asked for that still have no label after this import. */
+async function stillUnlabeled(
+  s3: S3Client,
+  bucket: string,
+  request: PendingLabelRequest,
+  labeled: ReadonlySet<string>,
+): Promise<number> {
+  try {
+    const manifest = await getText(s3, bucket, request.manifestKey);
+    return manifest
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => resolveImageKey((JSON.parse(l) as { 'source-ref': string })['source-ref']))
+      .filter((key) => !labeled.has(key)).length;
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+}
+
+const EXPIRED_TOKEN = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
+
+/** Runs the import command; returns the process exit code. */
+export async function main(argv: string[], deps: ImportDeps): Promise<number> {
+  const { s3, sfn, out, err } = deps;
+  try {
+    const args = parseImportArgs(argv);
+    // Local files are read and recognised before any AWS call, so a wrong path fails fast.
+    const files = args.file === undefined ? [] : await readLabelFiles(s3, args.file);
+    const format = args.format ?? detectFormat(files);
+    if (args.file !== undefined && !format) {
+      throw new UsageError(
+        `Cannot tell the format of ${args.file}; pass --format ${LABEL_FORMATS.join('|')}`,
+      );
+    }
+    const bucket = args.datasetBucket ?? (await datasetBucketFromStack(deps.cloudFormation, args.stack));
+    const request = await readPendingRequest(s3, bucket);
+    const done = () => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: PENDING_LABEL_REQUEST_KEY }));
+    const fail = async (cause: string) => {
+      await sfn.send(
+        new SendTaskFailureCommand({
+          taskToken: request.taskToken,
+          error: 'LabelsRejected',
+          cause: cause.slice(0, 32768),
+        }),
+      );
+      await done();
+      out(`Stopped execution ${request.executionName}: ${args.fail}`);
+    };
+
+    if (args.file === undefined) {
+      await fail(args.fail!);
+      return 0;
+    }
+    let result;
+    try {
+      result = await importLabels({
+        s3,
+        datasetBucket: bucket,
+        classes: request.classes,
+        format: format!,
+        file: args.file,
+        parsed: parseLabelFiles(format!, files, args.labelAttribute),
+      });
+    } catch (error) {
+      if (!(error instanceof LabelFileError)) throw error;
+      err(error.message);
+      if (args.fail !== undefined) {
+        await fail(`${args.fail}\n${error.message}`);
+      } else {
+        err(
+          `Execution ${request.executionName} is still waiting for labels. Fix the file and run the command ` +
+            'again, or add --fail "<reason>" to stop the execution.',
+        );
+      }
+      return 1;
+    }
+
+    const summary =
+      `Imported ${result.imported} label documents (${result.empty} with no objects` +
+      `${result.skipped ? `, ${result.skipped} entries skipped as not labeled` : ''}) ` +
+      `from ${args.file} (${format}) into s3://${bucket}/labels/.`;
+    try {
+      await sfn.send(
+        new SendTaskSuccessCommand({ taskToken: request.taskToken, output: JSON.stringify(result) }),
+      );
+    } catch (error) {
+      if (!EXPIRED_TOKEN.has((error as Error).name)) throw error;
+      await done();
+      err(
+        `${summary}\nBut execution ${request.executionName} no longer waits (${(error as Error).name}); ` +
+          'start the pipeline again: it will train with these labels.',
+      );
+      return 1;
+    }
+    await done();
+    out(`${summary}\nExecution ${request.executionName} resumes.`);
+    const labeled = new Set(await readLabelKeys(s3, bucket));
+    const missing = await stillUnlabeled(s3, bucket, request, labeled);
+    if (missing > 0) {
+      out(
+        `${missing} of the ${request.count} requested images still have no label; the next run asks for them again.`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(error.message);
+      if (/give --file|--format must|Unknown option|argument/i.test(error.message)) err(USAGE);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** Image keys that have a label document. */
+async function readLabelKeys(s3: S3Client, bucket: string): Promise<string[]> {
+  return (await listKeys(s3, bucket, 'labels/')).map(
+    (k) => `images/${k.slice('labels/'.length).replace(/\.json$/, '')}.jpg`,
+  );
+}
+
+if (require.main === module) {
+  const options = s3ClientOptions();
+  main(process.argv.slice(2), {
+    s3: new S3Client(options),
+    sfn: new SFNClient({}),
+    cloudFormation: new CloudFormationClient({}),
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  }).then(
+    (code) => (process.exitCode = code),
+    (error: Error) => {
+      console.error(
+        `import-labels failed: ${error.name}: ${error.message}\n` +
+          'Check your AWS credentials and region (AWS_PROFILE, AWS_REGION) and that the stacks are deployed.',
+      );
+      process.exitCode = 1;
+    },
+  );
+}

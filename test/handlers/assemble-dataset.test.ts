@@ -1,0 +1,176 @@
+import { assemble, DatasetError, handler, isValidation } from '../../lambda/assemble-dataset';
+import type { LabelDocument } from '../../lambda/shared/contracts';
+import { FakeS3 } from './fake-s3';
+
+const DATASET = 'dataset-bucket';
+const s3 = new FakeS3(3);
+
+function doc(
+  name: string,
+  classes: number[],
+  labeledAt = '2026-01-01T00:00:00.000Z',
+  map = { '0': 'logo', '1': 'badge' },
+): LabelDocument {
+  return {
+    'source-ref': `s3://${DATASET}/images/${name}.jpg`,
+    image_size: [{ width: 100, height: 100, depth: 1 }],
+    annotations: classes.map((class_id, i) => ({ class_id, left: i, top: i, width: 10, height: 10 })),
+    'class-map': map,
+    source: `coco:${name}`,
+    'labeled-at': labeledAt,
+  };
+}
+
+/** Names whose split under 20% is known, found by the rule itself so the test states what it relies on. */
+const names = Array.from({ length: 60 }, (_, i) => `img-${i}`);
+const validationNames = names.filter((n) => isValidation(`images/${n}.jpg`, 20));
+const trainNames = names.filter((n) => !isValidation(`images/${n}.jpg`, 20));
+
+beforeEach(() => s3.reset());
+
+describe('split', () => {
+  test('is a pure function of the image key, close to the percentage', () => {
+    expect(isValidation('images/a.jpg', 20)).toBe(isValidation('images/a.jpg', 20));
+    expect(validationNames.length).toBeGreaterThan(4);
+    expect(validationNames.length).toBeLessThan(24);
+    expect(names.every((n) => isValidation(`images/${n}.jpg`, 100))).toBe(true);
+    expect(names.some((n) => isValidation(`images/${n}.jpg`, 0))).toBe(false);
+  });
+
+  test('an image keeps its split when the dataset grows', () => {
+    const small = assemble(
+      names.slice(0, 30).map((n) => doc(n, [0, 1])),
+      ['logo', 'badge'],
+      20,
+    );
+    const large = assemble(
+      names.map((n) => doc(n, [0, 1])),
+      ['logo', 'badge'],
+      20,
+    );
+    const refs = (lines: { 'source-ref': string }[]) => new Set(lines.map((l) => l['source-ref']));
+    const largeValidation = refs(large.validation);
+    for (const ref of refs(small.validation)) expect(largeValidation.has(ref)).toBe(true);
+    for (const ref of refs(small.train)) expect(largeValidation.has(ref)).toBe(false);
+  });
+});
+
+describe('assemble-dataset', () => {
+  test('writes the three manifests in Ground Truth format, keeps negatives, renumbers classes by name', async () => {
+    for (const n of names.slice(0, 20)) s3.put(DATASET, `labels/${n}.json`, JSON.stringify(doc(n, [0, 1])));
+    s3.put(DATASET, `labels/${trainNames[0]}.json`, JSON.stringify(doc(trainNames[0], [])));
+    // Labeled when the classes were configured in the other order.
+    s3.put(
+      DATASET,
+      'labels/swapped.json',
+      JSON.stringify(doc('swapped', [0], undefined, { '0': 'badge', '1': 'logo' })),
+    );
+
+    const result = await handler({
+      rawBucket: 'raw',
+      datasetBucket: DATASET,
+      classes: ['logo', 'badge'],
+      validationPercent: 20,
+    });
+
+    const expectedImages = new Set([...names.slice(0, 20), trainNames[0], 'swapped']).size;
+    expect(result).toMatchObject({
+      images: expectedImages,
+      train: expectedImages - result.validation,
+      negatives: 1,
+      trainManifestPrefix: `s3://${DATASET}/manifests/train/`,
+      validationManifestPrefix: `s3://${DATASET}/manifests/validation/`,
+    });
+    expect(result.validation).toBeGreaterThan(0);
+    const read = (key: string) =>
+      s3
+        .text(DATASET, key)
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    const all = read('manifests/dataset.manifest');
+    const train = read('manifests/train/train.manifest');
+    const validation = read('manifests/validation/validation.manifest');
+    expect(all).toHaveLength(result.images);
+    expect(train).toHaveLength(result.train);
+    expect(validation).toHaveLength(result.validation);
+    expect(result.boxes).toBe(all.reduce((n, l) => n + l['bounding-box'].annotations.length, 0));
+    const swapped = all.find((l) => l['source-ref'].endsWith('/swapped.jpg'));
+    expect(swapped).toEqual({
+      'source-ref': `s3://${DATASET}/images/swapped.jpg`,
+      'bounding-box': {
+        image_size: [{ width: 100, height: 100, depth: 1 }],
+        annotations: [{ class_id: 1, left: 0, top: 0, width: 10, height: 10 }],
+      },
+      'bounding-box-metadata': {
+        'class-map': { '0': 'logo', '1': 'badge' },
+        type: 'groundtruth/object-detection',
+        'human-annotated': 'yes',
+        'creation-date': '2026-01-01T00:00:00.000Z',
+        'job-name': 'coco:swapped',
+      },
+    });
+    expect(
+      all.find((l) => l['source-ref'].endsWith(`/${trainNames[0]}.jpg`))['bounding-box'].annotations,
+    ).toEqual([]);
+  });
+
+  test('a damaged label document stops the run naming its key', async () => {
+    s3.put(DATASET, 'labels/a.json', '{"source-ref": "s3://x/images/a.jpg"');
+    await expect(
+      handler({ rawBucket: 'raw', datasetBucket: DATASET, classes: ['logo'], validationPercent: 20 }),
+    ).rejects.toThrow(
+      /^labels\/a.json is not a label document .*delete it, or import labels for its image again/,
+    );
+  });
+
+  test('the most recently labeled document of an image wins', () => {
+    const dataset = assemble(
+      [
+        doc(trainNames[0], [0, 1], '2026-02-01T00:00:00Z'),
+        doc(trainNames[0], [1], '2026-01-01T00:00:00Z'),
+        doc(validationNames[0], [0]),
+      ],
+      ['logo', 'badge'],
+      20,
+    );
+    expect(dataset.train).toHaveLength(1);
+    expect(dataset.train[0]['bounding-box'].annotations).toHaveLength(2);
+  });
+
+  test('fails clearly when no image falls in the validation split', () => {
+    expect(() =>
+      assemble(
+        trainNames.slice(0, 3).map((n) => doc(n, [0, 1])),
+        ['logo', 'badge'],
+        20,
+      ),
+    ).toThrow(
+      new DatasetError(
+        'No image falls in the validation split (3 labeled images, validation 20%). Label more images, or raise the validation percentage.',
+      ),
+    );
+  });
+
+  test('fails clearly when a configured class has no training example', () => {
+    const docs = [...trainNames.slice(0, 5).map((n) => doc(n, [0])), doc(validationNames[0], [1])];
+    let error: unknown;
+    try {
+      assemble(docs, ['logo', 'badge'], 20);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DatasetError);
+    expect((error as Error).name).toBe('DatasetError');
+    expect((error as Error).message).toMatch(
+      /^No training example of class "badge": label images that show it/,
+    );
+  });
+
+  test('fails clearly on labels of a class that is no longer configured, and on no labels at all', () => {
+    expect(() => assemble([doc(trainNames[0], [1]), doc(validationNames[0], [0])], ['logo'], 20)).toThrow(
+      /^Labels use classes that are not configured: "badge" \(1 box\)/,
+    );
+    expect(() => assemble([], ['logo'], 20)).toThrow(/^No labeled images: import labels/);
+  });
+});

@@ -1,0 +1,180 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest } from '../../lambda/shared/contracts';
+import { main } from '../../scripts/import-labels';
+import { FakeS3 } from './fake-s3';
+
+const DATASET = 'dataset-bucket';
+const s3 = new FakeS3();
+const sfn = mockClient(SFNClient);
+const cloudFormation = mockClient(CloudFormationClient);
+let dir: string;
+let out: string[];
+let err: string[];
+
+const pending: PendingLabelRequest = {
+  taskToken: 'token-1',
+  executionName: 'run-7',
+  manifestKey: 'manifests/labeling/run-7.manifest',
+  count: 2,
+  requestedAt: '2026-01-01T00:00:00.000Z',
+  classes: ['logo'],
+};
+
+function run(...argv: string[]): Promise<number> {
+  return main(argv, {
+    s3: new S3Client({}),
+    sfn: new SFNClient({}),
+    cloudFormation: new CloudFormationClient({}),
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+  });
+}
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, text);
+  return path;
+}
+
+const coco = (bbox: number[]) =>
+  JSON.stringify({
+    images: [
+      { id: 1, file_name: 'a.jpg', width: 100, height: 80 },
+      { id: 2, file_name: 'b.jpg', width: 100, height: 80 },
+    ],
+    annotations: [{ id: 1, image_id: 1, category_id: 1, bbox }],
+    categories: [{ id: 1, name: 'logo' }],
+  });
+
+beforeEach(() => {
+  s3.reset();
+  sfn.reset();
+  cloudFormation.reset();
+  dir = mkdtempSync(join(tmpdir(), 'import-labels-'));
+  out = [];
+  err = [];
+  for (const key of ['images/a.jpg', 'images/b.jpg', 'images/c.jpg']) {
+    s3.put(DATASET, key, 'jpeg', { width: '100', height: '80' });
+  }
+  s3.put(DATASET, PENDING_LABEL_REQUEST_KEY, JSON.stringify(pending));
+  s3.put(
+    DATASET,
+    pending.manifestKey,
+    ['a', 'c'].map((n) => JSON.stringify({ 'source-ref': `s3://${DATASET}/images/${n}.jpg` })).join('\n'),
+  );
+  cloudFormation.on(DescribeStacksCommand, { StackName: 'LogoDetectionData' }).resolves({
+    Stacks: [
+      {
+        StackName: 'LogoDetectionData',
+        CreationTime: new Date(),
+        StackStatus: 'CREATE_COMPLETE',
+        Outputs: [{ OutputKey: 'DatasetBucketName', OutputValue: DATASET }],
+      },
+    ],
+  });
+});
+
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('import-labels', () => {
+  test('imports a COCO file into the bucket named by the data stack and resumes the execution', async () => {
+    const code = await run('--file', file('labels.json', coco([10, 10, 20, 20])));
+
+    expect(code).toBe(0);
+    expect(s3.keys(DATASET, 'labels/')).toEqual(['labels/a.json', 'labels/b.json']);
+    expect(sfn.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input)).toEqual([
+      { taskToken: 'token-1', output: JSON.stringify({ imported: 2, empty: 1, format: 'coco', skipped: 0 }) },
+    ]);
+    expect(s3.get(DATASET, PENDING_LABEL_REQUEST_KEY)).toBeUndefined();
+    expect(out.join('\n')).toContain('Imported 2 label documents (1 with no objects)');
+    expect(out.join('\n')).toContain('1 of the 2 requested images still have no label');
+  });
+
+  test('imports a directory of VOC files with an explicit bucket', async () => {
+    const voc = (name: string) =>
+      `<annotation><filename>${name}</filename><object><name>logo</name><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox></object></annotation>`;
+    file('voc/a.xml', voc('a.jpg'));
+    file('voc/nested/c.xml', voc('c.jpg'));
+
+    const code = await run('--file', join(dir, 'voc'), '--dataset-bucket', DATASET);
+
+    expect(code).toBe(0);
+    expect(cloudFormation.calls()).toHaveLength(0);
+    expect(JSON.parse(s3.text(DATASET, 'labels/c.json')).annotations).toEqual([
+      { class_id: 0, left: 1, top: 2, width: 29, height: 38 },
+    ]);
+    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0].args[0].input.output!)).toMatchObject({
+      imported: 2,
+      format: 'voc',
+    });
+  });
+
+  test('rejects a bad file whole: nothing written, the execution keeps waiting', async () => {
+    const code = await run('--file', file('labels.json', coco([90, 10, 20, 20])));
+
+    expect(code).toBe(1);
+    expect(s3.keys(DATASET, 'labels/')).toEqual([]);
+    expect(s3.mutations).toEqual([]);
+    expect(sfn.calls()).toHaveLength(0);
+    expect(err[0]).toContain(
+      'annotation id 1: box (left 90, top 10, width 20, height 20) lies outside the 100x80 image',
+    );
+    expect(err[1]).toContain('Execution run-7 is still waiting for labels');
+  });
+
+  test('with --fail, a bad file stops the execution with the reason and the problems', async () => {
+    const code = await run(
+      '--file',
+      file('labels.json', coco([10, 10, 0, 5])),
+      '--fail',
+      'labels are unusable',
+    );
+
+    expect(code).toBe(1);
+    expect(s3.keys(DATASET, 'labels/')).toEqual([]);
+    const failure = sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input;
+    expect(failure).toMatchObject({ taskToken: 'token-1', error: 'LabelsRejected' });
+    expect(failure.cause).toMatch(/^labels are unusable\n.*box has no area/s);
+    expect(s3.get(DATASET, PENDING_LABEL_REQUEST_KEY)).toBeUndefined();
+  });
+
+  test('--fail alone stops the execution', async () => {
+    const code = await run('--fail', 'no labeler this week', '--dataset-bucket', DATASET);
+
+    expect(code).toBe(0);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input.cause).toBe('no labeler this week');
+  });
+
+  test('says so when no execution is waiting', async () => {
+    s3.buckets.get(DATASET)!.delete(PENDING_LABEL_REQUEST_KEY);
+
+    const code = await run('--file', file('labels.json', coco([10, 10, 20, 20])));
+
+    expect(code).toBe(2);
+    expect(err[0]).toMatch(/^No pipeline execution is waiting for labels/);
+    expect(s3.keys(DATASET, 'labels/')).toEqual([]);
+  });
+
+  test('keeps the labels and explains when the execution stopped waiting', async () => {
+    sfn.on(SendTaskSuccessCommand).rejects(Object.assign(new Error('expired'), { name: 'TaskTimedOut' }));
+
+    const code = await run('--file', file('labels.json', coco([10, 10, 20, 20])));
+
+    expect(code).toBe(1);
+    expect(s3.keys(DATASET, 'labels/')).toHaveLength(2);
+    expect(err[0]).toContain('no longer waits (TaskTimedOut); start the pipeline again');
+  });
+
+  test('answers a bad command line with usage', async () => {
+    expect(await run('--file', 'x', '--format', 'yolo')).toBe(2);
+    expect(err[0]).toBe('--format must be one of groundtruth, coco, voc, got "yolo"');
+    expect(err[1]).toMatch(/^Usage: npm run import-labels/);
+  });
+});

@@ -1,0 +1,213 @@
+import sharp, { type Sharp } from 'sharp';
+import { handler } from '../../lambda/preprocess';
+import { toModelImage } from '../../lambda/preprocess/image';
+import type { PreprocessEvent, S3Item } from '../../lambda/shared/contracts';
+import { FakeS3 } from './fake-s3';
+
+const RAW = 'raw-bucket';
+const DATASET = 'dataset-bucket';
+const MAX_SIDE = 128;
+const s3 = new FakeS3();
+
+/** A colour image of the given size: left half red, right half blue. */
+function colour(width: number, height: number): Sharp {
+  return sharp({ create: { width, height, channels: 3, background: '#0000ff' } }).composite([
+    {
+      input: { create: { width: Math.ceil(width / 2), height, channels: 3, background: '#ff0000' } },
+      left: 0,
+      top: 0,
+    },
+  ]);
+}
+
+/** Uploads raw objects and returns the items the Distributed Map's S3 reader would list for them. */
+function upload(files: Record<string, Buffer | string>): S3Item[] {
+  return Object.entries(files).map(([name, body]) => {
+    const Key = `raw/${name}`;
+    const Etag = s3.put(RAW, Key, body);
+    return { Key, Size: Buffer.from(body).length, Etag };
+  });
+}
+
+function event(items: S3Item[]): PreprocessEvent {
+  return { Items: items, BatchInput: { rawBucket: RAW, datasetBucket: DATASET, maxSide: MAX_SIDE } };
+}
+
+/** Decoded pixels of a grayscale JPEG, one byte each (sharp would otherwise decode to sRGB). */
+function grayPixels(jpeg: Buffer) {
+  return sharp(jpeg).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+}
+
+async function output(key: string) {
+  const object = s3.get(DATASET, key);
+  if (!object) throw new Error(`no output ${key}`);
+  const metadata = await sharp(object.body).metadata();
+  const { data, info } = await grayPixels(object.body);
+  return { object, metadata, pixels: data, info };
+}
+
+beforeEach(() => {
+  s3.reset();
+  jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+});
+
+afterEach(() => {
+  // No stage may ever modify or delete an upload.
+  expect(s3.mutations.filter((m) => m.bucket === RAW)).toEqual([]);
+});
+
+describe('preprocess', () => {
+  test('writes JPEG and PNG uploads as single-channel grayscale JPEGs with their size and origin', async () => {
+    const items = upload({
+      'shop/front.jpg': await colour(100, 60).jpeg().toBuffer(),
+      'logo.PNG': await colour(80, 50).png().toBuffer(),
+    });
+
+    const result = await handler(event(items));
+
+    expect(result).toEqual({ processed: 2, skipped: 0, failed: [] });
+    const jpeg = await output('images/shop/front.jpg');
+    expect(jpeg.metadata).toMatchObject({ format: 'jpeg', channels: 1, width: 100, height: 60 });
+    expect(jpeg.object.contentType).toBe('image/jpeg');
+    expect(jpeg.object.metadata).toEqual({
+      width: '100',
+      height: '60',
+      'source-key': 'raw/shop/front.jpg',
+      'source-etag': items[0].Etag!.replace(/"/g, ''),
+    });
+    const png = await output('images/logo.jpg');
+    expect(png.metadata).toMatchObject({ format: 'jpeg', channels: 1, width: 80, height: 50 });
+    // Red and blue become different grays: the shape survives the loss of colour.
+    const row = png.info.width * 20;
+    expect(Math.abs(png.pixels[row + 5] - png.pixels[row + 75])).toBeGreaterThan(20);
+  });
+
+  test('applies EXIF orientation 6: dimensions swap and the left edge becomes the top', async () => {
+    const upright = sharp({ create: { width: 60, height: 20, channels: 3, background: '#000000' } })
+      .composite([
+        { input: { create: { width: 10, height: 20, channels: 3, background: '#ffffff' } }, left: 0, top: 0 },
+      ])
+      .jpeg()
+      .withMetadata({ orientation: 6 });
+    const items = upload({ 'rotated.jpg': await upright.toBuffer() });
+
+    await handler(event(items));
+
+    const { metadata, pixels, info, object } = await output('images/rotated.jpg');
+    expect([metadata.width, metadata.height]).toEqual([20, 60]);
+    expect(metadata.orientation ?? 1).toBe(1);
+    expect(object.metadata).toMatchObject({ width: '20', height: '60' });
+    expect(pixels[2 * info.width + 10]).toBeGreaterThan(200);
+    expect(pixels[(info.height - 3) * info.width + 10]).toBeLessThan(50);
+  });
+
+  test('converts a CMYK JPEG without inverting it', async () => {
+    const cmyk = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#ffffff' } })
+      .composite([
+        {
+          input: { create: { width: 20, height: 40, channels: 3, background: '#000000' } },
+          left: 20,
+          top: 0,
+        },
+      ])
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer();
+    expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
+
+    const image = await toModelImage(cmyk, MAX_SIDE);
+
+    expect((await sharp(image.data).metadata()).channels).toBe(1);
+    const { data } = await grayPixels(image.data);
+    expect(data[20 * 40 + 5]).toBeGreaterThan(200);
+    expect(data[20 * 40 + 35]).toBeLessThan(60);
+  });
+
+  test('converts a 16-bit PNG to an 8-bit gray JPEG', async () => {
+    const png16 = await colour(50, 30).toColourspace('rgb16').png().toBuffer();
+    expect((await sharp(png16).metadata()).depth).toBe('ushort');
+
+    const image = await toModelImage(png16, MAX_SIDE);
+
+    const metadata = await sharp(image.data).metadata();
+    expect(metadata).toMatchObject({ format: 'jpeg', channels: 1, depth: 'uchar', width: 50, height: 30 });
+  });
+
+  test('downsizes a large image so its longest side is maxSide, and never enlarges a small one', async () => {
+    const large = await toModelImage(await colour(400, 300).jpeg().toBuffer(), MAX_SIDE);
+    const tall = await toModelImage(await colour(90, 600).png().toBuffer(), MAX_SIDE);
+    const small = await toModelImage(await colour(30, 20).jpeg().toBuffer(), MAX_SIDE);
+
+    expect([large.width, large.height]).toEqual([128, 96]);
+    expect([tall.width, tall.height]).toEqual([19, 128]);
+    expect([small.width, small.height]).toEqual([30, 20]);
+    expect((await sharp(small.data).metadata()).width).toBe(30);
+  });
+
+  test('reports truncated, non-image and empty files with a reason and never throws', async () => {
+    const jpeg = await colour(200, 150).jpeg().toBuffer();
+    const items = upload({
+      'cut.jpg': jpeg.subarray(0, Math.floor(jpeg.length * 0.6)),
+      'notes.jpg': 'this is a text file, not a photo',
+      'good.jpg': jpeg,
+      'empty.png': '',
+    });
+    items.push({ Key: 'raw/folder/', Size: 0 });
+
+    const result = await handler(event(items));
+
+    expect(result.processed).toBe(1);
+    expect(result.failed).toEqual([
+      { key: 'raw/cut.jpg', reason: expect.stringMatching(/^truncated or corrupt image: .+/) },
+      { key: 'raw/notes.jpg', reason: 'not a JPEG/PNG/WebP/TIFF image' },
+      { key: 'raw/empty.png', reason: 'empty file (0 bytes): upload it again' },
+    ]);
+    expect(s3.keys(DATASET)).toEqual(['images/good.jpg']);
+  });
+
+  test('names the format of an image it does not accept', async () => {
+    const gif = await colour(10, 10).gif().toBuffer();
+    await expect(toModelImage(gif, MAX_SIDE)).rejects.toThrow('not a JPEG/PNG/WebP/TIFF image (it is GIF)');
+  });
+
+  test('skips an image already made from the same upload, and redoes it when the upload changes', async () => {
+    const first = upload({ 'a.jpg': await colour(60, 40).jpeg().toBuffer() });
+    await handler(event(first));
+    const written = s3.mutations.length;
+
+    const rerun = await handler(event(first));
+
+    expect(rerun).toEqual({ processed: 0, skipped: 1, failed: [] });
+    expect(s3.mutations.length).toBe(written);
+
+    const second = upload({ 'a.jpg': await colour(90, 40).png().toBuffer() });
+    const changed = await handler(event(second));
+
+    expect(changed).toEqual({ processed: 1, skipped: 0, failed: [] });
+    const { object } = await output('images/a.jpg');
+    expect(object.metadata).toMatchObject({ width: '90', 'source-etag': second[0].Etag!.replace(/"/g, '') });
+  });
+
+  test('stores a non-ASCII raw key URI-encoded (metadata travels as HTTP headers), and reports a vanished upload', async () => {
+    const items = upload({ 'café/menü.jpg': await colour(20, 20).jpeg().toBuffer() });
+    items.push({ Key: 'raw/deleted.jpg', Size: 10, Etag: '"abc"' });
+
+    const result = await handler(event(items));
+
+    expect(result.failed).toEqual([
+      { key: 'raw/deleted.jpg', reason: 'deleted from the raw bucket before it was processed' },
+    ]);
+    expect(s3.get(DATASET, 'images/café/menü.jpg')?.metadata['source-key']).toBe(
+      encodeURIComponent('raw/café/menü.jpg'),
+    );
+  });
+
+  test('looks up the ETag itself when the item has none', async () => {
+    const items = upload({ 'b.jpg': await colour(20, 20).jpeg().toBuffer() });
+    await handler(event(items));
+
+    const result = await handler(event([{ Key: items[0].Key, Size: items[0].Size }]));
+
+    expect(result).toEqual({ processed: 0, skipped: 1, failed: [] });
+  });
+});
