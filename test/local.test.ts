@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
 import { runLocal } from '../scripts/local/main';
-import { standInDefinition, standInHandlers, standInImport } from './local-standins/pipeline';
+import { standInDefinition, standInHandlers } from './local-standins/pipeline';
 
 jest.setTimeout(600000);
 
@@ -13,9 +13,8 @@ describe('local mode (npm start), shortened', () => {
   let result: Awaited<ReturnType<typeof runLocal>>;
 
   beforeAll(async () => {
-    let datasetBucket = '';
     result = await runLocal({
-      imagesCount: 12,
+      imagesCount: 16,
       holdout: 2,
       epochs: 2,
       maxIterationsPerEpoch: 2,
@@ -23,11 +22,7 @@ describe('local mode (npm start), shortened', () => {
       workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
       log: (line) => lines.push(line),
       handlers: standInHandlers,
-      definition: (names) => {
-        datasetBucket = names.datasetBucket;
-        return standInDefinition(names);
-      },
-      importLabels: (file) => standInImport(datasetBucket)(file),
+      definition: standInDefinition,
       containerBin: join(__dirname, 'local-standins'),
     });
   });
@@ -39,6 +34,7 @@ describe('local mode (npm start), shortened', () => {
       expect.arrayContaining([
         'Preprocess images',
         'Preprocess batch',
+        'Summarize preprocessing',
         'Find unlabeled images',
         'Request labels',
         'Assemble dataset',

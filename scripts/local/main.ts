@@ -16,7 +16,11 @@ import { LocalStepFunctions } from './sfn-shim';
 import { CfnTemplate, SynthesizedApp, handlerDirs, resourcesOfType, synthesize } from './template';
 
 /** The label-import command's entry, as local mode calls it in the operator's place. */
-export type ImportLabels = (labelFile: string, log: (line: string) => void) => Promise<void>;
+export type ImportLabels = (
+  labelFile: string,
+  datasetBucket: string,
+  log: (line: string) => void,
+) => Promise<void>;
 
 /** Options of {@link runLocal}; every one has a default that suits `npm start`. */
 export interface LocalOptions {
@@ -72,6 +76,12 @@ export interface LocalNames {
   readonly artifactsBucket: string;
   readonly endpointName: string;
   readonly liveModelParameter: string;
+}
+
+/** A path as people want to read it: relative to the repository when inside it. */
+function shown(repoRoot: string, path: string): string {
+  const rel = relative(repoRoot, path);
+  return rel.startsWith('..') ? path : rel;
 }
 
 /** Files and keys an execution left in S3, to show what a second execution changed. */
@@ -132,14 +142,41 @@ async function listing(s3: S3Client, bucket: string, prefix: string): Promise<Li
 
 const sameListing = (a: Listing, b: Listing) => JSON.stringify(a) === JSON.stringify(b);
 
-/** The default label import: the real command's main function (scripts/import-labels.ts). */
+/** An execution's error for people: a Lambda error's message rather than its JSON with the stack trace. */
+function describeError(error: ExecutionReport['error']): string {
+  if (!error) return 'unknown error';
+  try {
+    const cause = JSON.parse(error.cause) as { errorMessage?: string };
+    if (cause.errorMessage) return `${error.name}: ${cause.errorMessage}`;
+  } catch {
+    // not JSON: shown as it is
+  }
+  return `${error.name}: ${error.cause}`;
+}
+
+/**
+ * The label import as an operator runs it (`npm run import-labels -- --file <labels> --dataset-bucket <bucket>`):
+ * the command's main function, with SDK clients that reach moto and the local Step Functions endpoint.
+ */
 async function realImportLabels(repoRoot: string): Promise<ImportLabels> {
-  const path = join(repoRoot, 'scripts', 'import-labels.ts');
-  if (!existsSync(path)) throw new Error(`The label import command ${path} is missing`);
-  const module = (await import(path)) as { main?: (argv: string[]) => Promise<unknown> };
-  if (typeof module.main !== 'function') throw new Error(`${path} exports no main(argv) function`);
-  return async (labelFile) => {
-    await module.main!([labelFile]);
+  const command = (await import(join(repoRoot, 'scripts', 'import-labels.ts'))) as {
+    main(argv: string[], deps: Record<string, unknown>): Promise<number>;
+  };
+  const [{ S3Client: S3 }, { SFNClient }, { CloudFormationClient }, { s3ClientOptions }] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('@aws-sdk/client-sfn'),
+    import('@aws-sdk/client-cloudformation'),
+    import('../../lambda/shared/aws'),
+  ]);
+  return async (labelFile, datasetBucket, log) => {
+    const code = await command.main(['--file', labelFile, '--dataset-bucket', datasetBucket], {
+      s3: new S3(s3ClientOptions()),
+      sfn: new SFNClient({}),
+      cloudFormation: new CloudFormationClient({}),
+      out: (line: string) => line.split('\n').forEach((l) => log(`import-labels: ${l}`)),
+      err: (line: string) => line.split('\n').forEach((l) => log(`import-labels: ${l}`)),
+    });
+    if (code !== 0) throw new Error(`The label import failed (exit code ${code}); see its messages above`);
   };
 }
 
@@ -245,27 +282,32 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     const datasetBucket = output(app.templates, app.dataStack, 'DatasetBucketName', resources);
     const artifactsBucket = output(app.templates, app.dataStack, 'ArtifactsBucketName', resources);
     const endpointName = output(app.templates, app.pipelineStack, 'EndpointName', resources);
+    const liveModelParameter = String(
+      resources.resolver.resolve(
+        { Ref: resourcesOfType(app.templates[app.pipelineStack], 'AWS::SSM::Parameter')[0]?.[0] },
+        app.pipelineStack,
+      ),
+    );
+    if (options.definition) {
+      // A stand-in definition calls lambda/<folder> directly; give each folder the template has no function for
+      // a function of its own, with the environment the pipeline's functions get.
+      const inTemplates = new Set(resources.functions.map((fn) => fn.handlerDir));
+      for (const dir of handlerDirs(repoRoot).filter((d) => d !== 'shared' && !inTemplates.has(d))) {
+        resources.functions.push({
+          stack: 'stand-in',
+          logicalId: dir,
+          arn: `arn:aws:lambda:us-east-1:123456789012:function:${dir}`,
+          handlerDir: dir,
+          environment: { LIVE_MODEL_PARAMETER: liveModelParameter, ENDPOINT_NAME: endpointName },
+        });
+      }
+    }
     for (const fn of resources.functions) Object.assign(process.env, fn.environment);
 
     const handlers: Record<string, Handler> = {};
     for (const dir of new Set(resources.functions.map((fn) => fn.handlerDir))) {
-      if (options.handlers?.[dir]) {
-        handlers[dir] = options.handlers[dir];
-        continue;
-      }
       const module = (await import(join(repoRoot, 'lambda', dir, 'index.ts'))) as { handler: Handler };
-      handlers[dir] = module.handler;
-    }
-    for (const [dir, handler] of Object.entries(options.handlers ?? {})) {
-      if (handlers[dir]) continue;
-      handlers[dir] = handler;
-      resources.functions.push({
-        stack: 'stand-in',
-        logicalId: dir,
-        arn: `arn:aws:lambda:us-east-1:123456789012:function:${dir}`,
-        handlerDir: dir,
-        environment: {},
-      });
+      handlers[dir] = options.handlers?.[dir] ?? module.handler;
     }
 
     const s3 = new S3Client({});
@@ -332,12 +374,6 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     );
 
     const importLabels = options.importLabels ?? (await realImportLabels(repoRoot));
-    const liveModelParameter = String(
-      resources.resolver.resolve(
-        { Ref: resourcesOfType(app.templates[app.pipelineStack], 'AWS::SSM::Parameter')[0]?.[0] },
-        app.pipelineStack,
-      ),
-    );
     const names: LocalNames = { rawBucket, datasetBucket, artifactsBucket, endpointName, liveModelParameter };
     const { definition, arn, name } = options.definition
       ? {
@@ -356,8 +392,8 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
         sfn,
         log: step,
         onWaitForTaskToken: async () => {
-          step(`operator: importing ${relative(repoRoot, labelFile)} with the label import command`);
-          await importLabels(labelFile, step);
+          step(`operator: importing ${shown(repoRoot, labelFile)} with the label import command`);
+          await importLabels(labelFile, datasetBucket, step);
         },
       },
     );
@@ -373,7 +409,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     executions.push(first);
     stage(`Execution 1 ${first.status} in ${clock(first.durationMs)}`);
     if (first.status !== 'SUCCEEDED') {
-      throw new Error(`Execution 1 failed: ${first.error?.name}: ${first.error?.cause}`);
+      throw new Error(`Execution 1 failed: ${describeError(first.error)}`);
     }
     const map = sagemaker.lastTraining?.FinalMetricDataList.find(
       (m) => m.MetricName === 'best_val_mAP',
@@ -427,7 +463,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
         apiChecks.push(check);
       }
       log(apiTable(apiChecks));
-      step(`annotated copies in ${relative(process.cwd(), outDir) || outDir}/`);
+      step(`annotated copies in ${shown(repoRoot, outDir)}/`);
     } else {
       stage(
         'No endpoint in service after execution 1 (the quality gate rejected the model?): skipping the API check',
@@ -448,7 +484,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       executions.push(second);
       stage(`Execution 2 ${second.status} in ${clock(second.durationMs)}`);
       if (second.status !== 'SUCCEEDED') {
-        throw new Error(`Execution 2 failed: ${second.error?.name}: ${second.error?.cause}`);
+        throw new Error(`Execution 2 failed: ${describeError(second.error)}`);
       }
       secondSkipped = {
         preprocessing: sameListing(imagesBefore, await listing(s3, datasetBucket, 'images/')),

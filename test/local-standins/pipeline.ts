@@ -1,28 +1,13 @@
 /**
  * Stand-ins for the parts local mode runs that have not landed on main yet: a state machine definition with
  * the same shapes as the synthesized one (Distributed Map over S3, waitForTaskToken labeling, .sync training,
- * quality gate, deployment with a DescribeEndpoint poll loop), minimal handlers built on the contracts, and a
- * label import. They exist only so the local harness can be tested end to end; each is replaced by the real
- * part as it lands.
+ * quality gate, deployment with a DescribeEndpoint poll loop) and the API's proxy handler. They exist only so
+ * the local harness can be tested end to end with the real handlers and label import; each is replaced by the
+ * real part as it lands.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SFNClient, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import sharp from 'sharp';
-import {
-  FindUnlabeledEvent,
-  PENDING_LABEL_REQUEST_KEY,
-  PendingLabelRequest,
-  PreprocessEvent,
-  QualityGateEvent,
-  RequestLabelsEvent,
-  imageKeyFor,
-  labelKeyFor,
-} from '../../lambda/shared/contracts';
-import type { CocoFile } from '../../scripts/local/dataset';
 import type { Handler } from '../../scripts/local/runner';
 
 const lambdaArn = (dir: string) => `arn:aws:lambda:us-east-1:123456789012:function:${dir}`;
@@ -39,6 +24,7 @@ export interface StandInNames {
 /** A definition shaped like the synthesized pipeline's. */
 export function standInDefinition(n: StandInNames): Record<string, unknown> {
   const payload = (fn: string, Payload: unknown) => ({ FunctionName: lambdaArn(fn), Payload });
+  const direct = (fn: string) => ({ Type: 'Task', Resource: lambdaArn(fn) });
   return {
     StartAt: 'Create topic',
     States: {
@@ -64,11 +50,8 @@ export function standInDefinition(n: StandInNames): Record<string, unknown> {
           StartAt: 'Preprocess batch',
           States: {
             'Preprocess batch': {
-              Type: 'Task',
-              Resource: 'arn:aws:states:::lambda:invoke',
-              Parameters: payload('preprocess', { 'Items.$': '$.Items', 'BatchInput.$': '$.BatchInput' }),
-              ResultSelector: { 'result.$': '$.Payload' },
-              OutputPath: '$.result',
+              ...direct('preprocess'),
+              Parameters: { 'Items.$': '$.Items', 'BatchInput.$': '$.BatchInput' },
               End: true,
             },
           },
@@ -78,6 +61,18 @@ export function standInDefinition(n: StandInNames): Record<string, unknown> {
           Parameters: { Bucket: n.datasetBucket, Prefix: 'reports/map-runs' },
         },
         ToleratedFailurePercentage: 5,
+        ResultSelector: { 'ResultWriterDetails.$': '$.ResultWriterDetails' },
+        ResultPath: '$.preprocessMap',
+        Next: 'Summarize preprocessing',
+      },
+      'Summarize preprocessing': {
+        ...direct('preprocess-report'),
+        Parameters: {
+          rawBucket: n.rawBucket,
+          datasetBucket: n.datasetBucket,
+          'executionName.$': '$$.Execution.Name',
+          'resultWriterDetails.$': '$.preprocessMap.ResultWriterDetails',
+        },
         ResultPath: '$.preprocess',
         Next: 'Find unlabeled images',
       },
@@ -106,6 +101,7 @@ export function standInDefinition(n: StandInNames): Record<string, unknown> {
           'taskToken.$': '$$.Task.Token',
           'executionName.$': '$$.Execution.Name',
           'unlabeled.$': '$.unlabeled.result',
+          classes: ['logo'],
           rawBucket: n.rawBucket,
           datasetBucket: n.datasetBucket,
           topicArn: 'arn:aws:sns:us-east-1:123456789012:standin',
@@ -272,111 +268,8 @@ export function standInDefinition(n: StandInNames): Record<string, unknown> {
   };
 }
 
-const s3 = () => new S3Client({});
-
-async function json<T>(bucket: string, key: string): Promise<T> {
-  const object = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return JSON.parse(await object.Body!.transformToString()) as T;
-}
-
-async function keys(bucket: string, prefix: string): Promise<string[]> {
-  const page = await s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (page.Contents ?? []).map((o) => o.Key!);
-}
-
-/** Minimal handlers on the contracts (clients made per call, so the environment local mode sets applies). */
+/** The API's proxy handler until it lands: asks the endpoint through the SageMaker runtime API. */
 export const standInHandlers: Record<string, Handler> = {
-  async preprocess(event) {
-    const { Items, BatchInput } = event as PreprocessEvent;
-    let processed = 0;
-    let skipped = 0;
-    for (const item of Items) {
-      const key = imageKeyFor(item.Key);
-      const existing = await keys(BatchInput.datasetBucket, key);
-      if (existing.includes(key)) {
-        skipped++;
-        continue;
-      }
-      const raw = await s3().send(new GetObjectCommand({ Bucket: BatchInput.rawBucket, Key: item.Key }));
-      const image = sharp(Buffer.from(await raw.Body!.transformToByteArray())).grayscale();
-      const { width, height } = await image.metadata();
-      await s3().send(
-        new PutObjectCommand({
-          Bucket: BatchInput.datasetBucket,
-          Key: key,
-          Body: await image.jpeg().toBuffer(),
-          Metadata: {
-            width: String(width),
-            height: String(height),
-            'source-key': item.Key,
-            'source-etag': String(item.Etag),
-          },
-        }),
-      );
-      processed++;
-    }
-    return { processed, skipped, failed: [] };
-  },
-  async 'find-unlabeled'(event) {
-    const { datasetBucket, executionName } = event as FindUnlabeledEvent;
-    const labels = new Set(await keys(datasetBucket, 'labels/'));
-    const unlabeled = (await keys(datasetBucket, 'images/')).filter((key) => !labels.has(labelKeyFor(key)));
-    if (unlabeled.length === 0) return { count: 0, sample: [] };
-    const manifestKey = `manifests/labeling/${executionName}.manifest`;
-    const body = unlabeled
-      .map((key) => JSON.stringify({ 'source-ref': `s3://${datasetBucket}/${key}` }))
-      .join('\n');
-    await s3().send(new PutObjectCommand({ Bucket: datasetBucket, Key: manifestKey, Body: body }));
-    return { count: unlabeled.length, manifestKey, sample: unlabeled.slice(0, 20) };
-  },
-  async 'request-labels'(event) {
-    const e = event as RequestLabelsEvent;
-    const pending: PendingLabelRequest = {
-      taskToken: e.taskToken,
-      executionName: e.executionName,
-      manifestKey: e.unlabeled.manifestKey!,
-      count: e.unlabeled.count,
-      requestedAt: new Date().toISOString(),
-    };
-    await s3().send(
-      new PutObjectCommand({
-        Bucket: e.datasetBucket,
-        Key: PENDING_LABEL_REQUEST_KEY,
-        Body: JSON.stringify(pending),
-      }),
-    );
-    await new SNSClient({})
-      .send(new PublishCommand({ TopicArn: e.topicArn, Message: `${e.unlabeled.count} images need labels` }))
-      .catch(() => undefined);
-    return null;
-  },
-  async 'assemble-dataset'(event) {
-    const { datasetBucket } = event as { datasetBucket: string };
-    const labelKeys = await keys(datasetBucket, 'labels/');
-    const lines = await Promise.all(
-      labelKeys.map(async (key) => JSON.stringify(await json(datasetBucket, key))),
-    );
-    await s3().send(
-      new PutObjectCommand({
-        Bucket: datasetBucket,
-        Key: 'manifests/train/train.manifest',
-        Body: lines.join('\n'),
-      }),
-    );
-    return {
-      images: lines.length,
-      boxes: 0,
-      train: lines.length,
-      validation: 0,
-      trainManifestPrefix: '',
-      validationManifestPrefix: '',
-    };
-  },
-  async 'quality-gate'(event) {
-    const e = event as QualityGateEvent;
-    const map = e.finalMetrics.find((m) => m.MetricName === 'best_val_mAP')?.Value ?? 0;
-    return { accept: map >= e.minMap, map, liveMap: null, reason: `mAP ${map}` };
-  },
   async detect(event) {
     const e = event as APIGatewayProxyEvent;
     await new SSMClient({}).send(new GetParameterCommand({ Name: process.env.LIVE_MODEL_PARAMETER! }));
@@ -394,38 +287,3 @@ export const standInHandlers: Record<string, Handler> = {
     };
   },
 };
-
-/** A label import on the contracts: reads the pending request, writes a label document per image, sends success. */
-export function standInImport(datasetBucket: string) {
-  return async (labelFile: string): Promise<void> => {
-    const { readFileSync } = await import('fs');
-    const coco = JSON.parse(readFileSync(labelFile, 'utf8')) as CocoFile;
-    const pending = await json<PendingLabelRequest>(datasetBucket, PENDING_LABEL_REQUEST_KEY);
-    for (const image of coco.images) {
-      const imageKey = imageKeyFor(`raw/${image.file_name}`);
-      const boxes = coco.annotations.filter((a) => a.image_id === image.id);
-      await s3().send(
-        new PutObjectCommand({
-          Bucket: datasetBucket,
-          Key: labelKeyFor(imageKey),
-          Body: JSON.stringify({
-            'source-ref': `s3://${datasetBucket}/${imageKey}`,
-            annotations: boxes.map((b) => ({
-              class_id: 0,
-              left: b.bbox[0],
-              top: b.bbox[1],
-              width: b.bbox[2],
-              height: b.bbox[3],
-            })),
-          }),
-        }),
-      );
-    }
-    await new SFNClient({}).send(
-      new SendTaskSuccessCommand({
-        taskToken: pending.taskToken,
-        output: JSON.stringify({ imported: coco.images.length, empty: 0, format: 'coco' }),
-      }),
-    );
-  };
-}
