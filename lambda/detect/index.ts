@@ -135,7 +135,10 @@ function describe(cause: unknown): unknown {
 }
 
 /** The detection API's Lambda proxy: `POST /detections` and `GET /model` behind API Gateway. */
-export async function handler(event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> {
+export async function handler(
+  event: APIGatewayProxyEvent,
+  context?: Context,
+): Promise<APIGatewayProxyResult> {
   if (context) logger.addContext(context);
   try {
     return await route(event);

@@ -26,7 +26,13 @@ export async function readLiveModel(client: SSMClient, parameterName: string): P
   } catch (error) {
     const throttled = error instanceof Error && error.name === 'ThrottlingException';
     throw throttled
-      ? new ApiError(503, 'ServiceUnavailable', 'Too many requests for the model record. Retry shortly.', { 'Retry-After': '1' }, error)
+      ? new ApiError(
+          503,
+          'ServiceUnavailable',
+          'Too many requests for the model record. Retry shortly.',
+          { 'Retry-After': '1' },
+          error,
+        )
       : new ApiError(500, 'InternalError', 'Internal error.', {}, error);
   }
   let record: { version?: unknown; map?: unknown; apPerClass?: unknown; deployedAt?: unknown };
@@ -36,7 +42,13 @@ export async function readLiveModel(client: SSMClient, parameterName: string): P
     throw new ApiError(500, 'InternalError', 'Internal error.', {}, error);
   }
   if (record === null || typeof record !== 'object') {
-    throw new ApiError(500, 'InternalError', 'Internal error.', {}, `live-model record is not an object: ${value}`);
+    throw new ApiError(
+      500,
+      'InternalError',
+      'Internal error.',
+      {},
+      `live-model record is not an object: ${value}`,
+    );
   }
   if (record.version === null || record.version === undefined) {
     throw new ApiError(
@@ -46,7 +58,13 @@ export async function readLiveModel(client: SSMClient, parameterName: string): P
     );
   }
   if (typeof record.version !== 'string') {
-    throw new ApiError(500, 'InternalError', 'Internal error.', {}, `live-model version is not a string: ${value}`);
+    throw new ApiError(
+      500,
+      'InternalError',
+      'Internal error.',
+      {},
+      `live-model version is not a string: ${value}`,
+    );
   }
   const apPerClass =
     typeof record.apPerClass === 'object' && record.apPerClass !== null

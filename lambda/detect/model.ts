@@ -6,7 +6,12 @@ import { ApiError } from './responses';
 export interface Detection {
   readonly label: string;
   readonly score: number;
-  readonly box: { readonly left: number; readonly top: number; readonly width: number; readonly height: number };
+  readonly box: {
+    readonly left: number;
+    readonly top: number;
+    readonly width: number;
+    readonly height: number;
+  };
 }
 
 /** What the serving container answers, and the core of the API's 200 response. */
@@ -154,11 +159,23 @@ export async function detect(
   try {
     output = JSON.parse(Buffer.from(body ?? new Uint8Array()).toString('utf8'));
   } catch (error) {
-    throw new ApiError(502, 'InvalidModelResponse', 'The model answered with something other than JSON.', {}, error);
+    throw new ApiError(
+      502,
+      'InvalidModelResponse',
+      'The model answered with something other than JSON.',
+      {},
+      error,
+    );
   }
   const problems = modelOutputProblems(output);
   if (problems.length > 0) {
-    throw new ApiError(502, 'InvalidModelResponse', 'The model answered in an unexpected format.', {}, problems);
+    throw new ApiError(
+      502,
+      'InvalidModelResponse',
+      'The model answered in an unexpected format.',
+      {},
+      problems,
+    );
   }
   const valid = output as ModelOutput;
   return {

@@ -76,7 +76,11 @@ export function parseQuery(
   const value = (name: string): string | undefined => {
     const values = multi[name] ?? (single[name] === undefined ? [] : [single[name]]);
     if (values.length > 1) {
-      throw new ApiError(400, 'InvalidParameter', `Query parameter ${name} is given more than once; give it once.`);
+      throw new ApiError(
+        400,
+        'InvalidParameter',
+        `Query parameter ${name} is given more than once; give it once.`,
+      );
     }
     return values[0] ?? undefined;
   };
@@ -159,7 +163,10 @@ export function imageFromJson(text: string): Buffer {
  * model container's to reject (it answers 4xx, which the proxy passes on as a client error).
  * Throws a 4xx {@link ApiError} naming what is wrong.
  */
-export function parseDetectionRequest(event: APIGatewayProxyEvent, defaultMinScore: number): DetectionRequest {
+export function parseDetectionRequest(
+  event: APIGatewayProxyEvent,
+  defaultMinScore: number,
+): DetectionRequest {
   const { minScore, maxResults } = parseQuery(event, defaultMinScore);
   const contentType = header(event, 'content-type')?.split(';')[0].trim().toLowerCase();
   if (contentType === undefined || contentType === '') {
