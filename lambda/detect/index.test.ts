@@ -35,8 +35,8 @@ beforeEach(() => {
   ssm.reset();
   output = [];
   for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
-    jest.spyOn(console, method).mockImplementation((line?: unknown) => {
-      output.push(String(line));
+    jest.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      output.push(String(args[0]));
     });
   }
 });
