@@ -40,7 +40,8 @@ export class ApiStack extends Stack {
     if (this.detectionApi.apiKeyId) {
       new CfnOutput(this, 'ApiKeyId', {
         value: this.detectionApi.apiKeyId,
-        description: 'API key id; get its value with: aws apigateway get-api-key --include-value --api-key <id>',
+        description:
+          'API key id; get its value with: aws apigateway get-api-key --include-value --api-key <id>',
       });
     }
   }

@@ -101,7 +101,8 @@ export class DetectionApi extends Construct {
     // A role of our own rather than the default one, whose AWSLambdaBasicExecutionRole may write to any log group.
     const role = new iam.Role(this, 'ProxyRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Detection API proxy: invoke the one endpoint, read the live-model record, write its logs.',
+      description:
+        'Detection API proxy: invoke the one endpoint, read the live-model record, write its logs.',
     });
     const proxyLogs = new logs.LogGroup(this, 'ProxyLogs', {
       retention: logs.RetentionDays.ONE_YEAR,
@@ -224,8 +225,10 @@ export class DetectionApi extends Construct {
     api.root.addResource('model').addMethod('GET', integration, { requestValidator: validator });
 
     // With one allowed origin a browser can read API Gateway's own errors too; a static header cannot list several.
-    const corsHeaders: Record<string, string> =
-      corsOrigins.length === 1 ? { 'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`, Vary: "'Origin'" } : {};
+    const corsHeaders =
+      corsOrigins.length === 1
+        ? { 'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`, Vary: "'Origin'" }
+        : undefined;
     for (const [type, code] of GATEWAY_ERRORS) {
       api.addGatewayResponse(`Gateway${code}`, {
         type,
