@@ -44,11 +44,16 @@ const PROXY_TIMEOUT = Duration.seconds(25);
  * API Gateway's own errors (authentication, throttling, unknown paths, its timeouts) in the API's error shape
  * `{"error": {"code", "message"}, "requestId"}`, with the codes documented in openapi/detection-api.yaml.
  */
-const GATEWAY_ERRORS: [apigateway.ResponseType, string][] = [
+const GATEWAY_ERRORS: [apigateway.ResponseType, string, string?][] = [
   [apigateway.ResponseType.DEFAULT_4XX, 'ClientError'],
   [apigateway.ResponseType.DEFAULT_5XX, 'InternalError'],
   [apigateway.ResponseType.ACCESS_DENIED, 'AccessDenied'],
-  [apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, 'MissingAuthentication'],
+  // API Gateway answers an unknown path or method this way too, so the message says both.
+  [
+    apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    'MissingAuthentication',
+    'Missing authentication, or no such path or method: the API has POST /detections and GET /model.',
+  ],
   [apigateway.ResponseType.INVALID_SIGNATURE, 'InvalidSignature'],
   [apigateway.ResponseType.EXPIRED_TOKEN, 'ExpiredToken'],
   [apigateway.ResponseType.INVALID_API_KEY, 'InvalidApiKey'],
@@ -229,12 +234,14 @@ export class DetectionApi extends Construct {
       corsOrigins.length === 1
         ? { 'Access-Control-Allow-Origin': `'${corsOrigins[0]}'`, Vary: "'Origin'" }
         : undefined;
-    for (const [type, code] of GATEWAY_ERRORS) {
+    for (const [type, code, message] of GATEWAY_ERRORS) {
       api.addGatewayResponse(`Gateway${code}`, {
         type,
         responseHeaders: corsHeaders,
         templates: {
-          'application/json': `{"error":{"code":"${code}","message":$context.error.messageString},"requestId":"$context.requestId"}`,
+          'application/json':
+            `{"error":{"code":"${code}","message":${message ? JSON.stringify(message) : '$context.error.messageString'}},` +
+            '"requestId":"$context.requestId"}',
         },
       });
     }

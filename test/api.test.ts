@@ -122,7 +122,6 @@ describe('DetectionApi', () => {
       ['DEFAULT_4XX', 'ClientError'],
       ['DEFAULT_5XX', 'InternalError'],
       ['THROTTLED', 'Throttled'],
-      ['MISSING_AUTHENTICATION_TOKEN', 'MissingAuthentication'],
       ['INTEGRATION_TIMEOUT', 'Timeout'],
     ]) {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
@@ -132,6 +131,22 @@ describe('DetectionApi', () => {
         },
       });
     }
+  });
+
+  test('says an unknown path may be the reason for a missing-authentication answer', () => {
+    const response = Object.values(
+      synth().template.findResources('AWS::ApiGateway::GatewayResponse', {
+        Properties: { ResponseType: 'MISSING_AUTHENTICATION_TOKEN' },
+      }),
+    )[0];
+    const body = response.Properties.ResponseTemplates['application/json'].replace(
+      '$context.requestId',
+      'r1',
+    );
+    expect(JSON.parse(body)).toEqual({
+      error: { code: 'MissingAuthentication', message: expect.stringContaining('POST /detections') },
+      requestId: 'r1',
+    });
   });
 
   test('has no CORS when no origin is configured', () => {
