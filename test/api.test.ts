@@ -161,12 +161,14 @@ describe('DetectionApi', () => {
     });
   });
 
-  test('answers CORS preflights for the configured origins only, without authorization', () => {
-    const { template } = synth({ corsOrigins: ['https://app.example.com'] });
+  test('answers CORS preflights for the configured origins only, without authorization or API key', () => {
+    const { template } = synth({ corsOrigins: ['https://app.example.com'], auth: 'apiKey' });
     const preflights = methods(template, 'OPTIONS');
     expect(preflights.length).toBeGreaterThan(0);
     for (const preflight of preflights) {
+      // Browsers send preflights without credentials or API keys.
       expect(preflight.Properties.AuthorizationType).toBe('NONE');
+      expect(preflight.Properties.ApiKeyRequired).not.toBe(true);
       expect(JSON.stringify(preflight.Properties.Integration)).toContain("'https://app.example.com'");
     }
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
