@@ -77,10 +77,10 @@ def get_dataset(paths: MLPaths, params: Hyperparameters, channel: str) -> Tuple[
 
 def report_epoch(epoch: int, train_loss: float, validation: Optional[Tuple[float, Dict[str, Optional[float]]]]):
     """Prints the metric lines of one epoch."""
-    log(f"epoch={epoch} train_loss={train_loss:.6f}")
+    log(f"epoch={epoch} train_loss={train_loss!r}")
     if validation is not None:
         mean_ap, per_class = validation
-        log(f"epoch={epoch} val_mAP={mean_ap:.6f}")
+        log(f"epoch={epoch} val_mAP={mean_ap!r}")
         log(f"epoch {epoch} AP per class: " + ", ".join(f"{k}={'n/a' if v is None else f'{v:.4f}'}"
                                                          for k, v in per_class.items()))
 
@@ -145,7 +145,7 @@ def run(paths: MLPaths, argv: Sequence[str]) -> None:
         log(f"batch size {batch_size}: the training set has only {len(train_samples)} images")
     state = backend.train(net, train_loader, val_loader, params, paths.checkpoints, resume, report_epoch, log)
     metrics = save(paths, params, state, {"train": train_counts, "validation": val_counts})
-    log(f"best_val_mAP={metrics['map']:.6f}")
+    log(f"best_val_mAP={metrics['map']!r}")
     log(f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}; model written to {paths.model}")
 
 
