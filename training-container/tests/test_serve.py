@@ -105,6 +105,7 @@ def test_json_body_carries_base64_image_and_options(client):
     ("application/json", b'{"image": "R0lGODlh"}', 415, "unsupported_image"),
     ("image/jpeg", b"\xff\xd8\xff\xe0 truncated", 400, "invalid_image"),
     ("image/png", b"", 400, "empty_image"),
+    ("image/jpeg", b"\xff\xd8\xff" + bytes(7 * 1024 * 1024), 413, "request_entity_too_large"),
 ])
 def test_bad_input_is_answered_with_a_clear_error(client, content_type, data, status, code):
     response = client.post("/invocations", data=data, content_type=content_type)

@@ -64,7 +64,7 @@ def detection_options(options: Mapping[str, object]) -> Tuple[float, int]:
     min_score, max_results = DEFAULT_MIN_SCORE, DEFAULT_MAX_RESULTS
     if options.get("minScore") is not None:
         try:
-            min_score = float(options["minScore"])
+            min_score = float(options["minScore"]) if not isinstance(options["minScore"], bool) else -1.0
         except (TypeError, ValueError):
             min_score = -1.0
         if not 0.0 <= min_score <= 1.0:

@@ -154,7 +154,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     paths = ml_paths()
     try:
         run(paths, sys.argv[1:] if argv is None else argv)
-    except SystemExit:
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            write_failure(paths, HyperparameterError("train was given invalid command-line options; see train --help."))
         raise
     except BaseException as error:  # noqa: BLE001 - every failure must reach output/failure
         traceback.print_exc()
