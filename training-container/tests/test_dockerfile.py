@@ -99,3 +99,18 @@ def test_the_build_goes_on_without_weights_and_says_why(tmp_path, case):
     assert result.returncode == 0
     assert "no VOC weights in this image" in result.stdout
     assert list((tmp_path / "pretrained").iterdir()) == []
+
+
+@pytest.mark.parametrize("device, status", [("gpu", 0), ("cpu", 0), ("tpu", 1)])
+def test_the_device_step_swaps_exactly_the_mxnet_line(tmp_path, device, status):
+    step = re.search(r'case "\$DEVICE" in.*?esac', INSTRUCTIONS, re.S).group(0)
+    requirements = tmp_path / "requirements.txt"
+    original = (CONTAINER / "requirements.txt").read_text()
+    requirements.write_text(original)
+    result = subprocess.run(["sh", "-c", step.replace("/opt/program/requirements.txt", str(requirements))],
+                            env={**os.environ, "DEVICE": device}, capture_output=True, text=True, timeout=30)
+    assert result.returncode == status, result.stderr
+    expected = original.replace("\nmxnet==1.9.1\n", "\nmxnet-cu112==1.9.1\n") if device == "gpu" else original
+    assert requirements.read_text() == expected
+    if status:
+        assert "DEVICE must be gpu or cpu, not 'tpu'" in result.stderr
