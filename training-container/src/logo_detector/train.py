@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import traceback
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import OperatorFixableError
