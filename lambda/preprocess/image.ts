@@ -32,8 +32,9 @@ export async function toModelImage(input: Buffer, maxSide: number): Promise<Mode
   // 'truncated' rejects cut-off files but tolerates the harmless warnings many cameras' files trigger.
   const options = { failOn: 'truncated' as const };
   let format: string | undefined;
+  let hasAlpha = false;
   try {
-    format = (await sharp(input, options).metadata()).format;
+    ({ format, hasAlpha = false } = await sharp(input, options).metadata());
   } catch {
     format = undefined;
   }
@@ -41,12 +42,13 @@ export async function toModelImage(input: Buffer, maxSide: number): Promise<Mode
     throw new ImageError(`not a JPEG/PNG/WebP/TIFF image${format ? ` (it is ${format.toUpperCase()})` : ''}`);
   }
   try {
-    const { data, info } = await sharp(input, options)
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .greyscale()
-      .toColourspace('b-w')
+    const image = sharp(input, options).rotate();
+    if (hasAlpha) image.flatten({ background: '#ffffff' });
+    // toColourspace converts after the resize, on the small image; greyscale() would convert the full-size
+    // decode first, which halves throughput on camera photos.
+    const { data, info } = await image
       .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true })
+      .toColourspace('b-w')
       .jpeg({ quality: 90, mozjpeg: false })
       .toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height };

@@ -1,0 +1,39 @@
+"""Transfer from VOC without downloads: the VOC network is built, the local weights loaded, the classes reset."""
+import warnings
+
+import mxnet as mx
+import numpy as np
+from gluoncv import model_zoo
+
+from logo_detector.backend_gluoncv import VOC_MODEL, build_network, learning_rate
+from logo_detector.hyperparameters import parse_hyperparameters
+
+
+def test_voc_weights_are_loaded_and_the_class_predictors_replaced(tmp_path):
+    voc = model_zoo.get_model(VOC_MODEL, pretrained=False, pretrained_base=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        voc.initialize(mx.init.Uniform(1.0))
+    voc(mx.nd.zeros((1, 3, 128, 128)))
+    weights = tmp_path / "voc.params"
+    voc.save_parameters(str(weights))
+    person = voc.classes.index("person")
+
+    net = build_network(["logo", "person"], weights)
+    net(mx.nd.zeros((1, 3, 128, 128)))
+
+    before, after = voc.features.collect_params().values(), net.features.collect_params().values()
+    assert len(before) == len(after)
+    for old_param, new_param in zip(before, after):
+        np.testing.assert_array_equal(new_param.data().asnumpy(), old_param.data().asnumpy())
+    old = voc.class_predictors[0].predictor.weight.data().asnumpy()
+    new = net.class_predictors[0].predictor.weight.data().asnumpy()
+    assert new.shape[0] == net.anchor_generators[0].num_depth * 3  # background + 2 classes per anchor
+    np.testing.assert_array_equal(new[2::3], old[person + 1::21])  # "person" keeps its VOC predictor
+    assert not np.array_equal(new[1::3], old[1::21])
+
+
+def test_the_learning_rate_steps_down_after_each_decay_epoch():
+    params = parse_hyperparameters({"classes": '["logo"]', "learning_rate": "0.1", "lr_decay_epochs": "2,4",
+                                    "lr_decay": "0.5"})
+    assert [learning_rate(params, e) for e in range(1, 7)] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
