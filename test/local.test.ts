@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
 import { runLocal } from '../scripts/local/main';
-import { standInDefinition, standInHandlers } from './local-standins/pipeline';
+import { standInDefinition } from './local-standins/pipeline';
 
 jest.setTimeout(600000);
 
@@ -21,9 +21,7 @@ describe('local mode (npm start), shortened', () => {
       outDir,
       workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
       log: (line) => lines.push(line),
-      handlers: standInHandlers,
       definition: standInDefinition,
-      containerBin: join(__dirname, 'local-standins'),
     });
   });
 
@@ -44,6 +42,7 @@ describe('local mode (npm start), shortened', () => {
         'Create endpoint config',
         'Create endpoint',
         'Describe endpoint',
+        'Describe live model',
         'Record live model',
         'Notify',
       ]),

@@ -266,6 +266,9 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       AWS_REGION: 'us-east-1',
       AWS_DEFAULT_REGION: 'us-east-1',
       POWERTOOLS_METRICS_NAMESPACE: 'logo-detection-local',
+      // The handlers' INFO logs would drown the progress lines; warnings and errors still show. No metrics.
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_DEV: 'true',
     });
     for (const name of [

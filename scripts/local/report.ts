@@ -97,11 +97,12 @@ export function apiTable(checks: ApiCheck[]): string {
           ? 'none'
           : JSON.stringify(check.body).slice(0, 80)
         : check.detections
+            .slice(0, 3)
             .map(
               (d) =>
                 `${d.label} ${d.score.toFixed(2)} @${Math.round(d.box.left)},${Math.round(d.box.top)} ${Math.round(d.box.width)}x${Math.round(d.box.height)}`,
             )
-            .join('; '),
+            .join('; ') + (check.detections.length > 3 ? ` (+${check.detections.length - 3} more)` : ''),
       `${check.latencyMs} ms`,
     ]),
   );

@@ -181,8 +181,9 @@ export function handlerDirs(repoRoot: string): string[] {
 /**
  * Which lambda/<folder> a synthesized function runs: the pipeline's functions name it in their Powertools
  * service name (`logo-detection-<folder>`). Otherwise the bundle esbuild wrote to the assembly names its entry
- * file in a comment (`// lambda/<folder>/index.ts`, unless minified); as a last resort the construct path is
- * matched against the folder names (the longest match wins).
+ * file in a comment (`// lambda/<folder>/index.ts`, unless minified); as a last resort the construct path
+ * below the stack and the function's description are matched against the folder names (the longest match wins,
+ * e.g. "Detection API proxy" runs lambda/detect).
  */
 export function handlerDirOf(
   resource: CfnResource,
@@ -211,9 +212,14 @@ export function handlerDirOf(
       if (entries.length === 1) return entries[0];
     }
   }
+  // The stack's own name (logo-detection-...) would match every folder name it contains, so it is left out.
   const path = String(resource.Metadata?.['aws:cdk:path'] ?? logicalId)
+    .split('/')
+    .slice(1)
+    .join('/');
+  const words = `${path} ${String(resource.Properties?.Description ?? '')}`
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '');
-  const matches = dirs.filter((dir) => path.includes(dir.toLowerCase().replace(/[^a-z0-9]/g, '')));
+  const matches = dirs.filter((dir) => words.includes(dir.toLowerCase().replace(/[^a-z0-9]/g, '')));
   return matches.sort((a, b) => b.length - a.length)[0];
 }

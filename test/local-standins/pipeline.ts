@@ -1,15 +1,10 @@
 /**
  * Stand-ins for the parts local mode runs that have not landed on main yet: a state machine definition with
  * the same shapes as the synthesized one (Distributed Map over S3, waitForTaskToken labeling, .sync training,
- * quality gate, deployment with a DescribeEndpoint poll loop) and the API's proxy handler. They exist only so
- * the local harness can be tested end to end with the real handlers and label import; each is replaced by the
- * real part as it lands.
+ * quality gate, deployment with a DescribeEndpoint poll loop). It exists only so the local harness can be
+ * tested end to end with the real handlers, label import, container and API until the synthesized definition
+ * lands.
  */
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { Handler } from '../../scripts/local/runner';
-
 const lambdaArn = (dir: string) => `arn:aws:lambda:us-east-1:123456789012:function:${dir}`;
 
 /** Names the stand-in definition needs. */
@@ -128,12 +123,18 @@ export function standInDefinition(n: StandInNames): Record<string, unknown> {
         Parameters: {
           'TrainingJobName.$': "States.Format('train-{}', $$.Execution.Name)",
           AlgorithmSpecification: { TrainingImage: 'local', TrainingInputMode: 'File' },
-          HyperParameters: { classes: '["logo"]', epochs: '2' },
+          HyperParameters: { classes: '["logo"]', epochs: '2', batch_size: '8', data_shape: '256', images_s3_prefix: `s3://${n.datasetBucket}/images/` },
           InputDataConfig: [
             {
               ChannelName: 'train',
               DataSource: {
                 S3DataSource: { S3DataType: 'S3Prefix', S3Uri: `s3://${n.datasetBucket}/manifests/train/` },
+              },
+            },
+            {
+              ChannelName: 'validation',
+              DataSource: {
+                S3DataSource: { S3DataType: 'S3Prefix', S3Uri: `s3://${n.datasetBucket}/manifests/validation/` },
               },
             },
             {
@@ -236,18 +237,29 @@ export function standInDefinition(n: StandInNames): Record<string, unknown> {
       'In service?': {
         Type: 'Choice',
         Choices: [
-          { Variable: '$.endpoint.status', StringEquals: 'InService', Next: 'Record live model' },
+          { Variable: '$.endpoint.status', StringEquals: 'InService', Next: 'Describe live model' },
           { Variable: '$.endpoint.status', StringEquals: 'Failed', Next: 'Deployment failed' },
         ],
         Default: 'Wait for endpoint',
       },
       'Deployment failed': { Type: 'Fail', Error: 'DeploymentFailed' },
+      'Describe live model': {
+        Type: 'Pass',
+        Parameters: {
+          'version.$': '$.training.TrainingJobName',
+          'map.$': '$.gate.result.map',
+          endpointName: n.endpointName,
+          'deployedAt.$': '$$.State.EnteredTime',
+        },
+        ResultPath: '$.live',
+        Next: 'Record live model',
+      },
       'Record live model': {
         Type: 'Task',
         Resource: 'arn:aws:states:::aws-sdk:ssm:putParameter',
         Parameters: {
           Name: n.liveModelParameter,
-          'Value.$': 'States.JsonToString($.gate.result)',
+          'Value.$': 'States.JsonToString($.live)',
           Type: 'String',
           Overwrite: true,
         },
@@ -267,23 +279,3 @@ export function standInDefinition(n: StandInNames): Record<string, unknown> {
     },
   };
 }
-
-/** The API's proxy handler until it lands: asks the endpoint through the SageMaker runtime API. */
-export const standInHandlers: Record<string, Handler> = {
-  async detect(event) {
-    const e = event as APIGatewayProxyEvent;
-    await new SSMClient({}).send(new GetParameterCommand({ Name: process.env.LIVE_MODEL_PARAMETER! }));
-    const answer = await new SageMakerRuntimeClient({}).send(
-      new InvokeEndpointCommand({
-        EndpointName: process.env.ENDPOINT_NAME!,
-        Body: Buffer.from(e.body ?? '', e.isBase64Encoded ? 'base64' : 'utf8'),
-        ContentType: e.headers['content-type'],
-      }),
-    );
-    return {
-      statusCode: 200,
-      headers: { 'Content-Type': 'application/json' },
-      body: Buffer.from(answer.Body!).toString('utf8'),
-    };
-  },
-};
