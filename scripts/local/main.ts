@@ -419,13 +419,15 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     )?.Value;
 
     const apiChecks: ApiCheck[] = [];
-    const detect = resources.functions.find((fn) => fn.handlerDir === 'detect');
-    if (detect && sagemaker.servingPort(endpointName)) {
-      Object.assign(
-        process.env,
-        { ENDPOINT_NAME: endpointName, LIVE_MODEL_PARAMETER: liveModelParameter },
-        detect.environment,
+    const detect = resources.functions.find((fn) => fn.handlerDir === 'detect' && fn.stack === app.apiStack);
+    if (!detect)
+      throw new Error(
+        `Stack ${app.apiStack} has no function local mode recognizes as the API proxy (lambda/detect)`,
       );
+    if (!sagemaker.servingPort(endpointName)) {
+      stage(`Endpoint ${endpointName} is not in service after execution 1 (model rejected?): no API check`);
+    } else {
+      Object.assign(process.env, detect.environment);
       const proxy = handlers.detect as unknown as ProxyHandler;
       api = await startApiServer(proxy, {
         port: options.apiPort,
@@ -467,13 +469,9 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       }
       log(apiTable(apiChecks));
       step(`annotated copies in ${shown(repoRoot, outDir)}/`);
-    } else {
-      stage(
-        'No endpoint in service after execution 1 (the quality gate rejected the model?): skipping the API check',
-      );
     }
     const live = await new SSMClient({})
-      .send(new GetParameterCommand({ Name: String(process.env.LIVE_MODEL_PARAMETER ?? '') }))
+      .send(new GetParameterCommand({ Name: liveModelParameter }))
       .then((r) => r.Parameter?.Value)
       .catch(() => undefined);
     if (live) step(`live-model record: ${live}`);

@@ -13,10 +13,16 @@ import { freePort, waitForHttp } from './net';
 
 const run = promisify(execFile);
 
-/** Splits `s3://bucket/key/prefix` into bucket and key. */
+/**
+ * Splits an S3 location as SageMaker accepts it into bucket and key: `s3://bucket/key`, or the HTTPS URL CDK
+ * writes for `S3Location.fromBucket` (`https://s3.<region>.amazonaws.com/bucket/key`, or virtual-hosted).
+ */
 export function parseS3Uri(uri: string): { bucket: string; key: string } {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!match) throw new Error(`Not an S3 URI: ${uri}`);
+  const match =
+    /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri) ??
+    /^https:\/\/s3[.-][^/]*amazonaws\.com[^/]*\/([^/]+)\/?(.*)$/.exec(uri) ??
+    /^https:\/\/([^/]+)\.s3[.-][^/]*amazonaws\.com[^/]*\/?(.*)$/.exec(uri);
+  if (!match) throw new Error(`Not an S3 location (s3://bucket/key or an S3 HTTPS URL): ${uri}`);
   return { bucket: match[1], key: match[2] };
 }
 

@@ -47,7 +47,16 @@ export function synthesize(
     context: Record<string, unknown>;
   };
   // Local mode runs the handlers from source, so the Lambda bundles (esbuild, npm installs) are not built.
-  const app = new App({ outdir, context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...context } });
+  const app = new App({
+    outdir,
+    context: {
+      ...cdkJson.context,
+      'aws:cdk:bundling-stacks': [],
+      // As the CDK CLI does: construct paths in each resource's metadata, which name the handler of a function.
+      'aws:cdk:enable-path-metadata': true,
+      ...context,
+    },
+  });
   const built = buildApp(app);
   const assembly = app.synth();
   const templates: Record<string, CfnTemplate> = {};
@@ -213,10 +222,8 @@ export function handlerDirOf(
     }
   }
   // The stack's own name (logo-detection-...) would match every folder name it contains, so it is left out.
-  const path = String(resource.Metadata?.['aws:cdk:path'] ?? logicalId)
-    .split('/')
-    .slice(1)
-    .join('/');
+  const cdkPath = resource.Metadata?.['aws:cdk:path'];
+  const path = typeof cdkPath === 'string' ? cdkPath.split('/').slice(1).join('/') : logicalId;
   const words = `${path} ${String(resource.Properties?.Description ?? '')}`
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '');
