@@ -14,7 +14,7 @@ serving on the CPU), then the detection API, and prints what the API answered fo
 
 Options:
   --images-count N   images to generate for the pipeline (default 48)
-  --epochs N         training epochs (default 4)
+  --epochs N         training epochs (default 30)
   --images DIR       bring your own images instead of generated ones (needs --labels)
   --labels FILE      COCO JSON with the boxes of --images (file_name relative to DIR)
   --seed N           seed of the generated dataset (default 7)

@@ -20,6 +20,8 @@ export interface ApiCheck {
   readonly detections: ApiDetection[];
   /** The whole response body, parsed (or the text when it is not JSON). */
   readonly body: unknown;
+  /** Logos in the image, when local mode drew them. */
+  readonly expected?: number;
   /** Where the annotated copy was written, when the call succeeded. */
   annotated?: string;
 }
@@ -53,9 +55,20 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** A copy of the image with each detection's box and label drawn on it (JPEG). */
-export async function annotate(image: Buffer, detections: ApiDetection[]): Promise<Buffer> {
+/**
+ * A copy of the image with each detection's box and label drawn on it in red (JPEG), and the true boxes, when
+ * known, dashed in green.
+ */
+export async function annotate(
+  image: Buffer,
+  detections: ApiDetection[],
+  truth: { left: number; top: number; width: number; height: number }[] = [],
+): Promise<Buffer> {
   const { width = 0, height = 0 } = await sharp(image).rotate().metadata();
+  const expected = truth.map(
+    (box) =>
+      `<rect x="${box.left}" y="${box.top}" width="${box.width}" height="${box.height}" fill="none" stroke="#34c759" stroke-width="2" stroke-dasharray="6 4"/>`,
+  );
   const shapes = detections.map(({ label, score, box }) => {
     const text = escapeXml(`${label} ${score.toFixed(2)}`);
     const textY = box.top > 16 ? box.top - 4 : box.top + box.height + 14;
@@ -65,7 +78,7 @@ export async function annotate(image: Buffer, detections: ApiDetection[]): Promi
     );
   });
   const overlay = Buffer.from(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join('')}</svg>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${expected.join('')}${shapes.join('')}</svg>`,
   );
   return sharp(image)
     .rotate()
@@ -88,9 +101,10 @@ export function table(header: string[], rows: string[][]): string {
 /** The API check as a table: image, HTTP status, detections (label, score, box) and latency. */
 export function apiTable(checks: ApiCheck[]): string {
   return table(
-    ['image', 'status', 'detections', 'latency'],
+    ['image', 'logos', 'status', 'detections (label score @left,top widthxheight)', 'latency'],
     checks.map((check) => [
       check.image,
+      check.expected === undefined ? '?' : String(check.expected),
       String(check.status),
       check.detections.length === 0
         ? check.status === 200
