@@ -366,8 +366,9 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
         `${training.length} images with ${coco.annotations.length} logos uploaded to s3://${rawBucket}/raw/`,
       );
     }
-    const labelFile = join(workDir, 'labels.coco.json');
-    writeFileSync(labelFile, JSON.stringify(coco));
+    // Your own label file is imported as it is; the generated one is written next to the run's other files.
+    const labelFile = options.labels ?? join(workDir, 'labels.coco.json');
+    if (!options.labels) writeFileSync(labelFile, JSON.stringify(coco));
 
     const pretrainedDir = join(repoRoot, '.local', 'pretrained');
     const pretrained = existsSync(pretrainedDir)
