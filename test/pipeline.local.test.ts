@@ -133,3 +133,207 @@ describe('pipeline definition, executed locally', () => {
     });
   });
 });
+
+describe('pipeline outcomes, executed locally', () => {
+  const last = (run: { entered: string[] }) => run.entered[run.entered.length - 1];
+
+  test('no new images and nothing to label: skips training and says "nothing new"', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        'Summarize preprocessing': () => ({ processed: 0, skipped: 5, failed: 0, reportKey: 'r' }),
+        'Find unlabeled images': () => ({ count: 0, sample: [] }),
+      }),
+    );
+    expect(last(run)).toBe('Nothing new');
+    expect(run.calls.Train).toBeUndefined();
+    expect(message(run, 'Notify nothing new')).toMatchObject({ outcome: 'nothing-new' });
+  });
+
+  test('{"force": true} trains even when nothing is new', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        'Summarize preprocessing': () => ({ processed: 0, skipped: 5, failed: 0, reportKey: 'r' }),
+        'Find unlabeled images': () => ({ count: 0, sample: [] }),
+      }),
+      { force: true },
+    );
+    expect(run.entered).toContain('Train');
+    expect(run.entered).not.toContain('Wait for imported labels');
+    expect(last(run)).toBe('Deployed');
+  });
+
+  test('a second start while one runs ends at once as "already running"', async () => {
+    const run = await runLocally(
+      importMode,
+      services({ 'List running executions': () => ({ Executions: [{}, {}] }) }),
+    );
+    expect(run.entered).toEqual([
+      'Start run',
+      'List running executions',
+      'Another run in progress?',
+      'Notify already running',
+      'Already running',
+    ]);
+    expect(run.calls['List running executions'][0]).toMatchObject({
+      StateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Pipeline',
+      StatusFilter: 'RUNNING',
+    });
+    expect(message(run, 'Notify already running')).toMatchObject({ outcome: 'already-running' });
+  });
+
+  test('an existing endpoint is updated blue/green, not created', async () => {
+    const run = await runLocally(
+      importMode,
+      services({ 'Find endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: 'old' }) }),
+    );
+    expect(run.calls['Create endpoint']).toBeUndefined();
+    expect(run.calls['Update endpoint']).toHaveLength(1);
+    expect(run.calls['Update endpoint'][0]).toMatchObject({
+      EndpointName: 'LogoDetectionPipeline-detector',
+      DeploymentConfig: {
+        BlueGreenUpdatePolicy: expect.objectContaining({ TrafficRoutingConfiguration: expect.any(Object) }),
+        AutoRollbackConfiguration: { Alarms: [{ AlarmName: expect.any(String) }] },
+      },
+    });
+    expect(last(run)).toBe('Deployed');
+  });
+
+  test('the gate rejects: no endpoint call, a "model rejected" notification with both scores', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        'Check model quality': () => ({
+          accept: false,
+          map: 0.41,
+          liveMap: 0.6,
+          reason: 'mAP 0.41 is below the live model 0.60 minus the tolerance 0.02',
+        }),
+      }),
+    );
+    expect(last(run)).toBe('Model rejected');
+    for (const state of ['Create model', 'Create endpoint', 'Update endpoint', 'Record live model']) {
+      expect(run.calls[state]).toBeUndefined();
+    }
+    expect(message(run, 'Notify model rejected')).toMatchObject({
+      outcome: 'rejected',
+      map: 0.41,
+      liveMap: 0.6,
+      summary: 'mAP 0.41 is below the live model 0.60 minus the tolerance 0.02',
+    });
+  });
+
+  test('a failed training job publishes a failure naming the stage and the cause, and the run fails', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        Train: () => {
+          throw new ServiceError('States.TaskFailed', 'AlgorithmError: CUDA out of memory');
+        },
+      }),
+    );
+    expect(run.error).toBeDefined();
+    expect(run.entered.slice(-3)).toEqual(['Failed in train', 'Notify failure', 'Run failed']);
+    expect(message(run, 'Notify failure')).toMatchObject({
+      outcome: 'failed',
+      stage: 'train',
+      error: 'States.TaskFailed',
+      cause: 'AlgorithmError: CUDA out of memory',
+    });
+    expect(run.calls['Create model']).toBeUndefined();
+  });
+
+  test('an endpoint that ends Failed publishes its FailureReason', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        'Check endpoint': () => ({ EndpointStatus: 'Failed', FailureReason: 'Image pull failed' }),
+      }),
+    );
+    expect(run.entered.slice(-4)).toEqual([
+      'Endpoint failed',
+      'Failed in deploy',
+      'Notify failure',
+      'Run failed',
+    ]);
+    expect(message(run, 'Notify failure')).toMatchObject({ stage: 'deploy', cause: 'Image pull failed' });
+    expect(run.calls['Record live model']).toBeUndefined();
+  });
+
+  test('an update rolled back by the alarm is a failure, and the live record is not written', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        'Find endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: 'old' }),
+        'Check endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: 'old' }),
+      }),
+    );
+    expect(run.entered).toContain('Update rolled back');
+    expect(run.calls['Record live model']).toBeUndefined();
+    expect(message(run, 'Notify failure')).toMatchObject({ stage: 'deploy', error: 'UpdateRolledBack' });
+  });
+
+  test('labels not imported in time: a failure saying so', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        'Wait for imported labels': () => {
+          throw new ServiceError('States.Timeout', 'Task timed out');
+        },
+      }),
+    );
+    expect(run.entered).toContain('Labels not imported in time');
+    expect(message(run, 'Notify failure')).toMatchObject({
+      stage: 'label',
+      error: 'LabelsNotImported',
+      cause: expect.stringMatching(/No labels were imported within 7 days/),
+    });
+  });
+
+  test('Ground Truth mode: writes the UI and categories, runs the labeling job on the new images, converts its output', async () => {
+    const run = await runLocally(
+      groundTruthMode,
+      services({
+        'Write label categories': () => ({}),
+        'Write worker UI template': () => ({}),
+        'Label with Ground Truth': () => ({
+          LabelingJobName: 'job',
+          LabelingJobOutput: {
+            OutputDatasetS3Uri: 's3://dataset/ground-truth/job/manifests/output/output.manifest',
+          },
+        }),
+        'Import Ground Truth labels': () => ({ imported: 3, empty: 0, format: 'groundtruth' }),
+      }),
+    );
+    expect(run.entered).not.toContain('Wait for imported labels');
+    const labeling = run.entered.indexOf('Label with Ground Truth');
+    expect(run.entered.slice(labeling - 2, labeling + 3)).toEqual([
+      'Write label categories',
+      'Write worker UI template',
+      'Label with Ground Truth',
+      'Import Ground Truth labels',
+      'Assemble dataset',
+    ]);
+    const job = run.calls['Label with Ground Truth'][0] as {
+      LabelingJobName: string;
+      InputConfig: { DataSource: { S3DataSource: { ManifestS3Uri: string } } };
+      HumanTaskConfig: Record<string, string>;
+    };
+    expect(job.LabelingJobName.length).toBeLessThanOrEqual(63);
+    expect(job.InputConfig.DataSource.S3DataSource.ManifestS3Uri).toMatch(
+      /\/manifests\/labeling\/run\.manifest$/,
+    );
+    expect(job.HumanTaskConfig.WorkteamArn).toBe(WORKTEAM);
+    expect(job.HumanTaskConfig.PreHumanTaskLambdaArn).toBe(
+      'arn:aws:lambda:us-east-1:432418664414:function:PRE-BoundingBox',
+    );
+    const categories = JSON.parse(run.calls['Write label categories'][0].Body as string) as unknown;
+    expect(categories).toEqual({ 'document-version': '2018-11-28', labels: [{ label: 'logo' }] });
+    expect(run.calls['Write worker UI template'][0].Body).toMatch(/<crowd-bounding-box/);
+    expect(run.calls['Import Ground Truth labels'][0]).toMatchObject({
+      outputManifestUri: 's3://dataset/ground-truth/job/manifests/output/output.manifest',
+      labelAttributeName: 'bounding-box',
+    });
+  });
+});
