@@ -8,7 +8,6 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { LiveModel } from './live-model';
 import { EndpointConfig } from './config';
 import { PREFIXES } from './data';
 import { runResourceName, STACK_TAG_KEY, withRetry } from './pipeline-tasks';
@@ -86,7 +85,7 @@ export class Deployment extends Construct {
   public readonly pollEndpoint: tasks.CallAwsService;
   /** InService with the new config → record; Failed or rolled back → `failed`; otherwise wait again. */
   public readonly checkStatus: sfn.Choice;
-  /** Puts the live-model record ({@link LiveModel}) at `$.live`. */
+  /** Puts the live-model record (`LiveModel` in live-model.ts) at `$.live`. */
   public readonly describeLive: sfn.Pass;
   /** Writes the live-model record. */
   public readonly record: tasks.CallAwsService;
