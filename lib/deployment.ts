@@ -91,6 +91,8 @@ export class Deployment extends Construct {
   public readonly record: tasks.CallAwsService;
   /** Alarm that rolls a blue/green update back. */
   public readonly alarm: cloudwatch.Alarm;
+  /** What the state machine's role needs beyond what the CDK tasks grant. */
+  public readonly stateMachinePolicy: iam.PolicyStatement[];
   /** The role the model runs as. */
   public readonly modelRole: iam.Role;
 
@@ -212,6 +214,23 @@ export class Deployment extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
+
+    // Creating with tags needs AddTags; rolling back on an alarm needs the caller to be able to read it.
+    this.stateMachinePolicy = [
+      new iam.PolicyStatement({
+        actions: ['sagemaker:AddTags'],
+        resources: [
+          endpointArn,
+          stack.formatArn({ service: 'sagemaker', resource: 'model', resourceName: `${namePrefix}-*` }),
+          stack.formatArn({
+            service: 'sagemaker',
+            resource: 'endpoint-config',
+            resourceName: `${namePrefix}-*`,
+          }),
+        ],
+      }),
+      new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: [this.alarm.alarmArn] }),
+    ];
 
     this.endpointMissing = new sfn.Choice(this, 'Endpoint missing?');
     this.wait = new sfn.Wait(this, 'Wait for endpoint', {

@@ -303,7 +303,9 @@ export class Pipeline extends Construct {
         }),
       ],
     });
-    labeling.stateMachinePolicy.forEach((statement) => this.stateMachine.addToRolePolicy(statement));
+    [...labeling.stateMachinePolicy, ...deployment.stateMachinePolicy].forEach((statement) =>
+      this.stateMachine.addToRolePolicy(statement),
+    );
     // SNS publishes to an encrypted topic, and SageMaker creates grants on the key for the training volume
     // and the endpoint's storage on behalf of the caller.
     props.key.grant(

@@ -210,6 +210,7 @@ export class Training extends Construct {
     const job = (stateId: string, withPretrained: boolean) =>
       withRetry(
         new SpotTrainingJob(this, stateId, {
+          integrationPattern: sfn.IntegrationPattern.RUN_JOB,
           trainingJobName: runResourceName(namePrefix, 'train'),
           role: this.role,
           algorithmSpecification: {

@@ -1,4 +1,6 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
+import { existsSync, readdirSync } from 'fs';
+import { join } from 'path';
 import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
 import { AslDefinition, AslState, loadPipelineDefinition } from '../scripts/local/definition';
 import { buildApp } from '../lib/app';
@@ -12,13 +14,18 @@ const ALTERNATIVE = {
   trainingUseSpot: false,
 };
 
-function synth(context: Record<string, unknown>): { template: Template; definition: AslDefinition } {
+function synth(context: Record<string, unknown>): {
+  template: Template;
+  definition: AslDefinition;
+  outdir: string;
+} {
+  const app = newApp();
   const { pipeline } = buildApp(
-    newApp(),
+    app,
     loadConfig((key) => context[key]),
   );
   const template = Template.fromStack(pipeline);
-  return { template, definition: loadPipelineDefinition(template.toJSON() as never) };
+  return { template, definition: loadPipelineDefinition(template.toJSON() as never), outdir: app.outdir };
 }
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -139,8 +146,29 @@ describe('pipeline IAM', () => {
   });
 });
 
+describe('preprocess bundle', () => {
+  test('ships sharp with its linux-x64 binary next to the bundle, built without Docker', () => {
+    const assets = readdirSync(standard.outdir).filter((d) => d.startsWith('asset.'));
+    const withSharp = assets.filter((d) => existsSync(join(standard.outdir, d, 'node_modules', 'sharp')));
+    expect(withSharp).toHaveLength(1);
+    const img = join(standard.outdir, withSharp[0], 'node_modules', '@img');
+    expect(readdirSync(img)).toEqual(expect.arrayContaining(['sharp-linux-x64', 'sharp-libvips-linux-x64']));
+  });
+});
+
 describe('training job', () => {
   const train = (d: AslDefinition) => d.States.Train.Parameters as Record<string, Record<string, unknown>>;
+
+  test('waits for the job (.sync) and may only manage this stack’s training jobs', () => {
+    for (const state of ['Train', 'Train from pretrained weights']) {
+      expect(standard.definition.States[state].Resource).toBe(
+        'arn:aws:states:::sagemaker:createTrainingJob.sync',
+      );
+    }
+    expect(JSON.stringify(statements(standard.template))).toContain(
+      'StepFunctionsGetEventsForSageMakerTrainingJobsRule',
+    );
+  });
 
   test('managed spot training with per-run checkpoints and a max wait, by default', () => {
     const parameters = train(standard.definition);
