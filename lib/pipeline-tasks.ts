@@ -82,8 +82,11 @@ export function pipelineFunction(
 export interface InvokeProps {
   /** The handler's event; JSONPath values with `JsonPath.*`. */
   readonly payload: Record<string, unknown>;
-  /** Where the handler's result goes in the state, e.g. `$.unlabeled`. */
-  readonly resultPath: string;
+  /**
+   * Where the handler's result goes in the state, e.g. `$.unlabeled`.
+   * @default - the result replaces the state's input
+   */
+  readonly resultPath?: string;
 }
 
 /**

@@ -42,7 +42,7 @@ export interface PipelineProps {
   readonly schedule?: string;
   /**
    * Longest a run may take before Step Functions stops it (it then publishes a TIMED_OUT notification).
-   * @default the labeling import timeout plus 3 days
+   * @default the labeling import timeout, plus the longest training job, plus a day for the rest
    */
   readonly timeout?: Duration;
   /**
@@ -205,7 +205,27 @@ export class Pipeline extends Construct {
       )
       .otherwise(failed('deploy'));
     deployment.createEndpoint.next(deployment.wait);
-    deployment.findEndpoint.next(deployment.updateEndpoint);
+    // UpdateEndpoint cannot repair an endpoint whose creation failed; say what to do instead of failing obscurely.
+    deployment.findEndpoint.next(
+      new sfn.Choice(this, 'Endpoint usable?')
+        .when(
+          sfn.Condition.stringEquals('$.endpoint.EndpointStatus', 'Failed'),
+          new sfn.Pass(this, 'Endpoint unusable', {
+            parameters: {
+              Error: 'EndpointFailed',
+              Cause: sfn.JsonPath.format(
+                'The endpoint {} is in Failed state and cannot be updated ({}). Delete it ' +
+                  '(aws sagemaker delete-endpoint --endpoint-name {}) and start a new run to create it again.',
+                sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
+                sfn.JsonPath.stringAt('$.endpoint.FailureReason'),
+                sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
+              ),
+            },
+            resultPath: '$.error',
+          }).next(failed('deploy')),
+        )
+        .otherwise(deployment.updateEndpoint),
+    );
     deployment.updateEndpoint.next(deployment.wait);
     deployment.wait.next(deployment.pollEndpoint).next(deployment.checkStatus);
     deployment.checkStatus
@@ -289,7 +309,7 @@ export class Pipeline extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(definition.next(body)),
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
-      timeout: props.timeout ?? labeling.importTimeout.plus(Duration.days(3)),
+      timeout: props.timeout ?? labeling.importTimeout.plus(training.maxDuration).plus(Duration.days(1)),
     });
 
     // A policy of its own, created after the state machine: the role's default policy must exist before the

@@ -70,7 +70,6 @@ export class Preprocess extends Construct {
     this.map.itemProcessor(
       invoke(this, 'Preprocess a batch', preprocess, {
         payload: { 'Items.$': '$.Items', 'BatchInput.$': '$.BatchInput' },
-        resultPath: '$',
       }),
     );
 

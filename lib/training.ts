@@ -92,6 +92,8 @@ export class Training extends Construct {
   public readonly gate: tasks.LambdaInvoke;
   /** The role the training jobs run as. */
   public readonly role: iam.Role;
+  /** Longest a training job may take, waiting for spot capacity included. */
+  public readonly maxDuration: Duration;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
@@ -173,6 +175,9 @@ export class Training extends Construct {
     );
 
     const training = config.training;
+    this.maxDuration = Duration.seconds(
+      training.useSpot ? training.maxWaitSeconds : training.maxRuntimeSeconds,
+    );
     const channel = (channelName: string, bucket: s3.IBucket, prefix: string): tasks.Channel => ({
       channelName,
       dataSource: {

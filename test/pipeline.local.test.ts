@@ -1,4 +1,5 @@
-import { AslDefinition, loadPipelineDefinition } from '../scripts/local/definition';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { AslDefinition, forLocalInterpreter, loadPipelineDefinition } from '../scripts/local/definition';
 import { pipelineTemplate, runLocally, ServiceError, TaskHandler } from './support/local-pipeline';
 
 const WORKTEAM = 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers';
@@ -261,6 +262,27 @@ describe('pipeline outcomes, executed locally', () => {
     expect(run.calls['Record live model']).toBeUndefined();
   });
 
+  test('an endpoint left Failed by an earlier run: a failure that says to delete it, and no update', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        'Find endpoint': () => ({
+          EndpointName: 'LogoDetectionPipeline-detector',
+          EndpointStatus: 'Failed',
+          FailureReason: 'Image pull failed',
+        }),
+      }),
+    );
+    expect(run.entered).toContain('Endpoint unusable');
+    expect(run.calls['Update endpoint']).toBeUndefined();
+    expect(message(run, 'Notify failure')).toMatchObject({
+      stage: 'deploy',
+      cause: expect.stringMatching(
+        /in Failed state .*Image pull failed.*delete-endpoint --endpoint-name LogoDetectionPipeline-detector/,
+      ),
+    });
+  });
+
   test('an update rolled back by the alarm is a failure, and the live record is not written', async () => {
     const run = await runLocally(
       importMode,
@@ -289,6 +311,35 @@ describe('pipeline outcomes, executed locally', () => {
       error: 'LabelsNotImported',
       cause: expect.stringMatching(/No labels were imported within 7 days/),
     });
+  });
+
+  test('the preprocessing map hands each batch to the handler as a PreprocessEvent', async () => {
+    const { distributedMaps } = forLocalInterpreter(importMode);
+    const map = distributedMaps['Preprocess raw images'];
+    const batch = {
+      Items: [{ Key: 'raw/a.png', Size: 10, Etag: '"e"' }],
+      BatchInput: (map.state.ItemBatcher as { BatchInput: Record<string, unknown> }).BatchInput,
+    };
+    const events: unknown[] = [];
+    const result = await new StateMachine(map.itemProcessor as never, {
+      validationOptions: { checkPaths: false, checkArn: false },
+    }).run(batch as never, {
+      overrides: {
+        taskResourceLocalHandlers: {
+          'Preprocess a batch': async (event: unknown) => {
+            events.push(event);
+            return { processed: 1, skipped: 0, failed: [] };
+          },
+        },
+      },
+    }).result;
+    expect(events).toEqual([
+      {
+        Items: batch.Items,
+        BatchInput: { rawBucket: expect.any(String), datasetBucket: expect.any(String), maxSide: 1024 },
+      },
+    ]);
+    expect(result).toEqual({ processed: 1, skipped: 0, failed: [] });
   });
 
   test('Ground Truth mode: writes the UI and categories, runs the labeling job on the new images, converts its output', async () => {

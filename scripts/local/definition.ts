@@ -97,7 +97,7 @@ export function loadPipelineDefinition(
 export interface ReplacedMap {
   /** The original Map state. */
   readonly state: AslState;
-  /** Its item processor, a state machine of its own. */
+  /** Its item processor as a state machine of its own (`StartAt` and `States`; `ProcessorConfig` dropped). */
   readonly itemProcessor: AslDefinition;
 }
 
@@ -134,7 +134,8 @@ export function forLocalInterpreter(definition: AslDefinition): {
         Resource: 'arn:aws:states:::distributed-map',
         ...Object.fromEntries(kept.filter((k) => k in state).map((k) => [k, state[k]])),
       };
-      distributedMaps[name] = { state, itemProcessor: state.ItemProcessor as AslDefinition };
+      const { StartAt, States } = state.ItemProcessor as AslDefinition;
+      distributedMaps[name] = { state, itemProcessor: { StartAt, States } };
     } else {
       states[name] = state;
     }
