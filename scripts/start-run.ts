@@ -36,30 +36,40 @@ export function consoleLink(executionArn: string): string {
   return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  const stacks = await new CloudFormationClient({}).send(
-    new DescribeStacksCommand({ StackName: options.stackName }),
-  );
+/** What {@link startRun} started. */
+export interface StartedRun {
+  readonly executionArn: string;
+  readonly consoleUrl: string;
+}
+
+/** Finds the state machine from the stack's `StateMachineArn` output and starts an execution. */
+export async function startRun(
+  options: StartRunOptions,
+  cloudFormation: CloudFormationClient = new CloudFormationClient({}),
+  stepFunctions: SFNClient = new SFNClient({}),
+): Promise<StartedRun> {
+  const stacks = await cloudFormation.send(new DescribeStacksCommand({ StackName: options.stackName }));
   const arn = stacks.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'StateMachineArn')?.OutputValue;
   if (!arn) {
     throw new Error(
-      `Stack ${options.stackName} has no StateMachineArn output; deploy it with npx cdk deploy --all.`,
+      `Stack ${options.stackName} has no StateMachineArn output; deploy it first with npx cdk deploy --all.`,
     );
   }
-  const started = await new SFNClient({}).send(
+  const started = await stepFunctions.send(
     new StartExecutionCommand({
       stateMachineArn: arn,
       input: JSON.stringify(options.force ? { force: true } : {}),
     }),
   );
-  console.log(`Started ${started.executionArn}`);
-  console.log(consoleLink(started.executionArn!));
+  return { executionArn: started.executionArn!, consoleUrl: consoleLink(started.executionArn!) };
 }
 
 if (require.main === module) {
-  main().catch((error: Error) => {
-    console.error(error.message);
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(() => startRun(parseArgs(process.argv.slice(2))))
+    .then((run) => console.log(`Started ${run.executionArn}\n${run.consoleUrl}`))
+    .catch((error: Error) => {
+      console.error(error.message);
+      process.exit(1);
+    });
 }
