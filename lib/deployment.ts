@@ -72,16 +72,21 @@ export interface DeploymentProps {
 export class Deployment extends Construct {
   /** Names the run's model and endpoint config at `$.deploy`. */
   public readonly name: sfn.Pass;
+  /** CreateModel from the training job's artifacts, serving image and network isolation. */
   public readonly createModel: tasks.SageMakerCreateModel;
+  /** CreateEndpointConfig: one variant of the new model, storage encrypted with the pipeline's key. */
   public readonly createEndpointConfig: tasks.SageMakerCreateEndpointConfig;
   /** DescribeEndpoint before deploying; its not-found error leads to `createEndpoint`. */
   public readonly findEndpoint: tasks.CallAwsService;
   /** Routes a DescribeEndpoint error: not found → create, anything else → failure. */
   public readonly endpointMissing: sfn.Choice;
+  /** CreateEndpoint, for the first deployment. */
   public readonly createEndpoint: tasks.SageMakerCreateEndpoint;
+  /** Blue/green UpdateEndpoint, for every later deployment. */
   public readonly updateEndpoint: BlueGreenUpdateEndpoint;
   /** The wait between polls. */
   public readonly wait: sfn.Wait;
+  /** DescribeEndpoint while the endpoint is created or updated (`$.endpoint`). */
   public readonly pollEndpoint: tasks.CallAwsService;
   /** InService with the new config → record; Failed or rolled back → `failed`; otherwise wait again. */
   public readonly checkStatus: sfn.Choice;

@@ -172,12 +172,12 @@ export class Labeling extends Construct {
       }),
     );
 
-    const writeObject = (id: string, key: string, body: string) =>
+    const writeObject = (id: string, key: string, body: string, contentType: string) =>
       withRetry(
         new tasks.CallAwsService(this, id, {
           service: 's3',
           action: 'putObject',
-          parameters: { Bucket: bucketName, Key: key, Body: body, ContentType: 'application/octet-stream' },
+          parameters: { Bucket: bucketName, Key: key, Body: body, ContentType: contentType },
           iamResources: [datasetBucket.arnForObjects(key)],
           resultPath: sfn.JsonPath.DISCARD,
         }),
@@ -190,11 +190,13 @@ export class Labeling extends Construct {
       'Write label categories',
       LABELING_KEYS.categories,
       JSON.stringify(categories),
+      'application/json',
     );
     const writeTemplate = writeObject(
       'Write worker UI template',
       LABELING_KEYS.template,
       readFileSync(join(__dirname, 'labeling', 'bounding-box.liquid.html'), 'utf8'),
+      'text/html',
     );
 
     const accounts = new CfnMapping(this, 'GroundTruthLambdaAccounts', {

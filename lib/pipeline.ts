@@ -60,6 +60,7 @@ export interface PipelineProps {
  * {@link OUTCOME_STATES}.
  */
 export class Pipeline extends Construct {
+  /** The pipeline's state machine (standard workflow). */
   public readonly stateMachine: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
