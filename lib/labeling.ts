@@ -80,12 +80,16 @@ export class Labeling extends Construct {
   public readonly stateMachinePolicy: iam.PolicyStatement[];
   /** How long an import-mode run waits for labels. */
   public readonly importTimeout: Duration;
+  /** Longest the labeling step may take: the import wait, or how long Ground Truth tasks stay available. */
+  public readonly maxDuration: Duration;
 
   constructor(scope: Construct, id: string, props: LabelingProps) {
     super(scope, id);
     const { datasetBucket, rawBucket } = props;
     const buckets = { rawBucket: rawBucket.bucketName, datasetBucket: datasetBucket.bucketName };
     this.importTimeout = props.importTimeout ?? Duration.days(7);
+    const taskAvailability = props.taskAvailability ?? Duration.days(10);
+    this.maxDuration = props.config.mode === 'groundtruth' ? taskAvailability : this.importTimeout;
 
     const findFunction = pipelineFunction(this, 'FindFunction', { handler: 'find-unlabeled' });
     datasetBucket.grantRead(findFunction, `${PREFIXES.images}*`);
@@ -98,7 +102,7 @@ export class Labeling extends Construct {
 
     if (props.config.mode === 'groundtruth') {
       if (!props.config.workteamArn) throw new Error('Labeling: groundtruth mode needs a workteamArn');
-      const { steps, policy } = this.groundTruth(props, props.config.workteamArn, buckets);
+      const { steps, policy } = this.groundTruth(props, props.config.workteamArn, buckets, taskAvailability);
       this.label = steps.slice(1).reduce((chain, step) => chain.next(step), sfn.Chain.start(steps[0]));
       this.tasks = [this.find, ...steps];
       this.stateMachinePolicy = policy;
@@ -134,6 +138,7 @@ export class Labeling extends Construct {
     props: LabelingProps,
     workteamArn: string,
     buckets: { rawBucket: string; datasetBucket: string },
+    taskAvailability: Duration,
   ): { steps: (sfn.TaskStateBase | sfn.CustomState)[]; policy: iam.PolicyStatement[] } {
     const { datasetBucket, namePrefix } = props;
     const stack = Stack.of(this);
@@ -243,7 +248,7 @@ export class Labeling extends Construct {
               TaskKeywords: ['image', 'bounding box', 'logo'],
               NumberOfHumanWorkersPerDataObject: 1,
               TaskTimeLimitInSeconds: 600,
-              TaskAvailabilityLifetimeInSeconds: (props.taskAvailability ?? Duration.days(10)).toSeconds(),
+              TaskAvailabilityLifetimeInSeconds: taskAvailability.toSeconds(),
               MaxConcurrentTaskCount: 1000,
             },
           },

@@ -42,7 +42,7 @@ export interface PipelineProps {
   readonly schedule?: string;
   /**
    * Longest a run may take before Step Functions stops it (it then publishes a TIMED_OUT notification).
-   * @default the labeling import timeout, plus the longest training job, plus a day for the rest
+   * @default the longest labeling step, plus the longest training job, plus a day for the rest
    */
   readonly timeout?: Duration;
   /**
@@ -310,7 +310,7 @@ export class Pipeline extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(definition.next(body)),
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
-      timeout: props.timeout ?? labeling.importTimeout.plus(training.maxDuration).plus(Duration.days(1)),
+      timeout: props.timeout ?? labeling.maxDuration.plus(training.maxDuration).plus(Duration.days(1)),
     });
 
     // A policy of its own, created after the state machine: the role's default policy must exist before the

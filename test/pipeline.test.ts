@@ -242,6 +242,12 @@ describe('state machine', () => {
     expect(JSON.stringify(map.ResultWriter)).toContain('reports/');
   });
 
+  test('a run times out only after the longest labeling wait and the longest training job, plus a day', () => {
+    const day = 86400;
+    expect(standard.definition.TimeoutSeconds).toBe(7 * day + 28800 + day);
+    expect(alternative.definition.TimeoutSeconds).toBe(10 * day + 14400 + day);
+  });
+
   test('logs ALL events with execution data, and traces with X-Ray', () => {
     standard.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
