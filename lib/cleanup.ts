@@ -28,12 +28,9 @@ export class RuntimeResourceCleanup extends Construct {
     const fn = pipelineFunction(this, 'Function', {
       handler: 'cleanup',
       timeout: Duration.minutes(10),
-      environment: {
-        ENDPOINT_NAME: props.endpointName,
-        NAME_PREFIX: props.namePrefix,
-        STACK_TAG_KEY,
-        STACK_TAG_VALUE: stack.stackName,
-      },
+      // The handler deletes the endpoint by name, and the models and endpoint configs tagged
+      // `${STACK_TAG_KEY}=<STACK_NAME>`.
+      environment: { ENDPOINT_NAME: props.endpointName, STACK_NAME: stack.stackName },
     });
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -53,10 +50,11 @@ export class RuntimeResourceCleanup extends Construct {
         resources: [arn('model', `${props.namePrefix}-*`)],
       }),
     );
+    // Finding this stack's models and configs means reading the tags of every one in the account.
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['sagemaker:ListTags'],
-        resources: [arn('endpoint-config', `${props.namePrefix}-*`), arn('model', `${props.namePrefix}-*`)],
+        resources: [arn('endpoint-config', '*'), arn('model', '*')],
       }),
     );
     // SageMaker's List* actions have no resource-level permissions.

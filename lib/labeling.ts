@@ -273,6 +273,7 @@ export class Labeling extends Construct {
         ...buckets,
         outputManifestUri: sfn.JsonPath.stringAt('$.labelingJob.outputManifestUri'),
         labelAttributeName: DATASET_LABEL_ATTRIBUTE,
+        classes: props.classes,
       },
       resultPath: '$.labels',
     });

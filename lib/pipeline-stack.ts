@@ -172,8 +172,8 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     finding:
       /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config)\/\*$/,
     reason:
-      'SageMaker names are computed per execution at run time, so the CDK task cannot name them at synth; ' +
-      'they all start with the stack prefix.',
+      'SageMaker names are computed per execution at run time, so the CDK tasks cannot name them at synth (they all ' +
+      "start with the stack prefix); teardown reads the tags (ListTags only) of every model and endpoint config to find this stack's.",
   },
   {
     rule: 'IAM5',

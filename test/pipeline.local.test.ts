@@ -385,6 +385,7 @@ describe('pipeline outcomes, executed locally', () => {
     expect(run.calls['Import Ground Truth labels'][0]).toMatchObject({
       outputManifestUri: 's3://dataset/ground-truth/job/manifests/output/output.manifest',
       labelAttributeName: 'bounding-box',
+      classes: ['logo'],
     });
   });
 });

@@ -321,8 +321,7 @@ describe('notifications, schedule and teardown', () => {
       Environment: {
         Variables: Match.objectLike({
           ENDPOINT_NAME: 'LogoDetectionPipeline-detector',
-          STACK_TAG_KEY: 'logo-detection:stack',
-          STACK_TAG_VALUE: 'LogoDetectionPipeline',
+          STACK_NAME: 'LogoDetectionPipeline',
         }),
       },
     });
