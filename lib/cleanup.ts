@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { pipelineFunction, STACK_TAG_KEY } from './pipeline-tasks';
+import { pipelineFunction } from './pipeline-tasks';
 
 /** Properties of {@link RuntimeResourceCleanup}. */
 export interface RuntimeResourceCleanupProps {
@@ -29,7 +29,7 @@ export class RuntimeResourceCleanup extends Construct {
       handler: 'cleanup',
       timeout: Duration.minutes(10),
       // The handler deletes the endpoint by name, and the models and endpoint configs tagged
-      // `${STACK_TAG_KEY}=<STACK_NAME>`.
+      // `logo-detection:stack=<STACK_NAME>` (STACK_TAG_KEY).
       environment: { ENDPOINT_NAME: props.endpointName, STACK_NAME: stack.stackName },
     });
     fn.addToRolePolicy(

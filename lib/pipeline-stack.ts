@@ -106,7 +106,12 @@ export class PipelineStack extends Stack {
       schedule: config.schedule,
       destroyLogs: config.dev,
     });
-    new RuntimeResourceCleanup(this, 'Cleanup', { endpointName: this.endpointName, namePrefix });
+    const cleanup = new RuntimeResourceCleanup(this, 'Cleanup', {
+      endpointName: this.endpointName,
+      namePrefix,
+    });
+    // On deletion the state machine goes first, so no run creates resources after the cleanup.
+    pipeline.node.addDependency(cleanup);
 
     new CfnOutput(this, 'EndpointName', {
       value: this.endpointName,
