@@ -152,6 +152,25 @@ export class Pipeline extends Construct {
       // First match wins: the timeout has its own message.
       labeling.waitForImport.addCatch(notImported, { errors: ['States.Timeout'], resultPath: '$.error' });
     }
+    // A DatasetError is the handler telling the operator what to fix: notify its message, not the Lambda's
+    // error JSON. First match wins, so this Catch goes before the catch-all.
+    training.assemble.addCatch(
+      new sfn.Pass(this, 'Read dataset error', {
+        parameters: { detail: sfn.JsonPath.stringToJson(sfn.JsonPath.stringAt('$.error.Cause')) },
+        resultPath: '$.datasetError',
+      })
+        .next(
+          new sfn.Pass(this, 'Dataset not usable', {
+            parameters: {
+              Error: 'DatasetError',
+              Cause: sfn.JsonPath.stringAt('$.datasetError.detail.errorMessage'),
+            },
+            resultPath: '$.error',
+          }),
+        )
+        .next(failed('assemble')),
+      { errors: ['DatasetError'], resultPath: '$.error' },
+    );
     catchInto('assemble', training.assemble);
     catchInto('train', training.checkPretrained, training.train, training.trainFromPretrained);
     catchInto('quality-gate', training.gate);

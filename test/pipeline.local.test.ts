@@ -245,6 +245,36 @@ describe('pipeline outcomes, executed locally', () => {
     expect(run.calls['Create model']).toBeUndefined();
   });
 
+  test('a DatasetError is published with the handler’s own message', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        'Assemble dataset': () => {
+          throw new ServiceError(
+            'DatasetError',
+            JSON.stringify({
+              errorType: 'DatasetError',
+              errorMessage: 'No labeled images yet: import labels, then start a new run.',
+              trace: ['DatasetError: ...'],
+            }),
+          );
+        },
+      }),
+    );
+    expect(run.entered.slice(-5)).toEqual([
+      'Read dataset error',
+      'Dataset not usable',
+      'Failed in assemble',
+      'Notify failure',
+      'Run failed',
+    ]);
+    expect(message(run, 'Notify failure')).toMatchObject({
+      stage: 'assemble',
+      error: 'DatasetError',
+      cause: 'No labeled images yet: import labels, then start a new run.',
+    });
+  });
+
   test('an endpoint that ends Failed publishes its FailureReason', async () => {
     const run = await runLocally(
       importMode,
