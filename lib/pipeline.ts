@@ -285,8 +285,22 @@ export class Pipeline extends Construct {
     const train = sfn.Chain.start(training.assemble)
       .next(training.checkPretrained)
       .next(training.choosePretrained);
-    training.train.next(training.gate);
-    training.trainFromPretrained.next(training.gate);
+    // A job that printed no metric has no FinalMetricDataList; reading it in the gate's payload would fail the
+    // execution without any notification.
+    const metricsReported = new sfn.Choice(this, 'Metrics reported?')
+      .when(sfn.Condition.isPresent('$.training.FinalMetricDataList[0]'), training.gate)
+      .otherwise(
+        new sfn.Pass(this, 'No metrics', {
+          result: sfn.Result.fromObject({
+            Error: 'NoMetrics',
+            Cause:
+              'The training job finished without reporting best_val_mAP; see its CloudWatch log for what it printed.',
+          }),
+          resultPath: '$.error',
+        }).next(failed('train')),
+      );
+    training.train.next(metricsReported);
+    training.trainFromPretrained.next(metricsReported);
     training.gate.next(
       new sfn.Choice(this, 'Model accepted?')
         .when(sfn.Condition.booleanEquals('$.gate.accept', true), deploy)

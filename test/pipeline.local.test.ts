@@ -88,6 +88,7 @@ describe('pipeline definition, executed locally', () => {
       'Look for pretrained weights',
       'Pretrained weights uploaded?',
       'Train',
+      'Metrics reported?',
       'Check model quality',
       'Model accepted?',
       'Name deployment',
@@ -243,6 +244,18 @@ describe('pipeline outcomes, executed locally', () => {
       cause: 'AlgorithmError: CUDA out of memory',
     });
     expect(run.calls['Create model']).toBeUndefined();
+  });
+
+  test('a training job that reported no metric fails in train with a clear cause, before the gate', async () => {
+    const run = await runLocally(
+      importMode,
+      services({
+        Train: (job) => ({ TrainingJobName: job.TrainingJobName, TrainingJobStatus: 'Completed' }),
+      }),
+    );
+    expect(run.entered).toContain('No metrics');
+    expect(run.calls['Check model quality']).toBeUndefined();
+    expect(message(run, 'Notify failure')).toMatchObject({ stage: 'train', error: 'NoMetrics' });
   });
 
   test('a DatasetError is published with the handler’s own message', async () => {
