@@ -1,9 +1,21 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { join } from 'path';
+import { RuntimeResourceCleanup } from './cleanup';
 import { AppConfig } from './config';
 import { DataBuckets } from './data';
+import { Deployment } from './deployment';
+import { Labeling } from './labeling';
 import { LiveModelRecord } from './live-model';
+import { acknowledgeIamFindings, FindingReason } from './nag-acknowledgements';
+import { Notifications } from './notifications';
+import { Pipeline } from './pipeline';
+import { sageMakerNamePrefix } from './pipeline-tasks';
+import { Preprocess } from './preprocess';
+import { Training } from './training';
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
@@ -34,12 +46,155 @@ export class PipelineStack extends Stack {
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
+    const { config, buckets } = props;
     this.endpointName = endpointNameFor(this.stackName);
     this.liveModel = new LiveModelRecord(this, 'LiveModel').parameter;
+    const namePrefix = sageMakerNamePrefix(this);
+    const container = join(__dirname, '..', 'training-container');
+    const key = new kms.Key(this, 'Key', {
+      description:
+        'logo-detection pipeline: notifications, training volumes, model artifacts, endpoint storage',
+      enableKeyRotation: true,
+    });
+
+    const notifications = new Notifications(this, 'Notifications', { key, email: config.notificationEmail });
+    const preprocess = new Preprocess(this, 'Preprocess', {
+      config: config.preprocess,
+      rawBucket: buckets.raw,
+      datasetBucket: buckets.dataset,
+    });
+    const labeling = new Labeling(this, 'Labeling', {
+      config: config.labeling,
+      classes: config.classes,
+      rawBucket: buckets.raw,
+      datasetBucket: buckets.dataset,
+      topic: notifications.topic,
+      namePrefix,
+    });
+    const training = new Training(this, 'Training', {
+      config,
+      rawBucket: buckets.raw,
+      datasetBucket: buckets.dataset,
+      artifactsBucket: buckets.artifacts,
+      key,
+      image: tasks.DockerImage.fromAsset(this, 'TrainingImage', {
+        directory: container,
+        buildArgs: { DEVICE: 'gpu' },
+      }),
+      namePrefix,
+      liveModel: this.liveModel,
+    });
+    const deployment = new Deployment(this, 'Deployment', {
+      config: config.endpoint,
+      endpointName: this.endpointName,
+      artifactsBucket: buckets.artifacts,
+      key,
+      image: tasks.DockerImage.fromAsset(this, 'ServingImage', {
+        directory: container,
+        buildArgs: { DEVICE: 'cpu' },
+      }),
+      namePrefix,
+      liveModel: this.liveModel,
+    });
+    const pipeline = new Pipeline(this, 'Pipeline', {
+      preprocess,
+      labeling,
+      training,
+      deployment,
+      notifications,
+      key,
+      schedule: config.schedule,
+      destroyLogs: config.dev,
+    });
+    const cleanup = new RuntimeResourceCleanup(this, 'Cleanup', {
+      endpointName: this.endpointName,
+      namePrefix,
+    });
+    // On deletion the state machine goes first, so no run creates resources after the cleanup.
+    pipeline.node.addDependency(cleanup);
 
     new CfnOutput(this, 'EndpointName', {
       value: this.endpointName,
       description: 'SageMaker endpoint the pipeline deploys to.',
     });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: pipeline.stateMachine.stateMachineArn,
+      description: 'Start a pipeline run: npm run start-run.',
+    });
+    new CfnOutput(this, 'NotificationTopicArn', {
+      value: notifications.topic.topicArn,
+      description: 'Every pipeline outcome is published here; subscribe to follow runs.',
+    });
+    acknowledgeIamFindings(this, PIPELINE_IAM_REASONS);
   }
 }
+
+/** The pipeline's accepted IAM findings, each with the reason it is as narrow as it can be. */
+export const PIPELINE_IAM_REASONS: FindingReason[] = [
+  {
+    rule: 'IAM4',
+    finding: /^Policy::.*AWSLambdaBasicExecutionRole$/,
+    reason:
+      'Lambda functions (the pipeline steps and the teardown provider) write only their own logs with it.',
+  },
+  {
+    rule: 'IAM5',
+    finding: /^Action::s3:(GetObject|GetBucket|List|Abort|DeleteObject|PutObject)\*$/,
+    reason:
+      "CDK bucket grant action groups; each statement's resource limits them to one prefix of one bucket.",
+  },
+  {
+    rule: 'IAM5',
+    finding:
+      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|ground-truth|pretrained|checkpoints|models)\/\*$/,
+    reason: 'Objects under the one prefix this step reads or writes; keys are per image or per run.',
+  },
+  {
+    rule: 'IAM5',
+    finding: /^Resource::arn:<AWS::Partition>:s3:::.*Dataset.*\/\*$/,
+    reason:
+      "The preprocessing map's ResultWriter writes its results under reports/; CDK's ResultWriterV2 grants the dataset bucket's objects.",
+  },
+  {
+    rule: 'IAM5',
+    finding: /^Action::kms:(GenerateDataKey|ReEncrypt)\*$/,
+    reason: "KMS grant action groups on the pipeline's own key only.",
+  },
+  {
+    rule: 'IAM5',
+    finding: /^Resource::\*$/,
+    reason:
+      'Actions without resource-level permissions: X-Ray trace upload, ECR GetAuthorizationToken, SageMaker List*/ListTags, ' +
+      'and CloudWatch PutMetricData limited by a namespace condition.',
+  },
+  {
+    rule: 'IAM5',
+    finding: /^Resource::<[A-Za-z0-9]+Function[A-Za-z0-9]+\.Arn>:\*$/,
+    reason: "Invoking the versions of the pipeline's own function.",
+  },
+  {
+    rule: 'IAM5',
+    finding:
+      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config)\/\*$/,
+    reason:
+      'SageMaker names are computed per execution at run time, so the CDK tasks cannot name them at synth (they all ' +
+      "start with the stack prefix); teardown reads the tags (ListTags only) of every model and endpoint config to find this stack's.",
+  },
+  {
+    rule: 'IAM5',
+    finding:
+      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(labeling-job|model|endpoint-config)\/[a-z0-9-]+-\*$/,
+    reason: "Resources named per run with this stack's prefix.",
+  },
+  {
+    rule: 'IAM5',
+    finding:
+      /^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\/aws\/sagemaker\/(TrainingJobs|LabelingJobs):\*$/,
+    reason: 'The log group SageMaker writes its job logs to; streams are named per job.',
+  },
+  {
+    rule: 'IAM5',
+    finding: /^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*$/,
+    reason: "The Distributed Map's child executions of this state machine, named at run time.",
+  },
+];

@@ -1,0 +1,314 @@
+import { ArnFormat, Aws, CfnMapping, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { DATASET_LABEL_ATTRIBUTE } from '../lambda/shared/contracts';
+import { LabelingConfig } from './config';
+import { PREFIXES } from './data';
+import { invoke, pipelineFunction, runResourceName, withRetry } from './pipeline-tasks';
+
+/**
+ * Accounts that publish Ground Truth's built-in bounding-box Lambdas (PRE-BoundingBox, ACS-BoundingBox), per
+ * region, as listed in the SageMaker API reference (HumanTaskConfig.PreHumanTaskLambdaArn). Deploying
+ * Ground Truth mode to a region missing here fails at deploy time with a mapping error.
+ */
+export const GROUND_TRUTH_LAMBDA_ACCOUNTS: Record<string, string> = {
+  'us-east-1': '432418664414',
+  'us-east-2': '266458841044',
+  'us-west-2': '081040173940',
+  'ca-central-1': '918755190332',
+  'eu-west-1': '568282634449',
+  'eu-west-2': '487402164563',
+  'eu-central-1': '203001061592',
+  'ap-northeast-1': '477331159723',
+  'ap-northeast-2': '845288260483',
+  'ap-south-1': '565803892007',
+  'ap-southeast-1': '377565633583',
+  'ap-southeast-2': '454466003867',
+};
+
+/** Where the Ground Truth job's worker UI and label categories are written, in the dataset bucket. */
+const LABELING_KEYS = {
+  template: `${PREFIXES.manifests}labeling/bounding-box.liquid.html`,
+  categories: `${PREFIXES.manifests}labeling/label-categories.json`,
+};
+
+/** Properties of {@link Labeling}. */
+export interface LabelingProps {
+  readonly config: LabelingConfig;
+  /** Class names, in class-id order. */
+  readonly classes: string[];
+  readonly rawBucket: s3.IBucket;
+  /** Holds images/, labels/, manifests/ and ground-truth/. */
+  readonly datasetBucket: s3.IBucket;
+  /** Where `request-labels` asks operators for labels (import mode). */
+  readonly topic: sns.ITopic;
+  /** Lowercase prefix of the run's SageMaker resource names. */
+  readonly namePrefix: string;
+  /**
+   * How long an import-mode run waits for the operator to import labels.
+   * @default 7 days
+   */
+  readonly importTimeout?: Duration;
+  /**
+   * How long a Ground Truth task stays available to workers.
+   * @default 10 days
+   */
+  readonly taskAvailability?: Duration;
+}
+
+/**
+ * Stage 2: find the preprocessed images without a label and have them labeled, by a Ground Truth
+ * bounding-box job for a private workteam or by waiting for the operator to import a label file.
+ * `find` puts its result at `$.unlabeled`; `label` puts {@link LabelsImported} at `$.labels`.
+ */
+export class Labeling extends Construct {
+  /** Lists the unlabeled images and writes their manifest. */
+  public readonly find: tasks.LambdaInvoke;
+  /** Labels the images found: the Ground Truth chain or the wait for an import. */
+  public readonly label: sfn.Chain;
+  /** Every Task of the stage, for the pipeline to attach its failure Catch. */
+  public readonly tasks: (sfn.TaskStateBase | sfn.CustomState)[];
+  /** Import mode: the Task waiting for the operator (times out after `importTimeout`). */
+  public readonly waitForImport?: tasks.LambdaInvoke;
+  /** What the state machine's role needs for the tasks CDK does not know (the Ground Truth job). */
+  public readonly stateMachinePolicy: iam.PolicyStatement[];
+  /** How long an import-mode run waits for labels. */
+  public readonly importTimeout: Duration;
+  /** Longest the labeling step may take: the import wait, or how long Ground Truth tasks stay available. */
+  public readonly maxDuration: Duration;
+
+  constructor(scope: Construct, id: string, props: LabelingProps) {
+    super(scope, id);
+    const { datasetBucket, rawBucket } = props;
+    const buckets = { rawBucket: rawBucket.bucketName, datasetBucket: datasetBucket.bucketName };
+    this.importTimeout = props.importTimeout ?? Duration.days(7);
+    const taskAvailability = props.taskAvailability ?? Duration.days(10);
+    this.maxDuration = props.config.mode === 'groundtruth' ? taskAvailability : this.importTimeout;
+
+    const findFunction = pipelineFunction(this, 'FindFunction', { handler: 'find-unlabeled' });
+    datasetBucket.grantRead(findFunction, `${PREFIXES.images}*`);
+    datasetBucket.grantRead(findFunction, `${PREFIXES.labels}*`);
+    datasetBucket.grantReadWrite(findFunction, `${PREFIXES.manifests}labeling/*`);
+    this.find = invoke(this, 'Find unlabeled images', findFunction, {
+      payload: { ...buckets, executionName: sfn.JsonPath.executionName },
+      resultPath: '$.unlabeled',
+    });
+
+    if (props.config.mode === 'groundtruth') {
+      if (!props.config.workteamArn) throw new Error('Labeling: groundtruth mode needs a workteamArn');
+      const { steps, policy } = this.groundTruth(props, props.config.workteamArn, buckets, taskAvailability);
+      this.label = steps.slice(1).reduce((chain, step) => chain.next(step), sfn.Chain.start(steps[0]));
+      this.tasks = [this.find, ...steps];
+      this.stateMachinePolicy = policy;
+    } else {
+      const requestFunction = pipelineFunction(this, 'RequestFunction', { handler: 'request-labels' });
+      datasetBucket.grantReadWrite(requestFunction, `${PREFIXES.manifests}labeling/*`);
+      props.topic.grantPublish(requestFunction);
+      this.waitForImport = withRetry(
+        new tasks.LambdaInvoke(this, 'Wait for imported labels', {
+          lambdaFunction: requestFunction,
+          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+          payload: sfn.TaskInput.fromObject({
+            ...buckets,
+            taskToken: sfn.JsonPath.taskToken,
+            executionName: sfn.JsonPath.executionName,
+            classes: props.classes,
+            unlabeled: sfn.JsonPath.objectAt('$.unlabeled'),
+            topicArn: props.topic.topicArn,
+          }),
+          retryOnServiceExceptions: false,
+          taskTimeout: sfn.Timeout.duration(this.importTimeout),
+          resultPath: '$.labels',
+        }),
+      );
+      this.label = sfn.Chain.start(this.waitForImport);
+      this.tasks = [this.find, this.waitForImport];
+      this.stateMachinePolicy = [];
+    }
+  }
+
+  /** The Ground Truth chain: write the worker UI and categories, run the job, convert its output. */
+  private groundTruth(
+    props: LabelingProps,
+    workteamArn: string,
+    buckets: { rawBucket: string; datasetBucket: string },
+    taskAvailability: Duration,
+  ): { steps: (sfn.TaskStateBase | sfn.CustomState)[]; policy: iam.PolicyStatement[] } {
+    const { datasetBucket, namePrefix } = props;
+    const stack = Stack.of(this);
+    const bucketName = datasetBucket.bucketName;
+
+    const jobRole = new iam.Role(this, 'GroundTruthRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: 'Ground Truth bounding-box jobs: read images and manifests, write ground-truth/',
+    });
+    datasetBucket.grantRead(jobRole, `${PREFIXES.images}*`);
+    datasetBucket.grantRead(jobRole, `${PREFIXES.manifests}labeling/*`);
+    datasetBucket.grantReadWrite(jobRole, `${PREFIXES.groundTruth}*`);
+    jobRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'logs:CreateLogGroup',
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+          'logs:DescribeLogStreams',
+        ],
+        resources: [
+          stack.formatArn({
+            service: 'logs',
+            resource: 'log-group',
+            resourceName: '/aws/sagemaker/LabelingJobs:*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    jobRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringLike: { 'cloudwatch:namespace': 'AWS/SageMaker*' } },
+      }),
+    );
+
+    const writeObject = (id: string, key: string, body: string, contentType: string) =>
+      withRetry(
+        new tasks.CallAwsService(this, id, {
+          service: 's3',
+          action: 'putObject',
+          parameters: { Bucket: bucketName, Key: key, Body: body, ContentType: contentType },
+          iamResources: [datasetBucket.arnForObjects(key)],
+          resultPath: sfn.JsonPath.DISCARD,
+        }),
+      );
+    const categories = {
+      'document-version': '2018-11-28',
+      labels: props.classes.map((label) => ({ label })),
+    };
+    const writeCategories = writeObject(
+      'Write label categories',
+      LABELING_KEYS.categories,
+      JSON.stringify(categories),
+      'application/json',
+    );
+    const writeTemplate = writeObject(
+      'Write worker UI template',
+      LABELING_KEYS.template,
+      readFileSync(join(__dirname, 'labeling', 'bounding-box.liquid.html'), 'utf8'),
+      'text/html',
+    );
+
+    const accounts = new CfnMapping(this, 'GroundTruthLambdaAccounts', {
+      mapping: Object.fromEntries(
+        Object.entries(GROUND_TRUTH_LAMBDA_ACCOUNTS).map(([region, account]) => [region, { account }]),
+      ),
+    });
+    const builtIn = (name: string) =>
+      `arn:${Aws.PARTITION}:lambda:${Aws.REGION}:${accounts.findInMap(Aws.REGION, 'account')}:function:${name}`;
+    const jobName = runResourceName(namePrefix, 'labels');
+    const s3Uri = (key: string) => `s3://${bucketName}/${key}`;
+
+    const createJob = withRetry(
+      new sfn.CustomState(this, 'Label with Ground Truth', {
+        stateJson: {
+          Type: 'Task',
+          Resource: `arn:${Aws.PARTITION}:states:::sagemaker:createLabelingJob.sync`,
+          Parameters: {
+            'LabelingJobName.$': jobName,
+            LabelAttributeName: DATASET_LABEL_ATTRIBUTE,
+            RoleArn: jobRole.roleArn,
+            LabelCategoryConfigS3Uri: s3Uri(LABELING_KEYS.categories),
+            InputConfig: {
+              DataSource: {
+                S3DataSource: {
+                  'ManifestS3Uri.$': sfn.JsonPath.format(
+                    `s3://${bucketName}/{}`,
+                    sfn.JsonPath.stringAt('$.unlabeled.manifestKey'),
+                  ),
+                },
+              },
+              DataAttributes: {
+                ContentClassifiers: ['FreeOfPersonallyIdentifiableInformation', 'FreeOfAdultContent'],
+              },
+            },
+            OutputConfig: { S3OutputPath: s3Uri(PREFIXES.groundTruth) },
+            HumanTaskConfig: {
+              WorkteamArn: workteamArn,
+              UiConfig: { UiTemplateS3Uri: s3Uri(LABELING_KEYS.template) },
+              PreHumanTaskLambdaArn: builtIn('PRE-BoundingBox'),
+              AnnotationConsolidationConfig: { AnnotationConsolidationLambdaArn: builtIn('ACS-BoundingBox') },
+              TaskTitle: 'Draw a box around each logo',
+              TaskDescription: `Draw a tight bounding box around every visible logo (${props.classes.join(', ')}).`,
+              TaskKeywords: ['image', 'bounding box', 'logo'],
+              NumberOfHumanWorkersPerDataObject: 1,
+              TaskTimeLimitInSeconds: 600,
+              TaskAvailabilityLifetimeInSeconds: taskAvailability.toSeconds(),
+              MaxConcurrentTaskCount: 1000,
+            },
+          },
+          ResultSelector: {
+            'jobName.$': '$.LabelingJobName',
+            'outputManifestUri.$': '$.LabelingJobOutput.OutputDatasetS3Uri',
+          },
+          ResultPath: '$.labelingJob',
+        },
+      }),
+    );
+
+    const convertFunction = pipelineFunction(this, 'GroundTruthLabelsFunction', {
+      handler: 'ground-truth-labels',
+      timeout: Duration.minutes(5),
+    });
+    datasetBucket.grantRead(convertFunction, `${PREFIXES.groundTruth}*`);
+    datasetBucket.grantRead(convertFunction, `${PREFIXES.images}*`);
+    datasetBucket.grantReadWrite(convertFunction, `${PREFIXES.labels}*`);
+    const convert = invoke(this, 'Import Ground Truth labels', convertFunction, {
+      payload: {
+        ...buckets,
+        outputManifestUri: sfn.JsonPath.stringAt('$.labelingJob.outputManifestUri'),
+        labelAttributeName: DATASET_LABEL_ATTRIBUTE,
+        classes: props.classes,
+      },
+      resultPath: '$.labels',
+    });
+
+    const policy = [
+      new iam.PolicyStatement({
+        actions: [
+          'sagemaker:CreateLabelingJob',
+          'sagemaker:DescribeLabelingJob',
+          'sagemaker:StopLabelingJob',
+        ],
+        resources: [
+          stack.formatArn({
+            service: 'sagemaker',
+            resource: 'labeling-job',
+            resourceName: `${namePrefix}-labels-*`,
+          }),
+        ],
+      }),
+      new iam.PolicyStatement({
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [
+          stack.formatArn({
+            service: 'events',
+            resource: 'rule',
+            resourceName: 'StepFunctionsGetEventsForSageMakerLabelingJobsRule',
+          }),
+        ],
+      }),
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [jobRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      }),
+    ];
+    return { steps: [writeCategories, writeTemplate, createJob, convert], policy };
+  }
+}

@@ -1,0 +1,47 @@
+import { CfnResource, Validations } from 'aws-cdk-lib';
+import { rules } from 'cdk-nag';
+import { IConstruct } from 'constructs';
+
+/** Why one kind of IAM finding is acceptable; `finding` matches cdk-nag's finding text, e.g. `Action::s3:List*`. */
+export interface FindingReason {
+  readonly rule: 'IAM4' | 'IAM5';
+  readonly finding: RegExp;
+  readonly reason: string;
+}
+
+const RULES = {
+  IAM4: rules.iam.IAMNoManagedPolicies,
+  IAM5: rules.iam.IAMNoWildcardPermissions,
+};
+
+function acknowledgeResource(node: IConstruct, reasons: readonly FindingReason[]): void {
+  if (!CfnResource.isCfnResource(node)) return;
+  for (const [rule, check] of Object.entries(RULES)) {
+    const findings = check(node);
+    if (!Array.isArray(findings)) continue;
+    for (const finding of findings) {
+      const match = reasons.find((r) => r.rule === rule && r.finding.test(finding));
+      if (match)
+        Validations.of(node).acknowledge({ id: `AwsSolutions-${rule}[${finding}]`, reason: match.reason });
+    }
+  }
+}
+
+/**
+ * Acknowledges the IAM findings (AwsSolutions-IAM4, -IAM5) under `scope` that match one of `reasons`, one
+ * finding at a time, so a new wildcard that matches no reason is still reported.
+ *
+ * cdk-nag names a finding by the resolved resource, which differs before and after CloudFormation's
+ * cross-stack references are resolved, so this runs twice: now (for checks on the construct tree) and as a
+ * construct validation, which synthesis runs after resolving references and before the validation plugins.
+ */
+export function acknowledgeIamFindings(scope: IConstruct, reasons: readonly FindingReason[]): void {
+  const acknowledgeAll = () => scope.node.findAll().forEach((node) => acknowledgeResource(node, reasons));
+  acknowledgeAll();
+  scope.node.addValidation({
+    validate: () => {
+      acknowledgeAll();
+      return [];
+    },
+  });
+}

@@ -1,0 +1,141 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { join } from 'path';
+
+/**
+ * Errors worth retrying in every Task: Lambda's service-side errors and throttling, and the throttling and
+ * availability errors of the AWS services the state machine calls. Anything else (a handler's own error, a
+ * failed training job) goes straight to the stage's Catch.
+ */
+export const TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+  'SageMaker.ThrottlingException',
+  'SageMaker.ServiceUnavailableException',
+  'SageMaker.InternalServerException',
+  'SNS.ThrottledException',
+  'SNS.InternalErrorException',
+  'SSM.ThrottlingException',
+  'SSM.InternalServerErrorException',
+  'S3.SlowDownException',
+  'S3.InternalErrorException',
+  'Sfn.ThrottlingException',
+];
+
+/** Adds the pipeline's retry policy (exponential backoff with full jitter) to a state; returns it. */
+export function withRetry<T extends sfn.TaskStateBase | sfn.CustomState>(state: T): T {
+  state.addRetry({
+    errors: TRANSIENT_ERRORS,
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 5,
+    maxDelay: Duration.minutes(1),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  return state;
+}
+
+/** Properties of {@link pipelineFunction}. */
+export interface PipelineFunctionProps {
+  /** Directory under `lambda/` holding the handler's `index.ts`. */
+  readonly handler: string;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** @default 1 minute */
+  readonly timeout?: Duration;
+  /** @default - no extra environment */
+  readonly environment?: Record<string, string>;
+  /** @default - everything bundled by esbuild */
+  readonly bundling?: nodejs.BundlingOptions;
+}
+
+/** One pipeline Lambda: Node 24 on x86_64, bundled locally by esbuild, logging to a retained log group. */
+export function pipelineFunction(
+  scope: Construct,
+  id: string,
+  props: PipelineFunctionProps,
+): nodejs.NodejsFunction {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.ONE_YEAR });
+  return new nodejs.NodejsFunction(scope, id, {
+    entry: join(__dirname, '..', 'lambda', props.handler, 'index.ts'),
+    handler: 'handler',
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.X86_64,
+    memorySize: props.memorySize ?? 512,
+    timeout: props.timeout ?? Duration.minutes(1),
+    logGroup,
+    tracing: lambda.Tracing.ACTIVE,
+    environment: { POWERTOOLS_SERVICE_NAME: `logo-detection-${props.handler}`, ...props.environment },
+    bundling: { minify: true, sourceMap: true, ...props.bundling },
+  });
+}
+
+/** Properties of {@link invoke}. */
+export interface InvokeProps {
+  /** The handler's event; JSONPath values with `JsonPath.*`. */
+  readonly payload: Record<string, unknown>;
+  /**
+   * Where the handler's result goes in the state, e.g. `$.unlabeled`.
+   * @default - the result replaces the state's input
+   */
+  readonly resultPath?: string;
+}
+
+/**
+ * A LambdaInvoke that puts only the handler's result at `resultPath`, with the pipeline's retry policy
+ * instead of the task's default (which has no jitter).
+ */
+export function invoke(
+  scope: Construct,
+  id: string,
+  fn: lambda.IFunction,
+  props: InvokeProps,
+): tasks.LambdaInvoke {
+  return withRetry(
+    new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: fn,
+      payload: sfn.TaskInput.fromObject(props.payload),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: props.resultPath,
+    }),
+  );
+}
+
+/**
+ * Lowercase name prefix for the SageMaker resources this stack's pipeline creates at run time, derived from
+ * the stack name. SageMaker writes names lowercased into ARNs, so IAM policies scope by this prefix.
+ * At most 14 characters: with a kind (up to 6) and a 40-character run id the name stays within SageMaker's 63.
+ */
+export function sageMakerNamePrefix(scope: Construct): string {
+  const prefix = Stack.of(scope)
+    .stackName.toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 14)
+    .replace(/^-+|-+$/g, '');
+  if (prefix === '')
+    throw new Error(`Cannot derive a SageMaker name prefix from "${Stack.of(scope).stackName}"`);
+  return prefix;
+}
+
+/**
+ * The SageMaker name of a run's resource of one kind: `<prefix>-<kind>-<run id>`, where the run id is the
+ * SHA-1 of the execution name (set by the pipeline's first state at `$.run.id`), because execution names may be
+ * up to 80 characters and SageMaker names only 63.
+ */
+export function runResourceName(prefix: string, kind: string): string {
+  if (kind.length > 6) throw new Error(`SageMaker resource kind "${kind}" is longer than 6 characters`);
+  return sfn.JsonPath.format(`${prefix}-${kind}-{}`, sfn.JsonPath.stringAt('$.run.id'));
+}
+
+/** The tag every SageMaker model, endpoint config and endpoint of this stack carries (cleanup matches it). */
+export { STACK_TAG_KEY } from '../lambda/shared/contracts';

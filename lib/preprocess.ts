@@ -1,0 +1,85 @@
+import { Duration } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { PreprocessConfig } from './config';
+import { PREFIXES } from './data';
+import { invoke, pipelineFunction } from './pipeline-tasks';
+
+/** Properties of {@link Preprocess}. */
+export interface PreprocessProps {
+  readonly config: PreprocessConfig;
+  /** Raw uploads; read, never written. */
+  readonly rawBucket: s3.IBucket;
+  /** Receives the images under `images/` and the map's results under `reports/`. */
+  readonly datasetBucket: s3.IBucket;
+}
+
+/**
+ * Stage 1: a Distributed Map lists `raw/` and hands batches of keys to the `preprocess` Lambda (grayscale,
+ * EXIF orientation, resize), then `preprocess-report` collects the batches' results into one report.
+ * Result at `$.preprocess` ({@link PreprocessReportResult}).
+ */
+export class Preprocess extends Construct {
+  /** The Distributed Map over the raw bucket. */
+  public readonly map: sfn.DistributedMap;
+  /** The report step after the map. */
+  public readonly report: tasks.LambdaInvoke;
+
+  constructor(scope: Construct, id: string, props: PreprocessProps) {
+    super(scope, id);
+    const { config, rawBucket, datasetBucket } = props;
+    const buckets = { rawBucket: rawBucket.bucketName, datasetBucket: datasetBucket.bucketName };
+
+    const preprocess = pipelineFunction(this, 'Function', {
+      handler: 'preprocess',
+      memorySize: 2048,
+      timeout: Duration.minutes(5),
+      environment: { RAW_PREFIX: PREFIXES.raw, IMAGES_PREFIX: PREFIXES.images },
+      bundling: {
+        // sharp is native: install it next to the bundle instead of bundling it, and make npm fetch its
+        // linux-x64 glibc build (Lambda's) whatever machine synthesizes, without Docker.
+        nodeModules: ['sharp'],
+        forceDockerBundling: false,
+        environment: { npm_config_os: 'linux', npm_config_cpu: 'x64', npm_config_libc: 'glibc' },
+      },
+    });
+    // Read-only on raw: the pipeline never modifies an upload. Read/write only on images/.
+    rawBucket.grantRead(preprocess, `${PREFIXES.raw}*`);
+    datasetBucket.grantReadWrite(preprocess, `${PREFIXES.images}*`);
+
+    const reportFunction = pipelineFunction(this, 'ReportFunction', { handler: 'preprocess-report' });
+    datasetBucket.grantReadWrite(reportFunction, `${PREFIXES.reports}*`);
+
+    this.map = new sfn.DistributedMap(this, 'Preprocess raw images', {
+      itemReader: new sfn.S3ObjectsItemReader({ bucket: rawBucket, prefix: PREFIXES.raw }),
+      itemBatcher: new sfn.ItemBatcher({
+        maxItemsPerBatch: config.batchSize,
+        batchInput: { ...buckets, maxSide: config.maxSide },
+      }),
+      maxConcurrency: config.maxConcurrency,
+      toleratedFailurePercentage: config.toleratedFailurePercentage,
+      resultWriterV2: new sfn.ResultWriterV2({
+        bucket: datasetBucket,
+        prefix: `${PREFIXES.reports}preprocess`,
+      }),
+      resultSelector: { 'ResultWriterDetails.$': '$.ResultWriterDetails' },
+      resultPath: '$.preprocessMap',
+    });
+    this.map.itemProcessor(
+      invoke(this, 'Preprocess a batch', preprocess, {
+        payload: { 'Items.$': '$.Items', 'BatchInput.$': '$.BatchInput' },
+      }),
+    );
+
+    this.report = invoke(this, 'Summarize preprocessing', reportFunction, {
+      payload: {
+        ...buckets,
+        executionName: sfn.JsonPath.executionName,
+        resultWriterDetails: sfn.JsonPath.objectAt('$.preprocessMap.ResultWriterDetails'),
+      },
+      resultPath: '$.preprocess',
+    });
+  }
+}

@@ -1,0 +1,335 @@
+import { Template, Match } from 'aws-cdk-lib/assertions';
+import { existsSync, readdirSync } from 'fs';
+import { join } from 'path';
+import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
+import { AslDefinition, AslState, loadPipelineDefinition } from '../scripts/local/definition';
+import { buildApp } from '../lib/app';
+import { loadConfig } from '../lib/config';
+import { newApp } from './app-context';
+
+const ALTERNATIVE = {
+  workteamArn: 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers',
+  schedule: 'rate(1 day)',
+  notificationEmail: 'ops@example.com',
+  trainingUseSpot: false,
+};
+
+function synth(context: Record<string, unknown>): {
+  template: Template;
+  definition: AslDefinition;
+  outdir: string;
+} {
+  const app = newApp();
+  const { pipeline } = buildApp(
+    app,
+    loadConfig((key) => context[key]),
+  );
+  const template = Template.fromStack(pipeline);
+  return { template, definition: loadPipelineDefinition(template.toJSON() as never), outdir: app.outdir };
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+function statements(template: Template): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (p) => (p.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement,
+  );
+}
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** Every state of a definition, item processors included. */
+function allStates(definition: AslDefinition): [string, AslState][] {
+  return Object.entries(definition.States).flatMap(([name, state]) => [
+    [name, state] as [string, AslState],
+    ...(state.ItemProcessor ? allStates(state.ItemProcessor as AslDefinition) : []),
+  ]);
+}
+
+let standard: ReturnType<typeof synth>;
+let alternative: ReturnType<typeof synth>;
+beforeAll(() => {
+  standard = synth({});
+  alternative = synth(ALTERNATIVE);
+});
+
+describe('pipeline IAM', () => {
+  test('nothing may write or delete raw uploads', () => {
+    for (const { template } of [standard, alternative]) {
+      const onRaw = statements(template).filter((s) => JSON.stringify(s.Resource).includes('BucketsRaw'));
+      expect(onRaw.length).toBeGreaterThan(0);
+      for (const statement of onRaw) {
+        for (const action of actions(statement)) expect(action).toMatch(/^s3:(Get|List)/);
+      }
+    }
+  });
+
+  test('the preprocessing function reads raw/ and reads and writes images/ only', () => {
+    const functions = standard.template.findResources('AWS::Lambda::Function', {
+      Properties: { MemorySize: 2048 },
+    });
+    expect(Object.keys(functions)).toHaveLength(1);
+    const role = (Object.values(functions)[0].Properties as { Role: { 'Fn::GetAtt': [string, string] } })
+      .Role['Fn::GetAtt'][0];
+    const policies = Object.values(
+      standard.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    );
+    const s3 = policies
+      .flatMap(
+        (p) => (p.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement,
+      )
+      .filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    const objectResources = s3
+      .flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]))
+      .map((r) => JSON.stringify(r))
+      .filter((r) => r.includes('/'));
+    expect(objectResources.length).toBeGreaterThan(0);
+    for (const resource of objectResources)
+      expect(resource).toMatch(/BucketsRaw.*\/raw\/\*|BucketsDataset.*\/images\/\*/);
+  });
+
+  test('no wildcard admin actions and no managed FullAccess policies', () => {
+    for (const { template } of [standard, alternative]) {
+      for (const action of statements(template).flatMap(actions)) {
+        expect(action).not.toMatch(/^(\*|s3:\*|sagemaker:\*|iam:\*|kms:\*|states:\*)$/);
+      }
+      expect(JSON.stringify(template.toJSON())).not.toMatch(/FullAccess/);
+    }
+  });
+
+  test('iam:PassRole is only ever granted to pass roles to SageMaker', () => {
+    for (const { template } of [standard, alternative]) {
+      const passRole = statements(template).filter((s) => actions(s).includes('iam:PassRole'));
+      expect(passRole.length).toBeGreaterThan(0);
+      for (const statement of passRole) {
+        expect(statement.Condition).toEqual({
+          StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
+        });
+      }
+    }
+  });
+
+  test('the guard may list only this state machine’s executions, through a policy of its own', () => {
+    standard.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'states:ListExecutions',
+            Effect: 'Allow',
+            Resource: { Ref: Match.stringLikeRegexp('StateMachine') },
+          },
+        ],
+      },
+    });
+  });
+
+  test('Ground Truth mode: the state machine may run labeling jobs of this stack only', () => {
+    const labeling = statements(alternative.template).find((s) =>
+      actions(s).includes('sagemaker:CreateLabelingJob'),
+    );
+    expect(JSON.stringify(labeling?.Resource)).toMatch(/labeling-job\/logodetectionp-labels-\*/);
+    expect(
+      statements(standard.template).some((s) => actions(s).includes('sagemaker:CreateLabelingJob')),
+    ).toBe(false);
+    expect(JSON.stringify(statements(alternative.template))).toContain(
+      'StepFunctionsGetEventsForSageMakerLabelingJobsRule',
+    );
+  });
+
+  test('teardown may delete only this stack’s endpoint, models and endpoint configs', () => {
+    const deletes = statements(standard.template).filter((s) =>
+      actions(s).some((a) => a.startsWith('sagemaker:Delete')),
+    );
+    const resources = JSON.stringify(deletes.map((s) => s.Resource));
+    expect(resources).toContain('endpoint/logodetectionpipeline-detector');
+    expect(resources).toContain('model/logodetectionp-*');
+    expect(resources).toContain('endpoint-config/logodetectionp-*');
+    expect(resources).not.toMatch(/"(\*|[^"]*:(model|endpoint|endpoint-config)\/\*)"/);
+  });
+});
+
+describe('preprocess bundle', () => {
+  test('ships sharp with its linux-x64 binary next to the bundle, built without Docker', () => {
+    const assets = readdirSync(standard.outdir).filter((d) => d.startsWith('asset.'));
+    const withSharp = assets.filter((d) => existsSync(join(standard.outdir, d, 'node_modules', 'sharp')));
+    expect(withSharp).toHaveLength(1);
+    const img = join(standard.outdir, withSharp[0], 'node_modules', '@img');
+    expect(readdirSync(img)).toEqual(expect.arrayContaining(['sharp-linux-x64', 'sharp-libvips-linux-x64']));
+  });
+});
+
+describe('training job', () => {
+  const train = (d: AslDefinition) => d.States.Train.Parameters as Record<string, Record<string, unknown>>;
+
+  test('waits for the job (.sync) and may only manage this stack’s training jobs', () => {
+    for (const state of ['Train', 'Train from pretrained weights']) {
+      expect(standard.definition.States[state].Resource).toBe(
+        'arn:aws:states:::sagemaker:createTrainingJob.sync',
+      );
+    }
+    expect(JSON.stringify(statements(standard.template))).toContain(
+      'StepFunctionsGetEventsForSageMakerTrainingJobsRule',
+    );
+  });
+
+  test('managed spot training with per-run checkpoints and a max wait, by default', () => {
+    const parameters = train(standard.definition);
+    expect(parameters.EnableManagedSpotTraining).toBe(true);
+    expect(parameters.CheckpointConfig).toMatchObject({ LocalPath: '/opt/ml/checkpoints' });
+    expect(parameters.CheckpointConfig['S3Uri.$']).toMatch(
+      /^States\.Format\('s3:\/\/.+\/checkpoints\/\{\}\/', \$\$\.Execution\.Name\)$/,
+    );
+    expect(parameters.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 14400, MaxWaitTimeInSeconds: 28800 });
+  });
+
+  test('without spot: no spot fields', () => {
+    const parameters = train(alternative.definition);
+    expect(parameters.EnableManagedSpotTraining).toBeUndefined();
+    expect(parameters.CheckpointConfig).toBeUndefined();
+    expect(parameters.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 14400 });
+  });
+
+  test('metric definitions, network isolation, KMS on volume and output, string hyperparameters', () => {
+    const parameters = train(standard.definition);
+    expect(parameters.AlgorithmSpecification.MetricDefinitions).toEqual(METRIC_DEFINITIONS);
+    expect(parameters.AlgorithmSpecification.TrainingInputMode).toBe('File');
+    expect(parameters.EnableNetworkIsolation).toBe(true);
+    expect(parameters.ResourceConfig.VolumeKmsKeyId).toEqual(expect.any(String));
+    expect(parameters.OutputDataConfig).toMatchObject({ KmsKeyId: expect.any(String) });
+    expect(parameters.OutputDataConfig.S3OutputPath).toMatch(/\/models\/$/);
+    expect(Object.values(parameters.HyperParameters).every((v) => typeof v === 'string')).toBe(true);
+    expect(parameters.HyperParameters).toMatchObject({
+      classes: '["logo"]',
+      epochs: '40',
+      data_shape: '512',
+    });
+  });
+
+  test('channels: train, validation and images; pretrained only when weights were uploaded', () => {
+    const names = (d: AslDefinition, state: string) =>
+      (d.States[state].Parameters as { InputDataConfig: { ChannelName: string }[] }).InputDataConfig.map(
+        (c) => c.ChannelName,
+      );
+    expect(names(standard.definition, 'Train')).toEqual(['train', 'validation', 'images']);
+    expect(names(standard.definition, 'Train from pretrained weights')).toEqual([
+      'train',
+      'validation',
+      'images',
+      'pretrained',
+    ]);
+  });
+});
+
+describe('state machine', () => {
+  test('every Task retries transient errors with full jitter and catches into a notification', () => {
+    const tasks = allStates(standard.definition).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.length).toBeGreaterThan(20);
+    for (const [name, state] of tasks) {
+      const retry = state.Retry as { JitterStrategy: string; ErrorEquals: string[] }[];
+      expect({ name, jitter: retry?.[0]?.JitterStrategy }).toEqual({ name, jitter: 'FULL' });
+      if (name === 'Preprocess a batch') continue; // inside the map: the map's own Catch handles it
+      expect({ name, caught: Array.isArray(state.Catch) }).toEqual({ name, caught: true });
+    }
+  });
+
+  test('the preprocessing map lists raw/, batches with the handler’s BatchInput and writes results to reports/', () => {
+    const map = standard.definition.States['Preprocess raw images'];
+    expect(map).toMatchObject({
+      ItemReader: { Parameters: { Prefix: 'raw/' } },
+      ItemBatcher: { MaxItemsPerBatch: 25, BatchInput: { maxSide: 1024 } },
+      MaxConcurrency: 20,
+      ToleratedFailurePercentage: 5,
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
+    });
+    expect(JSON.stringify(map.ResultWriter)).toContain('reports/');
+  });
+
+  test('a run times out only after the longest labeling wait and the longest training job, plus a day', () => {
+    const day = 86400;
+    expect(standard.definition.TimeoutSeconds).toBe(7 * day + 28800 + day);
+    expect(alternative.definition.TimeoutSeconds).toBe(10 * day + 14400 + day);
+  });
+
+  test('logs ALL events with execution data, and traces with X-Ray', () => {
+    standard.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  test('the deployed model, its endpoint config and the endpoint carry the stack tag', () => {
+    for (const state of ['Create model', 'Create endpoint config', 'Create endpoint']) {
+      expect(standard.definition.States[state].Parameters).toMatchObject({
+        Tags: [{ Key: 'logo-detection:stack', Value: 'LogoDetectionPipeline' }],
+      });
+    }
+  });
+
+  test('a blue/green update rolls back on the endpoint’s 5XX alarm', () => {
+    standard.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Invocation5XXErrors',
+      Namespace: 'AWS/SageMaker',
+      Dimensions: Match.arrayWith([{ Name: 'EndpointName', Value: 'LogoDetectionPipeline-detector' }]),
+    });
+  });
+});
+
+describe('notifications, schedule and teardown', () => {
+  test('the topic is KMS-encrypted (rotating key) and refuses non-TLS publishers', () => {
+    standard.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    standard.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    standard.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  test('an e-mail subscription only when configured', () => {
+    standard.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    alternative.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  test('timed-out and aborted executions are published by EventBridge', () => {
+    standard.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.anyValue() }] },
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('Topic') } })],
+    });
+  });
+
+  test('a schedule rule only when a schedule is configured', () => {
+    expect(
+      standard.template.findResources('AWS::Events::Rule', {
+        Properties: { ScheduleExpression: Match.anyValue() },
+      }),
+    ).toEqual({});
+    alternative.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 day)',
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('StateMachine') } })],
+    });
+  });
+
+  test('a custom resource cleans up the run-time SageMaker resources on teardown', () => {
+    standard.template.resourceCountIs('Custom::PipelineRuntimeCleanup', 1);
+    standard.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          ENDPOINT_NAME: 'LogoDetectionPipeline-detector',
+          STACK_NAME: 'LogoDetectionPipeline',
+        }),
+      },
+    });
+  });
+
+  test('outputs the state machine and the topic', () => {
+    standard.template.hasOutput('StateMachineArn', {});
+    standard.template.hasOutput('NotificationTopicArn', {});
+    standard.template.hasOutput('EndpointName', { Value: 'LogoDetectionPipeline-detector' });
+  });
+});
