@@ -2,9 +2,11 @@ import { existsSync, mkdtempSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
+import { OUTCOME_STATES } from '../lib/pipeline';
 import { runLocal } from '../scripts/local/main';
-import { standInDefinition } from './local-standins/pipeline';
 
+// The same entry as `npm start`, shortened: fewer images, two short epochs. It synthesizes the app, starts moto
+// and runs the container's train and serve, so it needs the venv (runLocal calls scripts/py-env.sh first).
 jest.setTimeout(600000);
 
 describe('local mode (npm start), shortened', () => {
@@ -21,55 +23,64 @@ describe('local mode (npm start), shortened', () => {
       outDir,
       workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
       log: (line) => lines.push(line),
-      definition: standInDefinition,
     });
   });
 
-  test('the first execution succeeds and enters every stage', () => {
+  test('the first execution of the synthesized definition succeeds through every stage to a deployment', () => {
     const [first] = result.executions;
     expect(first.status).toBe('SUCCEEDED');
     expect(first.statesEntered).toEqual(
       expect.arrayContaining([
-        'Preprocess images',
-        'Preprocess batch',
+        'List running executions',
+        'Preprocess raw images',
+        'Preprocess a batch',
         'Summarize preprocessing',
         'Find unlabeled images',
-        'Request labels',
+        'Wait for imported labels',
         'Assemble dataset',
         'Train',
-        'Quality gate',
+        'Check model quality',
         'Create model',
         'Create endpoint config',
         'Create endpoint',
-        'Describe endpoint',
-        'Describe live model',
+        'Check endpoint',
         'Record live model',
-        'Notify',
+        'Notify deployed',
+        OUTCOME_STATES.deployed,
       ]),
     );
+    expect(result.map).toBeGreaterThanOrEqual(0);
   });
 
   test('the API answers every held-out image with well-formed detections and writes annotated copies', async () => {
     expect(result.apiChecks).toHaveLength(2);
     for (const check of result.apiChecks) {
       expect(check.status).toBe(200);
-      expect(check.detections.length).toBeGreaterThanOrEqual(0);
+      // detectionsOf (run on every answer) has checked each detection's label, score and box.
+      expect(Array.isArray(check.detections)).toBe(true);
+      expect((check.body as { model: { version: string } }).model.version).toMatch(/train/);
       expect(existsSync(check.annotated!)).toBe(true);
-      const meta = await sharp(check.annotated!).metadata();
-      expect(meta.format).toBe('jpeg');
+      expect((await sharp(check.annotated!).metadata()).format).toBe('jpeg');
     }
   });
 
-  test('a second execution with no new data skips preprocessing and labeling', () => {
+  test('a second execution with no new data skips preprocessing, labeling and training', () => {
     const second = result.executions[1];
     expect(second.status).toBe('SUCCEEDED');
     expect(result.secondSkipped).toEqual({ preprocessing: true, labeling: true });
-    expect(second.statesEntered).not.toContain('Request labels');
-    expect(second.statesEntered).toContain('Update endpoint');
+    expect(second.statesEntered).not.toContain('Wait for imported labels');
+    expect(second.statesEntered).not.toContain('Train');
+    expect(second.statesEntered).toContain(OUTCOME_STATES.nothingNew);
   });
 
-  test('progress shows stages and training epochs', () => {
-    expect(lines.some((line) => /train: epoch=1 train_loss=/.test(line))).toBe(true);
-    expect(lines.some((line) => /Execution 1 SUCCEEDED/.test(line))).toBe(true);
+  test('progress shows the stages, the states entered and the training epochs', () => {
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/■ Execution 1 SUCCEEDED/),
+        expect.stringMatching(/▶ Train$/),
+        expect.stringMatching(/train: epoch=2 train_loss=[0-9.]+/),
+        expect.stringMatching(/train: best_val_mAP=[0-9.]+/),
+      ]),
+    );
   });
 });

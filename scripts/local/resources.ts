@@ -1,6 +1,7 @@
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { loadPipelineDefinition } from './definition';
 import { CfnResource, CfnTemplate, TemplateResolver, handlerDirOf, resourcesOfType } from './template';
 
 /** Account and region local mode pretends to be in (moto's default account). */
@@ -162,7 +163,50 @@ export async function createLocalResources(
   return { resolver, functions, buckets };
 }
 
-/** The state machine definition of `stack`, from its synthesized template, with every reference resolved. */
+/**
+ * The local value of every reference in a template fragment, keyed as {@link loadPipelineDefinition} looks
+ * them up: `Ref`s by logical id (or pseudo parameter), `Fn::GetAtt`s by `<logical id>.<attribute>`,
+ * `Fn::ImportValue`s by export name, and the `${...}` names of `Fn::Sub`.
+ */
+export function referenceValues(
+  fragment: unknown,
+  stack: string,
+  resolver: TemplateResolver,
+): Record<string, string> {
+  const values: Record<string, string> = {};
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== 'object') return;
+    const object = node as Record<string, unknown>;
+    if (typeof object.Ref === 'string') values[object.Ref] = String(resolver.resolve(object, stack));
+    const getAtt = object['Fn::GetAtt'];
+    if (getAtt) {
+      const [id, ...attr] = typeof getAtt === 'string' ? getAtt.split('.') : (getAtt as string[]);
+      values[`${id}.${attr.join('.')}`] = String(resolver.resolve(object, stack));
+    }
+    if (object['Fn::ImportValue'] !== undefined) {
+      values[String(resolver.resolve(object['Fn::ImportValue'], stack))] = String(
+        resolver.resolve(object, stack),
+      );
+    }
+    const sub = object['Fn::Sub'];
+    if (typeof sub === 'string') {
+      for (const [, name] of sub.matchAll(/\$\{([^}!]+)\}/g)) {
+        const [id, ...attr] = name.split('.');
+        const ref = attr.length ? { 'Fn::GetAtt': [id, attr.join('.')] } : { Ref: id };
+        values[name] = String(resolver.resolve(ref, stack));
+      }
+    }
+    Object.values(object).forEach(visit);
+  };
+  visit(fragment);
+  return values;
+}
+
+/**
+ * The state machine definition of `stack`, taken from its synthesized template by the pipeline's own loader
+ * ({@link loadPipelineDefinition}), with every reference substituted by its local value.
+ */
 export function stateMachineDefinition(
   templates: Record<string, CfnTemplate>,
   stack: string,
@@ -173,15 +217,12 @@ export function stateMachineDefinition(
     throw new Error(`Expected one state machine in stack ${stack}, found ${machines.length}`);
   }
   const [logicalId, resource] = machines[0];
-  const text = resolver.resolve(resource.Properties?.DefinitionString, stack);
-  if (typeof text !== 'string') throw new Error(`State machine ${logicalId} has no DefinitionString`);
-  const substitutions = (resolver.resolve(resource.Properties?.DefinitionSubstitutions ?? {}, stack) ??
-    {}) as Record<string, unknown>;
-  const substituted = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, key: string) =>
-    key in substitutions ? String(substitutions[key]) : whole,
-  );
+  const substitutions = referenceValues(resource.Properties?.DefinitionString, stack, resolver);
+  const definition = loadPipelineDefinition(templates[stack] as never, substitutions);
+  const unresolved = /"<[^"<>]+>"|<[A-Za-z0-9:.]+>/.exec(JSON.stringify(definition));
+  if (unresolved) throw new Error(`The definition keeps an unresolved reference ${unresolved[0]}`);
   return {
-    definition: JSON.parse(substituted) as Record<string, unknown>,
+    definition: definition as unknown as Record<string, unknown>,
     arn: physicalValue(stack, logicalId, resource, 'Arn') as string,
     name: physicalValue(stack, logicalId, resource, 'Name') as string,
   };
