@@ -21,6 +21,7 @@ Options:
   --serve            keep the API up after the run, until Ctrl-C
   --port N           port of the local API (default: a free one)
   --no-second-run    skip the second execution (the one that shows a run with no new data skips work)
+  --retrain          then run a third execution with {"force": true}: retrains and updates the endpoint
   -h, --help         this help`;
 
 /** Parses `npm start` arguments into options of {@link runLocal}; throws naming a bad value. */
@@ -36,6 +37,7 @@ export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean 
       serve: { type: 'boolean' },
       port: { type: 'string' },
       'no-second-run': { type: 'boolean' },
+      retrain: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -60,6 +62,7 @@ export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean 
     labels: values.labels,
     serve: values.serve ?? false,
     secondExecution: !values['no-second-run'],
+    retrain: values.retrain ?? false,
     help: values.help,
   };
 }

@@ -20,6 +20,7 @@ describe('local mode (npm start), shortened', () => {
       holdout: 2,
       epochs: 2,
       maxIterationsPerEpoch: 2,
+      retrain: true,
       outDir,
       workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
       log: (line) => lines.push(line),
@@ -71,6 +72,20 @@ describe('local mode (npm start), shortened', () => {
     expect(second.statesEntered).not.toContain('Wait for imported labels');
     expect(second.statesEntered).not.toContain('Train');
     expect(second.statesEntered).toContain(OUTCOME_STATES.nothingNew);
+  });
+
+  test('a forced third execution retrains and updates the endpoint, and the new model answers the API', () => {
+    const third = result.executions[2];
+    expect(third.status).toBe('SUCCEEDED');
+    expect(third.statesEntered).toEqual(
+      expect.arrayContaining(['Train', 'Update endpoint', OUTCOME_STATES.deployed]),
+    );
+    expect(third.statesEntered).not.toContain('Create endpoint');
+    const firstVersion = (result.apiChecks[0].body as { model: { version: string } }).model.version;
+    expect(result.retrained?.status).toBe(200);
+    expect(result.retrained?.modelVersion).toMatch(/train/);
+    expect(result.retrained?.modelVersion).not.toBe(firstVersion);
+    expect(result.retrained?.answeredBy).toBe(result.retrained?.modelVersion);
   });
 
   test('progress shows the stages, the states entered and the training epochs', () => {

@@ -56,6 +56,11 @@ export interface LocalOptions {
   readonly maxIterationsPerEpoch?: number;
   /** Run the pipeline a second time with no new data and show what it skipped. @default true */
   readonly secondExecution?: boolean;
+  /**
+   * After the second execution, run a third with `{"force": true}`: it retrains and updates the endpoint, so
+   * the update path (blue/green: the old `serve` answers until the new one is ready) runs too. @default false
+   */
+  readonly retrain?: boolean;
   /** Keep the API up after the run until Ctrl-C (or until `stop` of the result is called). @default false */
   readonly serve?: boolean;
   /** Port of the local API. @default a free port */
@@ -108,6 +113,8 @@ export interface LocalResult {
   readonly secondSkipped?: { preprocessing: boolean; labeling: boolean };
   /** States that belong to labeling (they wait for a task token). */
   readonly labelingStates: string[];
+  /** With `retrain`: the live model after the third execution, and which model answered the API. */
+  readonly retrained?: { modelVersion?: string; answeredBy?: string; status: number };
 }
 
 const DEFAULTS = {
@@ -516,6 +523,30 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       );
     }
 
+    let retrained: LocalResult['retrained'];
+    if (options.retrain) {
+      stage(`Execution 3 (${runName}-3): {"force": true}, so a new model replaces the live one (blue/green)`);
+      const third = await runner.execute(`${runName}-3`, { force: true });
+      executions.push(third);
+      stage(`Execution 3 ${third.status} in ${clock(third.durationMs)}`);
+      if (third.status !== 'SUCCEEDED') throw new Error(`Execution 3 failed: ${describeError(third.error)}`);
+      if (api && heldOut.length > 0) {
+        const { model } = (await (await fetch(`${api.url}/model`)).json()) as { model: { version?: string } };
+        const response = await fetch(`${api.url}/detections?minScore=${settings.apiMinScore}`, {
+          method: 'POST',
+          headers: {
+            'Content-Type': extname(heldOut[0].name).toLowerCase() === '.png' ? 'image/png' : 'image/jpeg',
+          },
+          body: heldOut[0].data,
+        });
+        const body = (await response.json()) as { model?: { version?: string } };
+        retrained = { modelVersion: model.version, answeredBy: body.model?.version, status: response.status };
+        step(
+          `after the update: GET /model says ${model.version}; POST /detections answered ${response.status} by ${body.model?.version}`,
+        );
+      }
+    }
+
     stage(
       `Done in ${clock(Date.now() - start)}. Validation mAP ${map === undefined ? 'n/a' : map.toFixed(3)} ` +
         `(a short CPU run on ${coco.images.length} images: it shows the pipeline works, not how accurate a GPU run is).`,
@@ -527,6 +558,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       map,
       secondSkipped,
       labelingStates,
+      retrained,
     };
     if (options.serve && api) {
       log(
