@@ -2,14 +2,13 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import * as SageMaker from '@aws-sdk/client-sagemaker';
 import { ChildProcess, execFile, spawn } from 'child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
-import { IncomingMessage, Server, ServerResponse, createServer } from 'http';
-import { AddressInfo } from 'net';
 import { dirname, join, relative } from 'path';
 import { createInterface } from 'readline';
 import { promisify } from 'util';
 import { METRIC_DEFINITIONS } from '../../lambda/shared/contracts';
 import { stopChild, track } from './children';
 import { freePort, waitForHttp } from './net';
+import { RuntimeShim, startRuntimeShim } from './runtime-shim';
 
 const run = promisify(execFile);
 
@@ -105,7 +104,7 @@ export class LocalSageMaker {
   private readonly client = new SageMaker.SageMakerClient({});
   private readonly deployments = new Map<string, Deployment>();
   private pending = new Map<string, Deployment>();
-  private runtime: Server | undefined;
+  private runtime: RuntimeShim | undefined;
   private deploymentCount = 0;
   private readonly overrides: Record<string, string>;
   private readonly binDir: string;
@@ -126,13 +125,8 @@ export class LocalSageMaker {
 
   /** Starts the runtime shim. */
   async start(): Promise<void> {
-    this.runtime = createServer((request, response) => {
-      this.invoke(request, response).catch((error: Error) =>
-        runtimeError(response, 500, 'InternalFailure', error.message),
-      );
-    });
-    await new Promise<void>((resolve) => this.runtime!.listen(0, '127.0.0.1', resolve));
-    this.runtimeEndpoint = `http://127.0.0.1:${(this.runtime.address() as AddressInfo).port}`;
+    this.runtime = await startRuntimeShim((endpointName) => this.servingPort(endpointName));
+    this.runtimeEndpoint = this.runtime.endpoint;
   }
 
   /** Stops every `serve` process and the runtime shim. */
@@ -141,7 +135,7 @@ export class LocalSageMaker {
     await Promise.all(all.map((deployment) => stopChild(deployment.process)));
     this.deployments.clear();
     this.pending.clear();
-    if (this.runtime) await new Promise<void>((resolve) => this.runtime!.close(() => resolve()));
+    await this.runtime?.close();
   }
 
   /** The port `serve` listens on for an endpoint, if it is in service. */
@@ -418,77 +412,4 @@ export class LocalSageMaker {
       if (deployment) await stopChild(deployment.process);
     }
   }
-
-  /** `POST /endpoints/<name>/invocations`, forwarded to the endpoint's `serve` as SageMaker hosting would. */
-  private async invoke(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const match = /^\/endpoints\/([^/]+)\/invocations$/.exec(request.url ?? '');
-    if (request.method !== 'POST' || !match) {
-      return runtimeError(
-        response,
-        404,
-        'UnknownOperationException',
-        `No such operation: ${request.method} ${request.url}`,
-      );
-    }
-    const endpointName = decodeURIComponent(match[1]);
-    const port = this.servingPort(endpointName);
-    if (!port) {
-      return runtimeError(
-        response,
-        400,
-        'ValidationError',
-        `Endpoint ${endpointName} of account 123456789012 not found.`,
-      );
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const headers: Record<string, string> = {};
-    for (const name of ['content-type', 'accept', 'x-amzn-sagemaker-custom-attributes']) {
-      const value = request.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    let upstream: Response;
-    try {
-      upstream = await fetch(`http://127.0.0.1:${port}/invocations`, {
-        method: 'POST',
-        headers,
-        body: Buffer.concat(chunks),
-      });
-    } catch (error) {
-      return runtimeError(
-        response,
-        503,
-        'ServiceUnavailable',
-        `The endpoint did not answer: ${(error as Error).message}`,
-      );
-    }
-    const body = Buffer.from(await upstream.arrayBuffer());
-    if (!upstream.ok) {
-      const original = body.toString('utf8');
-      response.writeHead(424, { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'ModelError' });
-      response.end(
-        JSON.stringify({
-          ErrorCode: 'CLIENT_ERROR_FROM_MODEL',
-          Message: `Received client error (${upstream.status}) from primary with message "${original}".`,
-          OriginalMessage: original,
-          OriginalStatusCode: upstream.status,
-          LogStreamArn: `arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/${endpointName}`,
-        }),
-      );
-      return;
-    }
-    const out: Record<string, string> = {
-      'Content-Type': upstream.headers.get('content-type') ?? 'application/json',
-      'x-Amzn-Invoked-Production-Variant': 'AllTraffic',
-    };
-    const attributes = upstream.headers.get('x-amzn-sagemaker-custom-attributes');
-    if (attributes) out['X-Amzn-SageMaker-Custom-Attributes'] = attributes;
-    response.writeHead(200, out);
-    response.end(body);
-  }
-}
-
-function runtimeError(response: ServerResponse, status: number, type: string, message: string): void {
-  response.writeHead(status, { 'Content-Type': 'application/json', 'x-amzn-ErrorType': type });
-  response.end(JSON.stringify({ message }));
 }
