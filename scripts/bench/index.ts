@@ -9,9 +9,11 @@ import '../polyfills';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { bundleFigures } from './bundles';
+import { benchColdStart } from './coldstart';
 import { benchPayload } from './payload';
 import { benchPreprocess } from './preprocess';
 import { Section, toMarkdown, toText } from './report';
+import { benchServing } from './serving';
 import { benchSynth } from './synth';
 
 const ROOT = join(__dirname, '..', '..');
@@ -63,9 +65,20 @@ async function main(): Promise<void> {
       ];
     })),
   );
+  sections.push(
+    ...(await section('coldstart', only, 'API proxy cold start', '', () => {
+      if (!cdkOut) throw new Error('needs the synth section (the deployed bundle comes from its output)');
+      return benchColdStart(cdkOut, work, Math.max(5, runs));
+    })),
+  );
   sections.push(...(await section('payload', only, 'Request payload', '', benchPayload)));
   sections.push(
     ...(await section('preprocess', only, 'Preprocess throughput', '', () => benchPreprocess(work, runs))),
+  );
+  sections.push(
+    ...(await section('serving', only, 'Serving latency', '', () =>
+      benchServing(work, Math.max(20, runs * 6)),
+    )),
   );
 
   console.log(toText(sections));
@@ -73,7 +86,6 @@ async function main(): Promise<void> {
     writeFileSync(join(ROOT, 'BENCHMARKS.md'), toMarkdown(sections, new Date(), `${runs} per figure`));
     console.log('\nWrote BENCHMARKS.md');
   }
-  void cdkOut;
 }
 
 main().catch((error) => {
