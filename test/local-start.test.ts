@@ -1,0 +1,35 @@
+import { parseStartArgs } from '../scripts/start';
+
+describe('npm start arguments', () => {
+  test('options map to local mode settings', () => {
+    expect(
+      parseStartArgs(['--images-count', '20', '--epochs', '3', '--serve', '--port', '8080', '--retrain']),
+    ).toMatchObject({
+      imagesCount: 20,
+      epochs: 3,
+      serve: true,
+      apiPort: 8080,
+      retrain: true,
+      secondExecution: true,
+    });
+    expect(parseStartArgs(['--no-second-run'])).toMatchObject({ secondExecution: false, serve: false });
+  });
+
+  test('a count that is not a positive integer is rejected, naming the option and the value', () => {
+    expect(() => parseStartArgs(['--epochs', 'ten'])).toThrow(
+      '--epochs must be a positive integer, got "ten"',
+    );
+    expect(() => parseStartArgs(['--images-count', '0'])).toThrow(
+      /--images-count must be a positive integer/,
+    );
+  });
+
+  test('bring-your-own images need their labels, and labels need their images', () => {
+    expect(() => parseStartArgs(['--images', 'photos'])).toThrow(/--images needs --labels/);
+    expect(() => parseStartArgs(['--labels', 'coco.json'])).toThrow(/--labels needs --images/);
+  });
+
+  test('an unknown option is an error', () => {
+    expect(() => parseStartArgs(['--epoch', '3'])).toThrow(/--epoch/);
+  });
+});
