@@ -71,26 +71,6 @@ export interface LocalOptions {
   readonly workDir?: string;
   /** Where progress goes. @default console.log */
   readonly log?: (line: string) => void;
-  /** Stand-ins for handlers that have not landed yet, by lambda/<folder> (tests only). */
-  readonly handlers?: Record<string, Handler>;
-  /** Stand-in label import (tests only). @default the import command's main function */
-  readonly importLabels?: ImportLabels;
-  /**
-   * Stand-in definition (tests only), built from the local names; its Lambda tasks call
-   * `arn:aws:lambda:us-east-1:123456789012:function:<lambda folder>`. @default the synthesized state machine's
-   */
-  readonly definition?: (names: LocalNames) => Record<string, unknown>;
-  /** Stand-in executables for the container's `train` and `serve` (tests only). */
-  readonly containerBin?: string;
-}
-
-/** The local names of what the pipeline works on. */
-export interface LocalNames {
-  readonly rawBucket: string;
-  readonly datasetBucket: string;
-  readonly artifactsBucket: string;
-  readonly endpointName: string;
-  readonly liveModelParameter: string;
 }
 
 /** A path as people want to read it: relative to the repository when inside it. */
@@ -259,7 +239,6 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     sagemaker = new LocalSageMaker({
       repoRoot,
       workDir,
-      binDir: options.containerBin,
       hyperparameterOverrides: {
         max_iterations_per_epoch: String(settings.maxIterationsPerEpoch),
       },
@@ -305,32 +284,19 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     const datasetBucket = output(app.templates, app.dataStack, 'DatasetBucketName', resources);
     const artifactsBucket = output(app.templates, app.dataStack, 'ArtifactsBucketName', resources);
     const endpointName = output(app.templates, app.pipelineStack, 'EndpointName', resources);
-    const liveModelParameter = String(
-      resources.resolver.resolve(
-        { Ref: resourcesOfType(app.templates[app.pipelineStack], 'AWS::SSM::Parameter')[0]?.[0] },
-        app.pipelineStack,
-      ),
-    );
-    if (options.definition) {
-      // A stand-in definition calls lambda/<folder> directly; give each folder the template has no function for
-      // a function of its own, with the environment the pipeline's functions get.
-      const inTemplates = new Set(resources.functions.map((fn) => fn.handlerDir));
-      for (const dir of handlerDirs(repoRoot).filter((d) => d !== 'shared' && !inTemplates.has(d))) {
-        resources.functions.push({
-          stack: 'stand-in',
-          logicalId: dir,
-          arn: `arn:aws:lambda:us-east-1:123456789012:function:${dir}`,
-          handlerDir: dir,
-          environment: { LIVE_MODEL_PARAMETER: liveModelParameter, ENDPOINT_NAME: endpointName },
-        });
-      }
+    const detect = resources.functions.find((fn) => fn.handlerDir === 'detect' && fn.stack === app.apiStack);
+    if (!detect) {
+      throw new Error(
+        `Stack ${app.apiStack} has no function local mode recognizes as the API proxy (lambda/detect)`,
+      );
     }
+    const liveModelParameter = detect.environment.LIVE_MODEL_PARAMETER;
     for (const fn of resources.functions) Object.assign(process.env, fn.environment);
 
     const handlers: Record<string, Handler> = {};
     for (const dir of new Set(resources.functions.map((fn) => fn.handlerDir))) {
       const module = (await import(join(repoRoot, 'lambda', dir, 'index.ts'))) as { handler: Handler };
-      handlers[dir] = options.handlers?.[dir] ?? module.handler;
+      handlers[dir] = module.handler;
     }
 
     const s3 = new S3Client({});
@@ -397,15 +363,12 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
         : 'no .local/pretrained/: training from random initialization',
     );
 
-    const importLabels = options.importLabels ?? (await realImportLabels(repoRoot));
-    const names: LocalNames = { rawBucket, datasetBucket, artifactsBucket, endpointName, liveModelParameter };
-    const { definition, arn, name } = options.definition
-      ? {
-          definition: options.definition(names),
-          arn: 'arn:aws:states:us-east-1:123456789012:stateMachine:local',
-          name: 'local',
-        }
-      : stateMachineDefinition(app.templates, app.pipelineStack, resources.resolver);
+    const importLabels = await realImportLabels(repoRoot);
+    const { definition, arn, name } = stateMachineDefinition(
+      app.templates,
+      app.pipelineStack,
+      resources.resolver,
+    );
     const runner = new LocalRunner(
       definition as never,
       { arn, name },
@@ -440,11 +403,6 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     )?.Value;
 
     const apiChecks: ApiCheck[] = [];
-    const detect = resources.functions.find((fn) => fn.handlerDir === 'detect' && fn.stack === app.apiStack);
-    if (!detect)
-      throw new Error(
-        `Stack ${app.apiStack} has no function local mode recognizes as the API proxy (lambda/detect)`,
-      );
     if (!sagemaker.servingPort(endpointName)) {
       stage(`Endpoint ${endpointName} is not in service after execution 1 (model rejected?): no API check`);
     } else {

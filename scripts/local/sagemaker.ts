@@ -88,8 +88,6 @@ export interface LocalSageMakerOptions {
   readonly workDir: string;
   /** Hyperparameters that replace the synthesized ones for local runs (short CPU schedule). */
   readonly hyperparameterOverrides: Record<string, string>;
-  /** Folder holding the `train` and `serve` executables. @default training-container/bin */
-  readonly binDir?: string;
   readonly hooks?: SageMakerHooks;
 }
 
@@ -115,7 +113,7 @@ export class LocalSageMaker {
 
   constructor(private readonly options: LocalSageMakerOptions) {
     this.overrides = { ...options.hyperparameterOverrides };
-    this.binDir = options.binDir ?? join(options.repoRoot, 'training-container', 'bin');
+    this.binDir = join(options.repoRoot, 'training-container', 'bin');
   }
 
   /** Replaces one synthesized hyperparameter in every later training job. */
