@@ -212,7 +212,8 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     await sfn.stop();
     await moto?.stop();
     await stopAll();
-    process.env = savedEnv;
+    for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
+    Object.assign(process.env, savedEnv);
   };
 
   try {
