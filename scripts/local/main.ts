@@ -1,14 +1,14 @@
 import '../polyfills';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'fs';
-import { basename, extname, join, relative } from 'path';
+import { mkdirSync, rmSync } from 'fs';
+import { extname, join, relative } from 'path';
 import { ProxyHandler, startApiServer, LocalApi, DEFAULT_BINARY_MEDIA_TYPES } from './api-server';
 import { stopAll } from './children';
-import { CocoFile, GeneratedBox, generateDataset, toCoco } from './dataset';
+import { uploadInputs, uploadPretrained } from './inputs';
 import { MotoServer, startMoto } from './moto';
-import { ApiCheck, annotate, apiTable, clock, detectionsOf } from './report';
+import { ApiCheck, apiTable, checkApi, clock } from './report';
 import { LocalResources, createLocalResources, stateMachineDefinition } from './resources';
 import { ExecutionReport, Handler, LocalRunner } from './runner';
 import { LocalSageMaker } from './sagemaker';
@@ -154,6 +154,31 @@ function describeError(error: ExecutionReport['error']): string {
 }
 
 /**
+ * Runs an execution after one that took everything in, and tells whether it skipped preprocessing (the
+ * preprocessed images are untouched) and labeling (no label changed and no state waited for labels).
+ */
+async function executeWithoutNewData(
+  runner: LocalRunner,
+  name: string,
+  s3: S3Client,
+  datasetBucket: string,
+): Promise<{ report: ExecutionReport; skipped: { preprocessing: boolean; labeling: boolean } }> {
+  const imagesBefore = await listing(s3, datasetBucket, 'images/');
+  const labelsBefore = await listing(s3, datasetBucket, 'labels/');
+  const report = await runner.execute(name);
+  if (report.status !== 'SUCCEEDED')
+    throw new Error(`Execution ${name} failed: ${describeError(report.error)}`);
+  const waited = runner.waitingStates().some((state) => report.statesEntered.includes(state));
+  return {
+    report,
+    skipped: {
+      preprocessing: sameListing(imagesBefore, await listing(s3, datasetBucket, 'images/')),
+      labeling: sameListing(labelsBefore, await listing(s3, datasetBucket, 'labels/')) && !waited,
+    },
+  };
+}
+
+/**
  * The label import as an operator runs it (`npm run import-labels -- --file <labels> --dataset-bucket <bucket>`):
  * the command's main function, with SDK clients that reach moto and the local Step Functions endpoint.
  */
@@ -236,7 +261,6 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
 
     moto = await startMoto(repoRoot, join(workDir, 'moto.log'));
     await sfn.start();
-    const trainingLog: string[] = [];
     sagemaker = new LocalSageMaker({
       repoRoot,
       workDir,
@@ -245,7 +269,6 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       },
       hooks: {
         onTrainingLog: (line) => {
-          trainingLog.push(line);
           if (/epoch=|best_val_mAP|error|Traceback/i.test(line)) step(`train: ${line}`);
         },
         onEvent: (message) => step(message),
@@ -301,62 +324,19 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     }
 
     const s3 = new S3Client({});
-    let coco: CocoFile;
-    const heldOut: { name: string; data: Buffer; truth?: GeneratedBox[] }[] = [];
-    if (options.images) {
-      if (!options.labels) throw new Error('--images needs --labels <coco.json> (the boxes of those images)');
-      coco = JSON.parse(readFileSync(options.labels, 'utf8')) as CocoFile;
-      const files = readdirSync(options.images)
-        .filter((f) => /\.(jpe?g|png|webp|tiff?)$/i.test(f))
-        .sort();
-      if (files.length === 0) throw new Error(`No images (.jpg, .png, .webp, .tif) in ${options.images}`);
-      stage(`Uploading ${files.length} images from ${options.images} to s3://${rawBucket}/raw/`);
-      for (const file of files) {
-        const data = readFileSync(join(options.images, file));
-        await s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: `raw/${file}`, Body: data }));
-      }
-      for (const file of files.slice(0, settings.holdout))
-        heldOut.push({ name: file, data: readFileSync(join(options.images, file)) });
-    } else {
-      const total = settings.imagesCount + settings.holdout;
-      stage(
-        `Generating ${settings.imagesCount} images (+${settings.holdout} held out for the API), seed ${settings.seed}`,
-      );
-      const images = await generateDataset({
-        count: total,
-        seed: settings.seed,
-        maxSide: Math.min(480, app.config.preprocess.maxSide),
-      });
-      const training = images.slice(0, settings.imagesCount);
-      for (const image of training) {
-        await s3.send(
-          new PutObjectCommand({ Bucket: rawBucket, Key: `raw/${image.fileName}`, Body: image.data }),
-        );
-      }
-      for (const image of images.slice(settings.imagesCount))
-        heldOut.push({ name: image.fileName, data: image.data, truth: image.boxes });
-      coco = toCoco(training, app.config.classes);
-      step(
-        `${training.length} images with ${coco.annotations.length} logos uploaded to s3://${rawBucket}/raw/`,
-      );
-    }
-    // Your own label file is imported as it is; the generated one is written next to the run's other files.
-    const labelFile = options.labels ?? join(workDir, 'labels.coco.json');
-    if (!options.labels) writeFileSync(labelFile, JSON.stringify(coco));
-
-    const pretrainedDir = join(repoRoot, '.local', 'pretrained');
-    const pretrained = existsSync(pretrainedDir)
-      ? readdirSync(pretrainedDir).filter((f) => statSync(join(pretrainedDir, f)).isFile())
-      : [];
-    for (const file of pretrained) {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: artifactsBucket,
-          Key: `pretrained/${file}`,
-          Body: readFileSync(join(pretrainedDir, file)),
-        }),
-      );
-    }
+    const { coco, labelFile, heldOut } = await uploadInputs(s3, rawBucket, {
+      images: options.images,
+      labels: options.labels,
+      count: settings.imagesCount,
+      holdout: settings.holdout,
+      seed: settings.seed,
+      classes: app.config.classes,
+      maxSide: Math.min(480, app.config.preprocess.maxSide),
+      workDir,
+      stage,
+      step,
+    });
+    const pretrained = await uploadPretrained(join(repoRoot, '.local', 'pretrained'), s3, artifactsBucket);
     if (pretrained.length === 0) sagemaker.setHyperparameter('pretrained', 'none');
     step(
       pretrained.length
@@ -418,37 +398,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       stage(
         `API on ${api.url} (no auth locally): POST /detections?${query} with the ${heldOut.length} held-out images`,
       );
-      for (const image of heldOut) {
-        const type = extname(image.name).toLowerCase() === '.png' ? 'image/png' : 'image/jpeg';
-        const started = Date.now();
-        const response = await fetch(`${api.url}/detections?${query}`, {
-          method: 'POST',
-          headers: { 'Content-Type': type },
-          body: image.data,
-        });
-        const latencyMs = Date.now() - started;
-        const text = await response.text();
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // keep the text
-        }
-        const check: ApiCheck = {
-          image: image.name,
-          status: response.status,
-          latencyMs,
-          detections: response.status === 200 ? detectionsOf(body) : [],
-          body,
-          expected: image.truth?.length,
-        };
-        if (response.status === 200) {
-          const target = join(outDir, `${basename(image.name, extname(image.name))}.annotated.jpg`);
-          writeFileSync(target, await annotate(image.data, check.detections, image.truth));
-          check.annotated = target;
-        }
-        apiChecks.push(check);
-      }
+      apiChecks.push(...(await checkApi(`${api.url}/detections?${query}`, heldOut, outDir)));
       log(apiTable(apiChecks));
       step(`annotated copies in ${shown(repoRoot, outDir)}/`);
     }
@@ -460,25 +410,15 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
 
     let secondSkipped: LocalResult['secondSkipped'];
     if (options.secondExecution !== false) {
-      const imagesBefore = await listing(s3, datasetBucket, 'images/');
-      const labelsBefore = await listing(s3, datasetBucket, 'labels/');
       stage(`Execution 2 (${runName}-2): no new data`);
-      const second = await runner.execute(`${runName}-2`);
-      executions.push(second);
-      stage(`Execution 2 ${second.status} in ${clock(second.durationMs)}`);
-      if (second.status !== 'SUCCEEDED') {
-        throw new Error(`Execution 2 failed: ${describeError(second.error)}`);
-      }
-      secondSkipped = {
-        preprocessing: sameListing(imagesBefore, await listing(s3, datasetBucket, 'images/')),
-        labeling:
-          sameListing(labelsBefore, await listing(s3, datasetBucket, 'labels/')) &&
-          !labelingStates.some((state) => second.statesEntered.includes(state)),
-      };
+      const second = await executeWithoutNewData(runner, `${runName}-2`, s3, datasetBucket);
+      executions.push(second.report);
+      stage(`Execution 2 ${second.report.status} in ${clock(second.report.durationMs)}`);
+      secondSkipped = second.skipped;
       step(
         `second execution: preprocessing ${secondSkipped.preprocessing ? 'wrote no image (all skipped)' : 'REWROTE images'}; ` +
           `labeling ${secondSkipped.labeling ? 'not requested' : 'RAN AGAIN'}; ` +
-          `states skipped: ${first.statesEntered.filter((s) => !second.statesEntered.includes(s)).join(', ') || 'none'}`,
+          `states skipped: ${first.statesEntered.filter((s) => !second.report.statesEntered.includes(s)).join(', ') || 'none'}`,
       );
     }
 
