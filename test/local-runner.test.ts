@@ -2,7 +2,10 @@ import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-
 import { prepareDefinition } from '../scripts/local/runner';
 import { finalMetrics, parseS3Uri, sageMakerError } from '../scripts/local/sagemaker';
 import { LocalStepFunctions } from '../scripts/local/sfn-shim';
-import { TemplateResolver } from '../scripts/local/template';
+import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { TemplateResolver, synthesize } from '../scripts/local/template';
 
 describe('training log to FinalMetricDataList', () => {
   test('takes the last value each metric definition captures, as SageMaker does', () => {
@@ -202,4 +205,16 @@ test('S3 locations are read in every form SageMaker accepts', () => {
   });
   expect(parseS3Uri('https://b.s3.us-east-1.amazonaws.com/images/')).toEqual({ bucket: 'b', key: 'images/' });
   expect(() => parseS3Uri('/tmp/x')).toThrow(/Not an S3 location/);
+});
+
+test('the local synth imports labels even when cdk.json configures a Ground Truth workteam', () => {
+  const root = mkdtempSync(join(tmpdir(), 'local-synth-'));
+  const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  cdkJson.context.workteamArn = 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team';
+  writeFileSync(join(root, 'cdk.json'), JSON.stringify(cdkJson));
+  const app = synthesize(root, join(root, 'cdk.out'), { minMap: 0 });
+  expect(app.config.labeling.mode).toBe('import');
+  expect(app.config.qualityGate.minMap).toBe(0);
 });

@@ -36,7 +36,8 @@ export interface SynthesizedApp {
 
 /**
  * Synthesizes the app in-process with cdk.json's context plus `context` (the local overrides), exactly as
- * `cdk synth -c key=value` would, into `outdir`.
+ * `cdk synth -c key=value` would, into `outdir`. A `workteamArn` in cdk.json is left out: there is no Ground
+ * Truth workforce locally, so local mode always imports labels.
  */
 export function synthesize(
   repoRoot: string,
@@ -46,11 +47,13 @@ export function synthesize(
   const cdkJson = JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };
+  const configured = { ...cdkJson.context };
+  delete configured.workteamArn;
   // Local mode runs the handlers from source, so the Lambda bundles (esbuild, npm installs) are not built.
   const app = new App({
     outdir,
     context: {
-      ...cdkJson.context,
+      ...configured,
       'aws:cdk:bundling-stacks': [],
       // As the CDK CLI does: construct paths in each resource's metadata, which name the handler of a function.
       'aws:cdk:enable-path-metadata': true,
