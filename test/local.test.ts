@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
@@ -6,7 +6,8 @@ import { OUTCOME_STATES } from '../lib/pipeline';
 import { runLocal } from '../scripts/local/main';
 
 // The same entry as `npm start`, shortened: fewer images, two short epochs. It synthesizes the app, starts moto
-// and runs the container's train and serve, so it needs the venv (runLocal calls scripts/py-env.sh first).
+// and runs the container's train and serve, so it needs the venv (runLocal calls scripts/py-env.sh first; the
+// runs stay in this one file so two workers never create the venv at once).
 jest.setTimeout(600000);
 
 describe('local mode (npm start), shortened', () => {
@@ -98,4 +99,28 @@ describe('local mode (npm start), shortened', () => {
       ]),
     );
   });
+});
+
+test('a run that fails on bad input says what is wrong and stops the servers it started', async () => {
+  const images = mkdtempSync(join(tmpdir(), 'local-no-images-'));
+  writeFileSync(join(images, 'notes.txt'), 'not an image');
+  const labels = join(images, 'coco.json');
+  writeFileSync(labels, JSON.stringify({ images: [], annotations: [], categories: [] }));
+  const lines: string[] = [];
+  const before = { ...process.env };
+
+  await expect(
+    runLocal({
+      images,
+      labels,
+      workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
+      log: (l) => lines.push(l),
+    }),
+  ).rejects.toThrow(`No images (.jpg, .png, .webp, .tif) in ${images}`);
+
+  const moto = lines.map((line) => /moto on (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1]).find(Boolean);
+  expect(moto).toBeDefined();
+  await expect(fetch(`${moto}/moto-api/`)).rejects.toThrow();
+  // The AWS endpoints and credentials it set are gone again.
+  expect(process.env.AWS_ENDPOINT_URL).toBe(before.AWS_ENDPOINT_URL);
 });
