@@ -1,5 +1,5 @@
 import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { prepareDefinition } from '../scripts/local/runner';
+import { prepareDefinition } from '../scripts/local/asl';
 import { finalMetrics, parseS3Uri, sageMakerError } from '../scripts/local/sagemaker';
 import { LocalStepFunctions } from '../scripts/local/sfn-shim';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
