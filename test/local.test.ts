@@ -3,7 +3,10 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
 import { OUTCOME_STATES } from '../lib/pipeline';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { runDistributedMap } from '../scripts/local/distributed-map';
 import { runLocal } from '../scripts/local/main';
+import { MotoServer, startMoto } from '../scripts/local/moto';
 
 // The same entry as `npm start`, shortened: fewer images, two short epochs. It synthesizes the app, starts moto
 // and runs the container's train and serve, so it needs the venv (runLocal calls scripts/py-env.sh first; the
@@ -123,4 +126,103 @@ test('a run that fails on bad input says what is wrong and stops the servers it 
   await expect(fetch(`${moto}/moto-api/`)).rejects.toThrow();
   // The AWS endpoints and credentials it set are gone again.
   expect(process.env.AWS_ENDPOINT_URL).toBe(before.AWS_ENDPOINT_URL);
+});
+
+// After the run above, so the venv (and moto_server in it) exists.
+describe('Distributed Map emulation, on moto', () => {
+  let moto: MotoServer;
+  let s3: S3Client;
+  const bucket = 'map-items';
+
+  beforeAll(async () => {
+    moto = await startMoto(join(__dirname, '..'), join(mkdtempSync(join(tmpdir(), 'moto-')), 'moto.log'));
+    s3 = new S3Client({
+      endpoint: moto.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      forcePathStyle: true,
+    });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    for (const name of ['a', 'b', 'c', 'd', 'e']) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `raw/${name}.jpg`, Body: name }));
+    }
+  });
+  afterAll(() => moto.stop());
+
+  const run = (toleratedFailurePercentage: number) =>
+    runDistributedMap({
+      stateName: 'Map',
+      state: {
+        Type: 'Map',
+        ItemReader: {
+          Resource: 'arn:aws:states:::s3:listObjectsV2',
+          Parameters: { Bucket: bucket, 'Prefix.$': '$.prefix' },
+        },
+        ItemBatcher: { MaxItemsPerBatch: 2, BatchInput: { 'tag.$': '$.tag' } },
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'DISTRIBUTED' },
+          StartAt: 'Work',
+          States: {
+            Work: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:123456789012:function:w', End: true },
+          },
+        },
+        ResultWriter: {
+          Resource: 'arn:aws:states:::s3:putObject',
+          Parameters: { Bucket: bucket, Prefix: 'results' },
+        },
+        ToleratedFailurePercentage: toleratedFailurePercentage,
+      },
+      input: { prefix: 'raw/', tag: 'run-1' },
+      context: {},
+      overrides: {
+        taskResourceLocalHandlers: {
+          Work: async (batch) => {
+            const { Items, BatchInput } = batch as { Items: { Key: string }[]; BatchInput: { tag: string } };
+            if (Items.some((item) => item.Key === 'raw/e.jpg')) throw new Error('cannot read e');
+            return { keys: Items.map((item) => item.Key), tag: BatchInput.tag };
+          },
+        },
+      },
+      enter: () => undefined,
+      stateMachine: { arn: 'arn:aws:states:us-east-1:123456789012:stateMachine:m', name: 'm' },
+      s3,
+      log: () => undefined,
+    });
+
+  const json = async <T>(key: string): Promise<T> => {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return JSON.parse(await object.Body!.transformToString()) as T;
+  };
+
+  test('lists the items, batches them with the batch input, and writes the result files Step Functions writes', async () => {
+    const output = (await run(50)) as { ResultWriterDetails: { Bucket: string; Key: string } };
+    expect(output.ResultWriterDetails.Bucket).toBe(bucket);
+    expect(output.ResultWriterDetails.Key).toMatch(/^results\/[0-9a-f-]+\/manifest\.json$/);
+    const manifest = await json<{ ResultFiles: Record<string, { Key: string }[]> }>(
+      output.ResultWriterDetails.Key,
+    );
+    const succeeded = await json<{ Status: string; Output: string; Input: string }[]>(
+      manifest.ResultFiles.SUCCEEDED[0].Key,
+    );
+    const failed = await json<{ Status: string; Error: string; Cause: string }[]>(
+      manifest.ResultFiles.FAILED[0].Key,
+    );
+    expect(succeeded.map((entry) => JSON.parse(entry.Output))).toEqual([
+      { keys: ['raw/a.jpg', 'raw/b.jpg'], tag: 'run-1' },
+      { keys: ['raw/c.jpg', 'raw/d.jpg'], tag: 'run-1' },
+    ]);
+    expect(JSON.parse(succeeded[0].Input).Items[0]).toMatchObject({ Key: 'raw/a.jpg', Size: 1 });
+    expect(failed).toEqual([
+      expect.objectContaining({ Status: 'FAILED', Error: 'Error', Cause: 'cannot read e' }),
+    ]);
+  });
+
+  test('fails with States.ExceedToleratedFailureThreshold when more batches fail than tolerated', async () => {
+    const error = await run(0).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.name).toBe('States.ExceedToleratedFailureThreshold');
+    expect(error?.message).toMatch(/1 of 3 child executions failed.*cannot read e/);
+  });
 });
