@@ -42,6 +42,17 @@ export class BlueGreenUpdateEndpoint extends tasks.SageMakerUpdateEndpoint {
   }
 }
 
+/**
+ * The training job's model artifact, read from the state. Unlike `S3Location.fromJsonExpression`, binding it
+ * grants nothing: that one lets the model role read every object in every bucket (`s3:GetObject` on `*`), while
+ * the artifact always lies under `models/` of the artifacts bucket, which the model role is granted on its own.
+ */
+class ModelArtifact extends tasks.S3Location {
+  public bind(): tasks.S3LocationConfig {
+    return { uri: sfn.JsonPath.stringAt('$.training.ModelArtifacts.S3ModelArtifacts') };
+  }
+}
+
 /** Properties of {@link Deployment}. */
 export interface DeploymentProps {
   readonly config: EndpointConfig;
@@ -134,7 +145,7 @@ export class Deployment extends Construct {
         primaryContainer: new tasks.ContainerDefinition({
           image: props.image,
           mode: tasks.Mode.SINGLE_MODEL,
-          modelS3Location: tasks.S3Location.fromJsonExpression('$.training.ModelArtifacts.S3ModelArtifacts'),
+          modelS3Location: new ModelArtifact(),
           environmentVariables: sfn.TaskInput.fromObject({
             MODEL_VERSION: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
           }),

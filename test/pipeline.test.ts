@@ -95,6 +95,16 @@ describe('pipeline IAM', () => {
     }
   });
 
+  test('no S3 action on every resource: each role reads and writes only its own prefixes', () => {
+    for (const { template } of [standard, alternative]) {
+      const onEverything = statements(template).filter((s) => s.Resource === '*');
+      expect(onEverything.length).toBeGreaterThan(0);
+      for (const statement of onEverything) {
+        for (const action of actions(statement)) expect(action).not.toMatch(/^s3:/);
+      }
+    }
+  });
+
   test('iam:PassRole is only ever granted to pass roles to SageMaker', () => {
     for (const { template } of [standard, alternative]) {
       const passRole = statements(template).filter((s) => actions(s).includes('iam:PassRole'));
