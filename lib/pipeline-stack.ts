@@ -164,8 +164,29 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     rule: 'IAM5',
     finding: /^Resource::\*$/,
     reason:
-      'Actions without resource-level permissions: X-Ray trace upload, ECR GetAuthorizationToken, SageMaker List*/ListTags, ' +
-      'and CloudWatch PutMetricData limited by a namespace condition.',
+      'Only actions that have no resource-level permissions: X-Ray trace upload (every traced function and the ' +
+      'state machine), Step Functions log delivery setup, SageMaker ListTags/ListModels/ListEndpointConfigs ' +
+      '(the training task and teardown), ECR GetAuthorizationToken (training and model roles pulling the image), ' +
+      'and CloudWatch PutMetricData limited to the SageMaker namespaces by a condition.',
+    actions: [
+      'xray:PutTraceSegments',
+      'xray:PutTelemetryRecords',
+      'xray:GetSamplingRules',
+      'xray:GetSamplingTargets',
+      'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery',
+      'sagemaker:ListTags',
+      'sagemaker:ListModels',
+      'sagemaker:ListEndpointConfigs',
+      'ecr:GetAuthorizationToken',
+      'cloudwatch:PutMetricData',
+    ],
   },
   {
     rule: 'IAM5',
