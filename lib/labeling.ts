@@ -74,6 +74,8 @@ export class Labeling extends Construct {
   public readonly label: sfn.Chain;
   /** Every Task of the stage, for the pipeline to attach its failure Catch. */
   public readonly tasks: (sfn.TaskStateBase | sfn.CustomState)[];
+  /** Ground Truth mode: the Task converting the job's output (throws `LabelFileError` for unusable labels). */
+  public readonly importGroundTruth?: tasks.LambdaInvoke;
   /** Import mode: the Task waiting for the operator (times out after `importTimeout`). */
   public readonly waitForImport?: tasks.LambdaInvoke;
   /** What the state machine's role needs for the tasks CDK does not know (the Ground Truth job). */
@@ -102,7 +104,13 @@ export class Labeling extends Construct {
 
     if (props.config.mode === 'groundtruth') {
       if (!props.config.workteamArn) throw new Error('Labeling: groundtruth mode needs a workteamArn');
-      const { steps, policy } = this.groundTruth(props, props.config.workteamArn, buckets, taskAvailability);
+      const { steps, convert, policy } = this.groundTruth(
+        props,
+        props.config.workteamArn,
+        buckets,
+        taskAvailability,
+      );
+      this.importGroundTruth = convert;
       this.label = steps.slice(1).reduce((chain, step) => chain.next(step), sfn.Chain.start(steps[0]));
       this.tasks = [this.find, ...steps];
       this.stateMachinePolicy = policy;
@@ -139,7 +147,11 @@ export class Labeling extends Construct {
     workteamArn: string,
     buckets: { rawBucket: string; datasetBucket: string },
     taskAvailability: Duration,
-  ): { steps: (sfn.TaskStateBase | sfn.CustomState)[]; policy: iam.PolicyStatement[] } {
+  ): {
+    steps: (sfn.TaskStateBase | sfn.CustomState)[];
+    convert: tasks.LambdaInvoke;
+    policy: iam.PolicyStatement[];
+  } {
     const { datasetBucket, namePrefix } = props;
     const stack = Stack.of(this);
     const bucketName = datasetBucket.bucketName;
@@ -309,6 +321,6 @@ export class Labeling extends Construct {
         conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
       }),
     ];
-    return { steps: [writeCategories, writeTemplate, createJob, convert], policy };
+    return { steps: [writeCategories, writeTemplate, createJob, convert], convert, policy };
   }
 }

@@ -288,6 +288,43 @@ describe('pipeline outcomes, executed locally', () => {
     });
   });
 
+  test('Ground Truth mode: labels the converter rejects are published with its own message', async () => {
+    const run = await runLocally(
+      groundTruthMode,
+      services({
+        'Write label categories': () => ({}),
+        'Write worker UI template': () => ({}),
+        'Label with Ground Truth': () => ({
+          LabelingJobName: 'job',
+          LabelingJobOutput: { OutputDatasetS3Uri: 's3://dataset/ground-truth/job/output.manifest' },
+        }),
+        'Import Ground Truth labels': () => {
+          throw new ServiceError(
+            'LabelFileError',
+            JSON.stringify({
+              errorType: 'LabelFileError',
+              errorMessage:
+                's3://dataset/ground-truth/job/output.manifest was rejected: images/a.jpg is missing',
+              trace: ['LabelFileError: ...'],
+            }),
+          );
+        },
+      }),
+    );
+    expect(run.entered.slice(-5)).toEqual([
+      'Read label error',
+      'Labels not usable',
+      'Failed in label',
+      'Notify failure',
+      'Run failed',
+    ]);
+    expect(message(run, 'Notify failure')).toMatchObject({
+      stage: 'label',
+      error: 'LabelFileError',
+      cause: 's3://dataset/ground-truth/job/output.manifest was rejected: images/a.jpg is missing',
+    });
+  });
+
   test('an endpoint that ends Failed publishes its FailureReason', async () => {
     const run = await runLocally(
       importMode,
