@@ -10,7 +10,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EndpointConfig } from './config';
 import { PREFIXES } from './data';
-import { runResourceName, STACK_TAG_KEY, withRetry } from './pipeline-tasks';
+import { runResourceName, STACK_TAG_KEY, UngrantedS3Location, withRetry } from './pipeline-tasks';
 
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
@@ -39,17 +39,6 @@ export class BlueGreenUpdateEndpoint extends tasks.SageMakerUpdateEndpoint {
         DeploymentConfig: sfn.FieldUtils.renderObject(this.deploymentConfig),
       },
     };
-  }
-}
-
-/**
- * The training job's model artifact, read from the state. Unlike `S3Location.fromJsonExpression`, binding it
- * grants nothing: that one lets the model role read every object in every bucket (`s3:GetObject` on `*`), while
- * the artifact always lies under `models/` of the artifacts bucket, which the model role is granted on its own.
- */
-class ModelArtifact extends tasks.S3Location {
-  public bind(): tasks.S3LocationConfig {
-    return { uri: sfn.JsonPath.stringAt('$.training.ModelArtifacts.S3ModelArtifacts') };
   }
 }
 
@@ -145,7 +134,11 @@ export class Deployment extends Construct {
         primaryContainer: new tasks.ContainerDefinition({
           image: props.image,
           mode: tasks.Mode.SINGLE_MODEL,
-          modelS3Location: new ModelArtifact(),
+          // The artifact always lies under models/, which the model role is granted on its own;
+          // S3Location.fromJsonExpression would grant s3:GetObject on every bucket.
+          modelS3Location: new UngrantedS3Location(
+            sfn.JsonPath.stringAt('$.training.ModelArtifacts.S3ModelArtifacts'),
+          ),
           environmentVariables: sfn.TaskInput.fromObject({
             MODEL_VERSION: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
           }),

@@ -96,7 +96,7 @@ export class Labeling extends Construct {
     const findFunction = pipelineFunction(this, 'FindFunction', { handler: 'find-unlabeled' });
     datasetBucket.grantRead(findFunction, `${PREFIXES.images}*`);
     datasetBucket.grantRead(findFunction, `${PREFIXES.labels}*`);
-    datasetBucket.grantReadWrite(findFunction, `${PREFIXES.manifests}labeling/*`);
+    datasetBucket.grantPut(findFunction, `${PREFIXES.manifests}labeling/*`);
     this.find = invoke(this, 'Find unlabeled images', findFunction, {
       payload: { ...buckets, executionName: sfn.JsonPath.executionName },
       resultPath: '$.unlabeled',
@@ -116,7 +116,7 @@ export class Labeling extends Construct {
       this.stateMachinePolicy = policy;
     } else {
       const requestFunction = pipelineFunction(this, 'RequestFunction', { handler: 'request-labels' });
-      datasetBucket.grantReadWrite(requestFunction, `${PREFIXES.manifests}labeling/*`);
+      datasetBucket.grantPut(requestFunction, `${PREFIXES.manifests}labeling/*`);
       props.topic.grantPublish(requestFunction);
       this.waitForImport = withRetry(
         new tasks.LambdaInvoke(this, 'Wait for imported labels', {
@@ -279,7 +279,7 @@ export class Labeling extends Construct {
     });
     datasetBucket.grantRead(convertFunction, `${PREFIXES.groundTruth}*`);
     datasetBucket.grantRead(convertFunction, `${PREFIXES.images}*`);
-    datasetBucket.grantReadWrite(convertFunction, `${PREFIXES.labels}*`);
+    datasetBucket.grantPut(convertFunction, `${PREFIXES.labels}*`);
     const convert = invoke(this, 'Import Ground Truth labels', convertFunction, {
       payload: {
         ...buckets,

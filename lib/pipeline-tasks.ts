@@ -43,6 +43,21 @@ export function withRetry<T extends sfn.TaskStateBase | sfn.CustomState>(state: 
   return state;
 }
 
+/**
+ * An S3 location for a SageMaker task whose binding grants nothing, for roles granted on their prefixes
+ * explicitly: the CDK's locations grant `s3:GetObject` on `*` for a JSONPath location and delete rights on an
+ * output prefix.
+ */
+export class UngrantedS3Location extends tasks.S3Location {
+  constructor(private readonly uri: string) {
+    super();
+  }
+
+  public bind(): tasks.S3LocationConfig {
+    return { uri: this.uri };
+  }
+}
+
 /** Properties of {@link pipelineFunction}. */
 export interface PipelineFunctionProps {
   /** Directory under `lambda/` holding the handler's `index.ts`. */

@@ -45,12 +45,14 @@ export class Preprocess extends Construct {
         environment: { npm_config_os: 'linux', npm_config_cpu: 'x64', npm_config_libc: 'glibc' },
       },
     });
-    // Read-only on raw: the pipeline never modifies an upload. Read/write only on images/.
+    // Read-only on raw: the pipeline never modifies an upload. Read and put (never delete) on images/.
     rawBucket.grantRead(preprocess, `${PREFIXES.raw}*`);
-    datasetBucket.grantReadWrite(preprocess, `${PREFIXES.images}*`);
+    datasetBucket.grantRead(preprocess, `${PREFIXES.images}*`);
+    datasetBucket.grantPut(preprocess, `${PREFIXES.images}*`);
 
     const reportFunction = pipelineFunction(this, 'ReportFunction', { handler: 'preprocess-report' });
-    datasetBucket.grantReadWrite(reportFunction, `${PREFIXES.reports}*`);
+    datasetBucket.grantRead(reportFunction, `${PREFIXES.reports}*`);
+    datasetBucket.grantPut(reportFunction, `${PREFIXES.reports}*`);
 
     this.map = new sfn.DistributedMap(this, 'Preprocess raw images', {
       itemReader: new sfn.S3ObjectsItemReader({ bucket: rawBucket, prefix: PREFIXES.raw }),

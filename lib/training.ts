@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
 import { AppConfig } from './config';
 import { PREFIXES } from './data';
-import { invoke, pipelineFunction, runResourceName, withRetry } from './pipeline-tasks';
+import { invoke, pipelineFunction, runResourceName, UngrantedS3Location, withRetry } from './pipeline-tasks';
 
 /** Properties of {@link SpotTrainingJob}. */
 export interface SpotTrainingJobProps extends tasks.SageMakerCreateTrainingJobProps {
@@ -111,7 +111,7 @@ export class Training extends Construct {
     });
     datasetBucket.grantRead(assembleFunction, `${PREFIXES.labels}*`);
     datasetBucket.grantRead(assembleFunction, `${PREFIXES.images}*`);
-    datasetBucket.grantReadWrite(assembleFunction, `${PREFIXES.manifests}*`);
+    datasetBucket.grantPut(assembleFunction, `${PREFIXES.manifests}*`);
     this.assemble = invoke(this, 'Assemble dataset', assembleFunction, {
       payload: {
         rawBucket: props.rawBucket.bucketName,
@@ -144,7 +144,7 @@ export class Training extends Construct {
     datasetBucket.grantRead(this.role, `${PREFIXES.images}*`);
     artifactsBucket.grantRead(this.role, `${PREFIXES.pretrained}*`);
     artifactsBucket.grantReadWrite(this.role, `${PREFIXES.checkpoints}*`);
-    artifactsBucket.grantWrite(this.role, `${PREFIXES.models}*`);
+    artifactsBucket.grantPut(this.role, `${PREFIXES.models}*`);
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: [
@@ -236,7 +236,8 @@ export class Training extends Construct {
             images_s3_prefix: `s3://${datasetBucket.bucketName}/${PREFIXES.images}`,
           },
           outputDataConfig: {
-            s3OutputLocation: tasks.S3Location.fromBucket(artifactsBucket, PREFIXES.models),
+            // Granted above (put only): the CDK location would also grant deleting under models/.
+            s3OutputLocation: new UngrantedS3Location(artifactsBucket.s3UrlForObject(PREFIXES.models)),
             encryptionKey: key,
           },
           resourceConfig: {

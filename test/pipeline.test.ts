@@ -62,6 +62,25 @@ describe('pipeline IAM', () => {
     }
   });
 
+  test('only Ground Truth may delete from the dataset bucket, and only its own ground-truth/ output', () => {
+    for (const { template } of [standard, alternative]) {
+      const deletes = statements(template).filter(
+        (s) =>
+          JSON.stringify(s.Resource).includes('BucketsDataset') &&
+          actions(s).some((a) => a.startsWith('s3:DeleteObject')),
+      );
+      for (const statement of deletes)
+        expect(JSON.stringify(statement.Resource)).toMatch(/\/ground-truth\/\*/);
+    }
+    const trainingModels = statements(standard.template).filter((s) => {
+      const resource = JSON.stringify(s.Resource);
+      return resource.includes('BucketsArtifacts') && resource.includes('/models/*');
+    });
+    expect(trainingModels.length).toBeGreaterThan(0);
+    for (const statement of trainingModels)
+      expect(actions(statement).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
+  });
+
   test('the preprocessing function reads raw/ and reads and writes images/ only', () => {
     const functions = standard.template.findResources('AWS::Lambda::Function', {
       Properties: { MemorySize: 2048 },
