@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, CfnMapping, Duration, Stack } from 'aws-cdk-lib';
+import { Aws, CfnMapping, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -10,7 +10,13 @@ import { join } from 'path';
 import { DATASET_LABEL_ATTRIBUTE } from '../lambda/shared/contracts';
 import { LabelingConfig } from './config';
 import { PREFIXES } from './data';
-import { invoke, pipelineFunction, runResourceName, withRetry } from './pipeline-tasks';
+import {
+  grantSageMakerJobLogging,
+  invoke,
+  pipelineFunction,
+  runResourceName,
+  withRetry,
+} from './pipeline-tasks';
 
 /**
  * Accounts that publish Ground Truth's built-in bounding-box Lambdas (PRE-BoundingBox, ACS-BoundingBox), per
@@ -163,31 +169,7 @@ export class Labeling extends Construct {
     datasetBucket.grantRead(jobRole, `${PREFIXES.images}*`);
     datasetBucket.grantRead(jobRole, `${PREFIXES.manifests}labeling/*`);
     datasetBucket.grantReadWrite(jobRole, `${PREFIXES.groundTruth}*`);
-    jobRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'logs:CreateLogGroup',
-          'logs:CreateLogStream',
-          'logs:PutLogEvents',
-          'logs:DescribeLogStreams',
-        ],
-        resources: [
-          stack.formatArn({
-            service: 'logs',
-            resource: 'log-group',
-            resourceName: '/aws/sagemaker/LabelingJobs:*',
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
-    jobRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringLike: { 'cloudwatch:namespace': 'AWS/SageMaker*' } },
-      }),
-    );
+    grantSageMakerJobLogging(jobRole, 'LabelingJobs', 'AWS/SageMaker*');
 
     const writeObject = (id: string, key: string, body: string, contentType: string) =>
       withRetry(

@@ -1,4 +1,5 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -56,6 +57,42 @@ export class UngrantedS3Location extends tasks.S3Location {
   public bind(): tasks.S3LocationConfig {
     return { uri: this.uri };
   }
+}
+
+/**
+ * Lets a SageMaker job role write its job logs (`/aws/sagemaker/<jobs>` log group) and publish metrics in one
+ * CloudWatch namespace (PutMetricData has no resource-level permissions, so the namespace condition scopes it).
+ */
+export function grantSageMakerJobLogging(
+  role: iam.IRole,
+  jobs: 'TrainingJobs' | 'LabelingJobs',
+  metricNamespace: string,
+): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: [
+        'logs:CreateLogGroup',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'logs:DescribeLogStreams',
+      ],
+      resources: [
+        Stack.of(role).formatArn({
+          service: 'logs',
+          resource: 'log-group',
+          resourceName: `/aws/sagemaker/${jobs}:*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringLike: { 'cloudwatch:namespace': metricNamespace } },
+    }),
+  );
 }
 
 /** Properties of {@link pipelineFunction}. */

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Size, Stack } from 'aws-cdk-lib';
+import { Duration, Size } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -10,7 +10,14 @@ import { Construct } from 'constructs';
 import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
 import { AppConfig } from './config';
 import { PREFIXES } from './data';
-import { invoke, pipelineFunction, runResourceName, UngrantedS3Location, withRetry } from './pipeline-tasks';
+import {
+  grantSageMakerJobLogging,
+  invoke,
+  pipelineFunction,
+  runResourceName,
+  UngrantedS3Location,
+  withRetry,
+} from './pipeline-tasks';
 
 /** Properties of {@link SpotTrainingJob}. */
 export interface SpotTrainingJobProps extends tasks.SageMakerCreateTrainingJobProps {
@@ -98,7 +105,6 @@ export class Training extends Construct {
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
     const { config, datasetBucket, artifactsBucket, key, namePrefix } = props;
-    const stack = Stack.of(this);
     const validationPercent = props.validationPercent ?? 20;
     if (!(validationPercent > 0 && validationPercent < 100)) {
       throw new Error(`Training: validationPercent must be between 0 and 100, got ${validationPercent}`);
@@ -145,31 +151,7 @@ export class Training extends Construct {
     artifactsBucket.grantRead(this.role, `${PREFIXES.pretrained}*`);
     artifactsBucket.grantReadWrite(this.role, `${PREFIXES.checkpoints}*`);
     artifactsBucket.grantPut(this.role, `${PREFIXES.models}*`);
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'logs:CreateLogGroup',
-          'logs:CreateLogStream',
-          'logs:PutLogEvents',
-          'logs:DescribeLogStreams',
-        ],
-        resources: [
-          stack.formatArn({
-            service: 'logs',
-            resource: 'log-group',
-            resourceName: '/aws/sagemaker/TrainingJobs:*',
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringLike: { 'cloudwatch:namespace': '/aws/sagemaker/TrainingJobs' } },
-      }),
-    );
+    grantSageMakerJobLogging(this.role, 'TrainingJobs', '/aws/sagemaker/TrainingJobs');
     this.role.addToPolicy(
       new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
     );
