@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { getText, listKeys, mapLimit, s3ClientOptions } from '../shared/aws';
+import { S3Client } from '@aws-sdk/client-s3';
+import { getText, listKeys, mapLimit, putJsonLines, s3ClientOptions } from '../shared/aws';
 import {
   AssembleDatasetEvent,
   AssembleDatasetResult,
@@ -159,9 +159,6 @@ export function readLabelDocument(key: string, text: string): LabelDocument {
   return doc as LabelDocument;
 }
 
-const toManifest = (lines: readonly ManifestLine[]): string =>
-  lines.map((l) => `${JSON.stringify(l)}\n`).join('');
-
 /** Merges label documents into the cumulative dataset manifest and its train/validation split. */
 export async function handler(event: AssembleDatasetEvent): Promise<AssembleDatasetResult> {
   const bucket = event.datasetBucket;
@@ -173,15 +170,7 @@ export async function handler(event: AssembleDatasetEvent): Promise<AssembleData
   const all = [...dataset.train, ...dataset.validation].sort((a, b) =>
     a['source-ref'].localeCompare(b['source-ref']),
   );
-  const put = (key: string, lines: readonly ManifestLine[]) =>
-    s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: toManifest(lines),
-        ContentType: 'application/x-ndjson',
-      }),
-    );
+  const put = (key: string, lines: readonly ManifestLine[]) => putJsonLines(s3, bucket, key, lines);
   await Promise.all([
     put(MANIFEST_KEYS.all, all),
     put(MANIFEST_KEYS.train, dataset.train),
