@@ -36,7 +36,6 @@ export class Preprocess extends Construct {
       handler: 'preprocess',
       memorySize: 2048,
       timeout: Duration.minutes(5),
-      environment: { RAW_PREFIX: PREFIXES.raw, IMAGES_PREFIX: PREFIXES.images },
       bundling: {
         // sharp is native: install it next to the bundle instead of bundling it, and make npm fetch its
         // linux-x64 glibc build (Lambda's) whatever machine synthesizes, without Docker.
