@@ -60,8 +60,8 @@ export interface AssembledDataset {
 /**
  * Merges label documents into manifest lines with class ids renumbered to the configured class order (by name),
  * one line per image (the most recently labeled document wins), sorted by image, split by {@link isValidation}.
- * Throws {@link DatasetError} when there is nothing to train on, no validation image, a class without a training
- * example, or a label of a class that is no longer configured.
+ * Throws {@link DatasetError} when there is nothing to train on, no validation image with a box, a class without a
+ * training example, or a label of a class that is no longer configured.
  */
 export function assemble(
   documents: readonly LabelDocument[],
@@ -125,6 +125,13 @@ export function assemble(
     throw new DatasetError(
       `No image falls in the validation split (${latest.size} labeled images, validation ${validationPercent}%). ` +
         'Label more images, or raise the validation percentage.',
+    );
+  }
+  // The training container skips images without boxes, and validates on the rest: without one, the job would fail.
+  if (validation.every((line) => line[DATASET_LABEL_ATTRIBUTE].annotations.length === 0)) {
+    throw new DatasetError(
+      `No image in the validation split has a box (its ${validation.length} image${validation.length === 1 ? ' is' : 's are'} ` +
+        'labeled as showing none of the classes), so validation mAP cannot be measured. Label more images that show the classes.',
     );
   }
   const missing = classes.filter((_, id) => trainCounts[id] === 0);

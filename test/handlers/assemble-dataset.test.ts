@@ -152,6 +152,19 @@ describe('assemble-dataset', () => {
     );
   });
 
+  test('fails clearly when every validation image is a negative, which training cannot validate on', () => {
+    const docs = [
+      ...trainNames.slice(0, 5).map((n) => doc(n, [0, 1])),
+      ...validationNames.slice(0, 2).map((n) => doc(n, [])),
+    ];
+    expect(() => assemble(docs, ['logo', 'badge'], 20)).toThrow(
+      new DatasetError(
+        'No image in the validation split has a box (its 2 images are labeled as showing none of the classes), so ' +
+          'validation mAP cannot be measured. Label more images that show the classes.',
+      ),
+    );
+  });
+
   test('fails clearly when a configured class has no training example', () => {
     const docs = [...trainNames.slice(0, 5).map((n) => doc(n, [0])), doc(validationNames[0], [1])];
     let error: unknown;
