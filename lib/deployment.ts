@@ -10,7 +10,13 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EndpointConfig } from './config';
 import { PREFIXES } from './data';
-import { runResourceName, STACK_TAG_KEY, UngrantedS3Location, withRetry } from './pipeline-tasks';
+import {
+  runResourceName,
+  STACK_TAG_KEY,
+  UngrantedS3Location,
+  withExtraParameters,
+  withRetry,
+} from './pipeline-tasks';
 
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
@@ -31,14 +37,9 @@ export class BlueGreenUpdateEndpoint extends tasks.SageMakerUpdateEndpoint {
   }
 
   protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
-    const task = super._renderTask(topLevelQueryLanguage) as { Parameters: Record<string, unknown> };
-    return {
-      ...task,
-      Parameters: {
-        ...task.Parameters,
-        DeploymentConfig: sfn.FieldUtils.renderObject(this.deploymentConfig),
-      },
-    };
+    return withExtraParameters(super._renderTask(topLevelQueryLanguage), {
+      DeploymentConfig: this.deploymentConfig,
+    });
   }
 }
 

@@ -95,6 +95,18 @@ export function grantSageMakerJobLogging(
   );
 }
 
+/**
+ * A rendered Task state with `extra` merged over its Parameters: for the API fields a CDK task does not model.
+ * JSONPath values in `extra` are written with `JsonPath.*`.
+ */
+export function withExtraParameters(
+  rendered: Record<string, unknown>,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
+  const task = rendered as { Parameters: Record<string, unknown> };
+  return { ...task, Parameters: { ...task.Parameters, ...sfn.FieldUtils.renderObject(extra) } };
+}
+
 /** Properties of {@link pipelineFunction}. */
 export interface PipelineFunctionProps {
   /** Directory under `lambda/` holding the handler's `index.ts`. */

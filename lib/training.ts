@@ -16,6 +16,7 @@ import {
   pipelineFunction,
   runResourceName,
   UngrantedS3Location,
+  withExtraParameters,
   withRetry,
 } from './pipeline-tasks';
 
@@ -42,11 +43,7 @@ export class SpotTrainingJob extends tasks.SageMakerCreateTrainingJob {
   }
 
   protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
-    const task = super._renderTask(topLevelQueryLanguage) as { Parameters: Record<string, unknown> };
-    return {
-      ...task,
-      Parameters: { ...task.Parameters, ...sfn.FieldUtils.renderObject(this.extraParameters) },
-    };
+    return withExtraParameters(super._renderTask(topLevelQueryLanguage), this.extraParameters);
   }
 }
 
