@@ -146,14 +146,8 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding:
-      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|ground-truth|pretrained|checkpoints|models)\/\*$/,
+      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|reports\/preprocess|ground-truth|pretrained|checkpoints|models)\/\*$/,
     reason: 'Objects under the one prefix this step reads or writes; keys are per image or per run.',
-  },
-  {
-    rule: 'IAM5',
-    finding: /^Resource::arn:<AWS::Partition>:s3:::.*Dataset.*\/\*$/,
-    reason:
-      "The preprocessing map's ResultWriter writes its results under reports/; CDK's ResultWriterV2 grants the dataset bucket's objects.",
   },
   {
     rule: 'IAM5',

@@ -81,6 +81,33 @@ describe('pipeline IAM', () => {
       expect(actions(statement).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
   });
 
+  test('the preprocessing map’s results are the only dataset objects the state machine may write', () => {
+    for (const { template } of [standard, alternative]) {
+      const onDataset = statements(template).filter(
+        (s) => JSON.stringify(s.Resource).includes('BucketsDataset') && actions(s).includes('s3:PutObject'),
+      );
+      expect(onDataset.length).toBeGreaterThan(0);
+      for (const statement of onDataset) {
+        expect(JSON.stringify(statement.Resource)).not.toMatch(/BucketsDataset[^"]*"\]?\}?,?"\/\*"/);
+      }
+    }
+    standard.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['s3:PutObject']),
+            Resource: {
+              'Fn::Join': [
+                '',
+                [{ 'Fn::ImportValue': Match.stringLikeRegexp('BucketsDataset') }, '/reports/preprocess/*'],
+              ],
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
   test('the preprocessing function reads raw/ and reads and writes images/ only', () => {
     const functions = standard.template.findResources('AWS::Lambda::Function', {
       Properties: { MemorySize: 2048 },
