@@ -1,4 +1,5 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
+import { execFileSync } from 'child_process';
 import { existsSync, readdirSync } from 'fs';
 import { join } from 'path';
 import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
@@ -224,6 +225,38 @@ describe('training job', () => {
     expect(JSON.stringify(statements(standard.template))).toContain(
       'StepFunctionsGetEventsForSageMakerTrainingJobsRule',
     );
+  });
+
+  test('the container accepts every hyperparameter the task sends, with the configured values', () => {
+    // The container's own parser (training-container/src/logo_detector/hyperparameters.py), in the project venv
+    // (npm run py:env): a key it does not know fails every training job, and only in AWS.
+    const root = join(__dirname, '..');
+    const parse = (hyperparameters: unknown) =>
+      JSON.parse(
+        execFileSync(
+          join(root, '.venv', 'bin', 'python'),
+          [
+            '-c',
+            'import dataclasses, json, sys\n' +
+              'from logo_detector.hyperparameters import parse_hyperparameters\n' +
+              'print(json.dumps(dataclasses.asdict(parse_hyperparameters(json.loads(sys.argv[1])))))',
+            JSON.stringify(hyperparameters),
+          ],
+          { env: { ...process.env, PYTHONPATH: join(root, 'training-container', 'src') }, encoding: 'utf8' },
+        ),
+      ) as Record<string, unknown>;
+    for (const { definition } of [standard, alternative]) {
+      const sent = train(definition).HyperParameters;
+      expect(Object.values(sent).every((v) => typeof v === 'string')).toBe(true);
+      expect(parse(sent)).toMatchObject({
+        classes: ['logo'],
+        epochs: Number(sent.epochs),
+        batch_size: Number(sent.batch_size),
+        learning_rate: Number(sent.learning_rate),
+        data_shape: Number(sent.data_shape),
+        images_s3_prefix: expect.stringMatching(/^s3:\/\/.+\/images\/$/),
+      });
+    }
   });
 
   test('managed spot training with per-run checkpoints and a max wait, by default', () => {
