@@ -258,71 +258,53 @@ describe('pipeline outcomes, executed locally', () => {
     expect(message(run, 'Notify failure')).toMatchObject({ stage: 'train', error: 'NoMetrics' });
   });
 
-  test('a DatasetError is published with the handler’s own message', async () => {
-    const run = await runLocally(
-      importMode,
-      services({
-        'Assemble dataset': () => {
-          throw new ServiceError(
-            'DatasetError',
-            JSON.stringify({
-              errorType: 'DatasetError',
-              errorMessage: 'No labeled images yet: import labels, then start a new run.',
-              trace: ['DatasetError: ...'],
-            }),
-          );
-        },
-      }),
-    );
-    expect(run.entered.slice(-5)).toEqual([
-      'Read dataset error',
-      'Dataset not usable',
-      'Failed in assemble',
-      'Notify failure',
-      'Run failed',
-    ]);
-    expect(message(run, 'Notify failure')).toMatchObject({
-      stage: 'assemble',
-      error: 'DatasetError',
-      cause: 'No labeled images yet: import labels, then start a new run.',
-    });
-  });
+  /** Ground Truth mode's labeling states, answering as a finished job would. */
+  const groundTruthJob: Record<string, TaskHandler> = {
+    'Write label categories': () => ({}),
+    'Write worker UI template': () => ({}),
+    'Label with Ground Truth': () => ({
+      LabelingJobName: 'job',
+      LabelingJobOutput: { OutputDatasetS3Uri: 's3://dataset/ground-truth/job/output.manifest' },
+    }),
+  };
 
-  test('Ground Truth mode: labels the converter rejects are published with its own message', async () => {
+  test.each([
+    {
+      error: 'DatasetError',
+      mode: 'import',
+      state: 'Assemble dataset',
+      stage: 'assemble',
+      explained: ['Read dataset error', 'Dataset not usable'],
+      cause: 'No labeled images yet: import labels, then start a new run.',
+    },
+    {
+      error: 'LabelFileError',
+      mode: 'groundtruth',
+      state: 'Import Ground Truth labels',
+      stage: 'label',
+      explained: ['Read label error', 'Labels not usable'],
+      cause: 's3://dataset/ground-truth/job/output.manifest was rejected: images/a.jpg is missing',
+    },
+  ])('a $error is published with the handler’s own message', async (c) => {
     const run = await runLocally(
-      groundTruthMode,
+      c.mode === 'import' ? importMode : groundTruthMode,
       services({
-        'Write label categories': () => ({}),
-        'Write worker UI template': () => ({}),
-        'Label with Ground Truth': () => ({
-          LabelingJobName: 'job',
-          LabelingJobOutput: { OutputDatasetS3Uri: 's3://dataset/ground-truth/job/output.manifest' },
-        }),
-        'Import Ground Truth labels': () => {
+        ...(c.mode === 'import' ? {} : groundTruthJob),
+        [c.state]: () => {
           throw new ServiceError(
-            'LabelFileError',
-            JSON.stringify({
-              errorType: 'LabelFileError',
-              errorMessage:
-                's3://dataset/ground-truth/job/output.manifest was rejected: images/a.jpg is missing',
-              trace: ['LabelFileError: ...'],
-            }),
+            c.error,
+            JSON.stringify({ errorType: c.error, errorMessage: c.cause, trace: [`${c.error}: ...`] }),
           );
         },
       }),
     );
     expect(run.entered.slice(-5)).toEqual([
-      'Read label error',
-      'Labels not usable',
-      'Failed in label',
+      ...c.explained,
+      `Failed in ${c.stage}`,
       'Notify failure',
       'Run failed',
     ]);
-    expect(message(run, 'Notify failure')).toMatchObject({
-      stage: 'label',
-      error: 'LabelFileError',
-      cause: 's3://dataset/ground-truth/job/output.manifest was rejected: images/a.jpg is missing',
-    });
+    expect(message(run, 'Notify failure')).toMatchObject({ stage: c.stage, error: c.error, cause: c.cause });
   });
 
   test('an endpoint that ends Failed publishes its FailureReason', async () => {
