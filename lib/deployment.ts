@@ -10,7 +10,13 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EndpointConfig } from './config';
 import { PREFIXES } from './data';
-import { runResourceName, STACK_TAG_KEY, withRetry } from './pipeline-tasks';
+import {
+  runResourceName,
+  STACK_TAG_KEY,
+  UngrantedS3Location,
+  withExtraParameters,
+  withRetry,
+} from './pipeline-tasks';
 
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
@@ -31,14 +37,9 @@ export class BlueGreenUpdateEndpoint extends tasks.SageMakerUpdateEndpoint {
   }
 
   protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
-    const task = super._renderTask(topLevelQueryLanguage) as { Parameters: Record<string, unknown> };
-    return {
-      ...task,
-      Parameters: {
-        ...task.Parameters,
-        DeploymentConfig: sfn.FieldUtils.renderObject(this.deploymentConfig),
-      },
-    };
+    return withExtraParameters(super._renderTask(topLevelQueryLanguage), {
+      DeploymentConfig: this.deploymentConfig,
+    });
   }
 }
 
@@ -134,7 +135,11 @@ export class Deployment extends Construct {
         primaryContainer: new tasks.ContainerDefinition({
           image: props.image,
           mode: tasks.Mode.SINGLE_MODEL,
-          modelS3Location: tasks.S3Location.fromJsonExpression('$.training.ModelArtifacts.S3ModelArtifacts'),
+          // The artifact always lies under models/, which the model role is granted on its own;
+          // S3Location.fromJsonExpression would grant s3:GetObject on every bucket.
+          modelS3Location: new UngrantedS3Location(
+            sfn.JsonPath.stringAt('$.training.ModelArtifacts.S3ModelArtifacts'),
+          ),
           environmentVariables: sfn.TaskInput.fromObject({
             MODEL_VERSION: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
           }),

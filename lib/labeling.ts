@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, CfnMapping, Duration, Stack } from 'aws-cdk-lib';
+import { Aws, CfnMapping, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -10,7 +10,13 @@ import { join } from 'path';
 import { DATASET_LABEL_ATTRIBUTE } from '../lambda/shared/contracts';
 import { LabelingConfig } from './config';
 import { PREFIXES } from './data';
-import { invoke, pipelineFunction, runResourceName, withRetry } from './pipeline-tasks';
+import {
+  grantSageMakerJobLogging,
+  invoke,
+  pipelineFunction,
+  runResourceName,
+  withRetry,
+} from './pipeline-tasks';
 
 /**
  * Accounts that publish Ground Truth's built-in bounding-box Lambdas (PRE-BoundingBox, ACS-BoundingBox), per
@@ -74,6 +80,8 @@ export class Labeling extends Construct {
   public readonly label: sfn.Chain;
   /** Every Task of the stage, for the pipeline to attach its failure Catch. */
   public readonly tasks: (sfn.TaskStateBase | sfn.CustomState)[];
+  /** Ground Truth mode: the Task converting the job's output (throws `LabelFileError` for unusable labels). */
+  public readonly importGroundTruth?: tasks.LambdaInvoke;
   /** Import mode: the Task waiting for the operator (times out after `importTimeout`). */
   public readonly waitForImport?: tasks.LambdaInvoke;
   /** What the state machine's role needs for the tasks CDK does not know (the Ground Truth job). */
@@ -94,7 +102,7 @@ export class Labeling extends Construct {
     const findFunction = pipelineFunction(this, 'FindFunction', { handler: 'find-unlabeled' });
     datasetBucket.grantRead(findFunction, `${PREFIXES.images}*`);
     datasetBucket.grantRead(findFunction, `${PREFIXES.labels}*`);
-    datasetBucket.grantReadWrite(findFunction, `${PREFIXES.manifests}labeling/*`);
+    datasetBucket.grantPut(findFunction, `${PREFIXES.manifests}labeling/*`);
     this.find = invoke(this, 'Find unlabeled images', findFunction, {
       payload: { ...buckets, executionName: sfn.JsonPath.executionName },
       resultPath: '$.unlabeled',
@@ -102,13 +110,19 @@ export class Labeling extends Construct {
 
     if (props.config.mode === 'groundtruth') {
       if (!props.config.workteamArn) throw new Error('Labeling: groundtruth mode needs a workteamArn');
-      const { steps, policy } = this.groundTruth(props, props.config.workteamArn, buckets, taskAvailability);
+      const { steps, convert, policy } = this.groundTruth(
+        props,
+        props.config.workteamArn,
+        buckets,
+        taskAvailability,
+      );
+      this.importGroundTruth = convert;
       this.label = steps.slice(1).reduce((chain, step) => chain.next(step), sfn.Chain.start(steps[0]));
       this.tasks = [this.find, ...steps];
       this.stateMachinePolicy = policy;
     } else {
       const requestFunction = pipelineFunction(this, 'RequestFunction', { handler: 'request-labels' });
-      datasetBucket.grantReadWrite(requestFunction, `${PREFIXES.manifests}labeling/*`);
+      datasetBucket.grantPut(requestFunction, `${PREFIXES.manifests}labeling/*`);
       props.topic.grantPublish(requestFunction);
       this.waitForImport = withRetry(
         new tasks.LambdaInvoke(this, 'Wait for imported labels', {
@@ -139,7 +153,11 @@ export class Labeling extends Construct {
     workteamArn: string,
     buckets: { rawBucket: string; datasetBucket: string },
     taskAvailability: Duration,
-  ): { steps: (sfn.TaskStateBase | sfn.CustomState)[]; policy: iam.PolicyStatement[] } {
+  ): {
+    steps: (sfn.TaskStateBase | sfn.CustomState)[];
+    convert: tasks.LambdaInvoke;
+    policy: iam.PolicyStatement[];
+  } {
     const { datasetBucket, namePrefix } = props;
     const stack = Stack.of(this);
     const bucketName = datasetBucket.bucketName;
@@ -151,31 +169,7 @@ export class Labeling extends Construct {
     datasetBucket.grantRead(jobRole, `${PREFIXES.images}*`);
     datasetBucket.grantRead(jobRole, `${PREFIXES.manifests}labeling/*`);
     datasetBucket.grantReadWrite(jobRole, `${PREFIXES.groundTruth}*`);
-    jobRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'logs:CreateLogGroup',
-          'logs:CreateLogStream',
-          'logs:PutLogEvents',
-          'logs:DescribeLogStreams',
-        ],
-        resources: [
-          stack.formatArn({
-            service: 'logs',
-            resource: 'log-group',
-            resourceName: '/aws/sagemaker/LabelingJobs:*',
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
-    jobRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringLike: { 'cloudwatch:namespace': 'AWS/SageMaker*' } },
-      }),
-    );
+    grantSageMakerJobLogging(jobRole, 'LabelingJobs', 'AWS/SageMaker*');
 
     const writeObject = (id: string, key: string, body: string, contentType: string) =>
       withRetry(
@@ -267,7 +261,7 @@ export class Labeling extends Construct {
     });
     datasetBucket.grantRead(convertFunction, `${PREFIXES.groundTruth}*`);
     datasetBucket.grantRead(convertFunction, `${PREFIXES.images}*`);
-    datasetBucket.grantReadWrite(convertFunction, `${PREFIXES.labels}*`);
+    datasetBucket.grantPut(convertFunction, `${PREFIXES.labels}*`);
     const convert = invoke(this, 'Import Ground Truth labels', convertFunction, {
       payload: {
         ...buckets,
@@ -309,6 +303,6 @@ export class Labeling extends Construct {
         conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
       }),
     ];
-    return { steps: [writeCategories, writeTemplate, createJob, convert], policy };
+    return { steps: [writeCategories, writeTemplate, createJob, convert], convert, policy };
   }
 }

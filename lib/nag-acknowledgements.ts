@@ -1,4 +1,5 @@
-import { CfnResource, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { rules } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 
@@ -7,11 +8,34 @@ export interface FindingReason {
   readonly rule: 'IAM4' | 'IAM5';
   readonly finding: RegExp;
   readonly reason: string;
+  /**
+   * For `Resource::*`: the only actions the reason covers. The finding is acknowledged only when every action of
+   * the policy's statements on `*` is one of them, so a new action on every resource is still reported.
+   * @default - any action
+   */
+  readonly actions?: readonly string[];
 }
 
 const RULES = {
   IAM4: rules.iam.IAMNoManagedPolicies,
   IAM5: rules.iam.IAMNoWildcardPermissions,
+};
+
+/** The actions of a policy's statements whose resource is `*` (every action, when it is not a policy). */
+function actionsOnEveryResource(node: CfnResource): string[] | undefined {
+  if (!(node instanceof iam.CfnPolicy)) return undefined;
+  const document = Stack.of(node).resolve(node.policyDocument) as {
+    Statement?: { Action?: string | string[]; Resource?: unknown }[];
+  };
+  return (document.Statement ?? [])
+    .filter((s) => s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*')))
+    .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action ?? '']));
+}
+
+const covers = (reason: FindingReason, node: CfnResource): boolean => {
+  if (!reason.actions) return true;
+  const actions = actionsOnEveryResource(node);
+  return actions !== undefined && actions.every((a) => reason.actions!.includes(a));
 };
 
 function acknowledgeResource(node: IConstruct, reasons: readonly FindingReason[]): void {
@@ -20,7 +44,7 @@ function acknowledgeResource(node: IConstruct, reasons: readonly FindingReason[]
     const findings = check(node);
     if (!Array.isArray(findings)) continue;
     for (const finding of findings) {
-      const match = reasons.find((r) => r.rule === rule && r.finding.test(finding));
+      const match = reasons.find((r) => r.rule === rule && r.finding.test(finding) && covers(r, node));
       if (match)
         Validations.of(node).acknowledge({ id: `AwsSolutions-${rule}[${finding}]`, reason: match.reason });
     }

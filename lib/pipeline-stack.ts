@@ -146,14 +146,8 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding:
-      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|ground-truth|pretrained|checkpoints|models)\/\*$/,
+      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|reports\/preprocess|ground-truth|pretrained|checkpoints|models)\/\*$/,
     reason: 'Objects under the one prefix this step reads or writes; keys are per image or per run.',
-  },
-  {
-    rule: 'IAM5',
-    finding: /^Resource::arn:<AWS::Partition>:s3:::.*Dataset.*\/\*$/,
-    reason:
-      "The preprocessing map's ResultWriter writes its results under reports/; CDK's ResultWriterV2 grants the dataset bucket's objects.",
   },
   {
     rule: 'IAM5',
@@ -164,8 +158,29 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     rule: 'IAM5',
     finding: /^Resource::\*$/,
     reason:
-      'Actions without resource-level permissions: X-Ray trace upload, ECR GetAuthorizationToken, SageMaker List*/ListTags, ' +
-      'and CloudWatch PutMetricData limited by a namespace condition.',
+      'Only actions that have no resource-level permissions: X-Ray trace upload (every traced function and the ' +
+      'state machine), Step Functions log delivery setup, SageMaker ListTags/ListModels/ListEndpointConfigs ' +
+      '(the training task and teardown), ECR GetAuthorizationToken (training and model roles pulling the image), ' +
+      'and CloudWatch PutMetricData limited to the SageMaker namespaces by a condition.',
+    actions: [
+      'xray:PutTraceSegments',
+      'xray:PutTelemetryRecords',
+      'xray:GetSamplingRules',
+      'xray:GetSamplingTargets',
+      'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery',
+      'sagemaker:ListTags',
+      'sagemaker:ListModels',
+      'sagemaker:ListEndpointConfigs',
+      'ecr:GetAuthorizationToken',
+      'cloudwatch:PutMetricData',
+    ],
   },
   {
     rule: 'IAM5',

@@ -1,4 +1,5 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -41,6 +42,69 @@ export function withRetry<T extends sfn.TaskStateBase | sfn.CustomState>(state: 
     jitterStrategy: sfn.JitterType.FULL,
   });
   return state;
+}
+
+/**
+ * An S3 location for a SageMaker task whose binding grants nothing, for roles granted on their prefixes
+ * explicitly: the CDK's locations grant `s3:GetObject` on `*` for a JSONPath location and delete rights on an
+ * output prefix.
+ */
+export class UngrantedS3Location extends tasks.S3Location {
+  constructor(private readonly uri: string) {
+    super();
+  }
+
+  public bind(): tasks.S3LocationConfig {
+    return { uri: this.uri };
+  }
+}
+
+/**
+ * Lets a SageMaker job role write its job logs (`/aws/sagemaker/<jobs>` log group) and publish metrics in one
+ * CloudWatch namespace (PutMetricData has no resource-level permissions, so the namespace condition scopes it).
+ */
+export function grantSageMakerJobLogging(
+  role: iam.IRole,
+  jobs: 'TrainingJobs' | 'LabelingJobs',
+  metricNamespace: string,
+): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: [
+        'logs:CreateLogGroup',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'logs:DescribeLogStreams',
+      ],
+      resources: [
+        Stack.of(role).formatArn({
+          service: 'logs',
+          resource: 'log-group',
+          resourceName: `/aws/sagemaker/${jobs}:*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringLike: { 'cloudwatch:namespace': metricNamespace } },
+    }),
+  );
+}
+
+/**
+ * A rendered Task state with `extra` merged over its Parameters: for the API fields a CDK task does not model.
+ * JSONPath values in `extra` are written with `JsonPath.*`.
+ */
+export function withExtraParameters(
+  rendered: Record<string, unknown>,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
+  const task = rendered as { Parameters: Record<string, unknown> };
+  return { ...task, Parameters: { ...task.Parameters, ...sfn.FieldUtils.renderObject(extra) } };
 }
 
 /** Properties of {@link pipelineFunction}. */

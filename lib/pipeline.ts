@@ -152,25 +152,45 @@ export class Pipeline extends Construct {
       // First match wins: the timeout has its own message.
       labeling.waitForImport.addCatch(notImported, { errors: ['States.Timeout'], resultPath: '$.error' });
     }
-    // A DatasetError is the handler telling the operator what to fix: notify its message, not the Lambda's
-    // error JSON. First match wins, so this Catch goes before the catch-all.
-    training.assemble.addCatch(
-      new sfn.Pass(this, 'Read dataset error', {
-        parameters: { detail: sfn.JsonPath.stringToJson(sfn.JsonPath.stringAt('$.error.Cause')) },
-        resultPath: '$.datasetError',
-      })
-        .next(
-          new sfn.Pass(this, 'Dataset not usable', {
-            parameters: {
-              Error: 'DatasetError',
-              Cause: sfn.JsonPath.stringAt('$.datasetError.detail.errorMessage'),
-            },
-            resultPath: '$.error',
-          }),
-        )
-        .next(failed('assemble')),
-      { errors: ['DatasetError'], resultPath: '$.error' },
+    // A DatasetError or LabelFileError is the handler telling the operator what to fix: notify its message, not
+    // the Lambda's error JSON. First match wins, so this Catch goes before the catch-all.
+    const explain = (
+      task: sfn.TaskStateBase,
+      error: string,
+      names: { read: string; explained: string },
+      stage: PipelineStage,
+    ) =>
+      task.addCatch(
+        new sfn.Pass(this, names.read, {
+          parameters: { detail: sfn.JsonPath.stringToJson(sfn.JsonPath.stringAt('$.error.Cause')) },
+          resultPath: '$.handlerError',
+        })
+          .next(
+            new sfn.Pass(this, names.explained, {
+              parameters: {
+                Error: error,
+                Cause: sfn.JsonPath.stringAt('$.handlerError.detail.errorMessage'),
+              },
+              resultPath: '$.error',
+            }),
+          )
+          .next(failed(stage)),
+        { errors: [error], resultPath: '$.error' },
+      );
+    explain(
+      training.assemble,
+      'DatasetError',
+      { read: 'Read dataset error', explained: 'Dataset not usable' },
+      'assemble',
     );
+    if (labeling.importGroundTruth) {
+      explain(
+        labeling.importGroundTruth,
+        'LabelFileError',
+        { read: 'Read label error', explained: 'Labels not usable' },
+        'label',
+      );
+    }
     catchInto('assemble', training.assemble);
     catchInto('train', training.checkPretrained, training.train, training.trainFromPretrained);
     catchInto('quality-gate', training.gate);

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -6,6 +7,22 @@ import { Construct } from 'constructs';
 import { PreprocessConfig } from './config';
 import { PREFIXES } from './data';
 import { invoke, pipelineFunction } from './pipeline-tasks';
+
+/**
+ * A ResultWriterV2 whose permissions cover only the objects under its prefix: CDK's lets the state machine put
+ * and get every object in the bucket, here the dataset bucket's labels and manifests too. Step Functions writes
+ * the results at `<prefix>/<map run id>/`.
+ */
+class PrefixResultWriter extends sfn.ResultWriterV2 {
+  public override providePolicyStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [this.bucket!.arnForObjects(`${this.prefix}/*`)],
+      }),
+    ];
+  }
+}
 
 /** Properties of {@link Preprocess}. */
 export interface PreprocessProps {
@@ -36,7 +53,6 @@ export class Preprocess extends Construct {
       handler: 'preprocess',
       memorySize: 2048,
       timeout: Duration.minutes(5),
-      environment: { RAW_PREFIX: PREFIXES.raw, IMAGES_PREFIX: PREFIXES.images },
       bundling: {
         // sharp is native: install it next to the bundle instead of bundling it, and make npm fetch its
         // linux-x64 glibc build (Lambda's) whatever machine synthesizes, without Docker.
@@ -45,12 +61,14 @@ export class Preprocess extends Construct {
         environment: { npm_config_os: 'linux', npm_config_cpu: 'x64', npm_config_libc: 'glibc' },
       },
     });
-    // Read-only on raw: the pipeline never modifies an upload. Read/write only on images/.
+    // Read-only on raw: the pipeline never modifies an upload. Read and put (never delete) on images/.
     rawBucket.grantRead(preprocess, `${PREFIXES.raw}*`);
-    datasetBucket.grantReadWrite(preprocess, `${PREFIXES.images}*`);
+    datasetBucket.grantRead(preprocess, `${PREFIXES.images}*`);
+    datasetBucket.grantPut(preprocess, `${PREFIXES.images}*`);
 
     const reportFunction = pipelineFunction(this, 'ReportFunction', { handler: 'preprocess-report' });
-    datasetBucket.grantReadWrite(reportFunction, `${PREFIXES.reports}*`);
+    datasetBucket.grantRead(reportFunction, `${PREFIXES.reports}*`);
+    datasetBucket.grantPut(reportFunction, `${PREFIXES.reports}*`);
 
     this.map = new sfn.DistributedMap(this, 'Preprocess raw images', {
       itemReader: new sfn.S3ObjectsItemReader({ bucket: rawBucket, prefix: PREFIXES.raw }),
@@ -60,7 +78,7 @@ export class Preprocess extends Construct {
       }),
       maxConcurrency: config.maxConcurrency,
       toleratedFailurePercentage: config.toleratedFailurePercentage,
-      resultWriterV2: new sfn.ResultWriterV2({
+      resultWriterV2: new PrefixResultWriter({
         bucket: datasetBucket,
         prefix: `${PREFIXES.reports}preprocess`,
       }),

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Size, Stack } from 'aws-cdk-lib';
+import { Duration, Size } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -10,7 +10,15 @@ import { Construct } from 'constructs';
 import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
 import { AppConfig } from './config';
 import { PREFIXES } from './data';
-import { invoke, pipelineFunction, runResourceName, withRetry } from './pipeline-tasks';
+import {
+  grantSageMakerJobLogging,
+  invoke,
+  pipelineFunction,
+  runResourceName,
+  UngrantedS3Location,
+  withExtraParameters,
+  withRetry,
+} from './pipeline-tasks';
 
 /** Properties of {@link SpotTrainingJob}. */
 export interface SpotTrainingJobProps extends tasks.SageMakerCreateTrainingJobProps {
@@ -35,11 +43,7 @@ export class SpotTrainingJob extends tasks.SageMakerCreateTrainingJob {
   }
 
   protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
-    const task = super._renderTask(topLevelQueryLanguage) as { Parameters: Record<string, unknown> };
-    return {
-      ...task,
-      Parameters: { ...task.Parameters, ...sfn.FieldUtils.renderObject(this.extraParameters) },
-    };
+    return withExtraParameters(super._renderTask(topLevelQueryLanguage), this.extraParameters);
   }
 }
 
@@ -98,7 +102,6 @@ export class Training extends Construct {
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
     const { config, datasetBucket, artifactsBucket, key, namePrefix } = props;
-    const stack = Stack.of(this);
     const validationPercent = props.validationPercent ?? 20;
     if (!(validationPercent > 0 && validationPercent < 100)) {
       throw new Error(`Training: validationPercent must be between 0 and 100, got ${validationPercent}`);
@@ -111,7 +114,7 @@ export class Training extends Construct {
     });
     datasetBucket.grantRead(assembleFunction, `${PREFIXES.labels}*`);
     datasetBucket.grantRead(assembleFunction, `${PREFIXES.images}*`);
-    datasetBucket.grantReadWrite(assembleFunction, `${PREFIXES.manifests}*`);
+    datasetBucket.grantPut(assembleFunction, `${PREFIXES.manifests}*`);
     this.assemble = invoke(this, 'Assemble dataset', assembleFunction, {
       payload: {
         rawBucket: props.rawBucket.bucketName,
@@ -144,32 +147,8 @@ export class Training extends Construct {
     datasetBucket.grantRead(this.role, `${PREFIXES.images}*`);
     artifactsBucket.grantRead(this.role, `${PREFIXES.pretrained}*`);
     artifactsBucket.grantReadWrite(this.role, `${PREFIXES.checkpoints}*`);
-    artifactsBucket.grantWrite(this.role, `${PREFIXES.models}*`);
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'logs:CreateLogGroup',
-          'logs:CreateLogStream',
-          'logs:PutLogEvents',
-          'logs:DescribeLogStreams',
-        ],
-        resources: [
-          stack.formatArn({
-            service: 'logs',
-            resource: 'log-group',
-            resourceName: '/aws/sagemaker/TrainingJobs:*',
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringLike: { 'cloudwatch:namespace': '/aws/sagemaker/TrainingJobs' } },
-      }),
-    );
+    artifactsBucket.grantPut(this.role, `${PREFIXES.models}*`);
+    grantSageMakerJobLogging(this.role, 'TrainingJobs', '/aws/sagemaker/TrainingJobs');
     this.role.addToPolicy(
       new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
     );
@@ -236,7 +215,8 @@ export class Training extends Construct {
             images_s3_prefix: `s3://${datasetBucket.bucketName}/${PREFIXES.images}`,
           },
           outputDataConfig: {
-            s3OutputLocation: tasks.S3Location.fromBucket(artifactsBucket, PREFIXES.models),
+            // Granted above (put only): the CDK location would also grant deleting under models/.
+            s3OutputLocation: new UngrantedS3Location(artifactsBucket.s3UrlForObject(PREFIXES.models)),
             encryptionKey: key,
           },
           resourceConfig: {

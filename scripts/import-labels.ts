@@ -9,7 +9,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { getText, isNotFound, listKeys, parseS3Uri, s3ClientOptions } from '../lambda/shared/aws';
@@ -22,6 +22,7 @@ import {
   parseLabelFiles,
 } from '../lambda/shared/labels/import';
 import { LabelFile, LabelFileError, resolveImageKey } from '../lambda/shared/labels/validate';
+import { StackOutputError, stackOutput } from './stack-output';
 
 /** The clients and output streams the command uses; tests pass mocked ones. */
 export interface ImportDeps {
@@ -99,19 +100,12 @@ export async function datasetBucketFromStack(
   cloudFormation: CloudFormationClient,
   stack: string,
 ): Promise<string> {
-  let outputs;
-  try {
-    outputs = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }))).Stacks?.[0]
-      ?.Outputs;
-  } catch (error) {
-    throw new UsageError(
-      `Cannot read stack ${stack} (${(error as Error).message}); pass --dataset-bucket, or --stack with the ` +
-        'name of your data stack, and check your AWS credentials and region',
-    );
-  }
-  const name = outputs?.find((o) => o.OutputKey === 'DatasetBucketName')?.OutputValue;
-  if (!name) throw new UsageError(`Stack ${stack} has no DatasetBucketName output; pass --dataset-bucket`);
-  return name;
+  return stackOutput(
+    cloudFormation,
+    stack,
+    'DatasetBucketName',
+    'pass --dataset-bucket, or --stack with the name of your data stack',
+  );
 }
 
 /** Reads the label files: a local file, a local directory of XML files, an S3 object, or an S3 prefix. */
@@ -256,7 +250,7 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
     }
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof StackOutputError) {
       err(error.message);
       if (/give --file|--format must|Unknown option|argument/i.test(error.message)) err(USAGE);
       return 2;

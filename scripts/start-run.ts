@@ -6,8 +6,9 @@
  *   npm run start-run -- --force      # train even when nothing is new
  *   npm run start-run -- --stack MyPipelineStack
  */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { stackOutput } from './stack-output';
 
 /** Parsed command line. */
 export interface StartRunOptions {
@@ -48,13 +49,12 @@ export async function startRun(
   cloudFormation: CloudFormationClient = new CloudFormationClient({}),
   stepFunctions: SFNClient = new SFNClient({}),
 ): Promise<StartedRun> {
-  const stacks = await cloudFormation.send(new DescribeStacksCommand({ StackName: options.stackName }));
-  const arn = stacks.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'StateMachineArn')?.OutputValue;
-  if (!arn) {
-    throw new Error(
-      `Stack ${options.stackName} has no StateMachineArn output; deploy it first with npx cdk deploy --all.`,
-    );
-  }
+  const arn = await stackOutput(
+    cloudFormation,
+    options.stackName,
+    'StateMachineArn',
+    'deploy it first with npx cdk deploy --all, or pass --stack with the name of your pipeline stack',
+  );
   const started = await stepFunctions.send(
     new StartExecutionCommand({
       stateMachineArn: arn,

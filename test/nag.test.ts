@@ -1,4 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../lib/app';
@@ -40,6 +41,24 @@ describe('cdk-nag AwsSolutions', () => {
     );
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(findings(report)).toEqual([]);
+  });
+
+  test('an action on every resource that no reason names is still reported', () => {
+    const app = newApp();
+    const { pipeline } = buildApp(
+      app,
+      loadConfig(() => undefined),
+    );
+    const role = new iam.Role(pipeline, 'Extra', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 's3:GetObject'], resources: ['*'] }),
+    );
+    // Synthesis runs the stack's acknowledgement again, now over the added role too.
+    app.synth();
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(findings(report).join('\n')).toMatch(/AwsSolutions-IAM5\[Resource::\*\]/);
   });
 
   test('the check is live: an unencrypted-transport bucket is reported', () => {

@@ -258,34 +258,53 @@ describe('pipeline outcomes, executed locally', () => {
     expect(message(run, 'Notify failure')).toMatchObject({ stage: 'train', error: 'NoMetrics' });
   });
 
-  test('a DatasetError is published with the handler’s own message', async () => {
+  /** Ground Truth mode's labeling states, answering as a finished job would. */
+  const groundTruthJob: Record<string, TaskHandler> = {
+    'Write label categories': () => ({}),
+    'Write worker UI template': () => ({}),
+    'Label with Ground Truth': () => ({
+      LabelingJobName: 'job',
+      LabelingJobOutput: { OutputDatasetS3Uri: 's3://dataset/ground-truth/job/output.manifest' },
+    }),
+  };
+
+  test.each([
+    {
+      error: 'DatasetError',
+      mode: 'import',
+      state: 'Assemble dataset',
+      stage: 'assemble',
+      explained: ['Read dataset error', 'Dataset not usable'],
+      cause: 'No labeled images yet: import labels, then start a new run.',
+    },
+    {
+      error: 'LabelFileError',
+      mode: 'groundtruth',
+      state: 'Import Ground Truth labels',
+      stage: 'label',
+      explained: ['Read label error', 'Labels not usable'],
+      cause: 's3://dataset/ground-truth/job/output.manifest was rejected: images/a.jpg is missing',
+    },
+  ])('a $error is published with the handler’s own message', async (c) => {
     const run = await runLocally(
-      importMode,
+      c.mode === 'import' ? importMode : groundTruthMode,
       services({
-        'Assemble dataset': () => {
+        ...(c.mode === 'import' ? {} : groundTruthJob),
+        [c.state]: () => {
           throw new ServiceError(
-            'DatasetError',
-            JSON.stringify({
-              errorType: 'DatasetError',
-              errorMessage: 'No labeled images yet: import labels, then start a new run.',
-              trace: ['DatasetError: ...'],
-            }),
+            c.error,
+            JSON.stringify({ errorType: c.error, errorMessage: c.cause, trace: [`${c.error}: ...`] }),
           );
         },
       }),
     );
     expect(run.entered.slice(-5)).toEqual([
-      'Read dataset error',
-      'Dataset not usable',
-      'Failed in assemble',
+      ...c.explained,
+      `Failed in ${c.stage}`,
       'Notify failure',
       'Run failed',
     ]);
-    expect(message(run, 'Notify failure')).toMatchObject({
-      stage: 'assemble',
-      error: 'DatasetError',
-      cause: 'No labeled images yet: import labels, then start a new run.',
-    });
+    expect(message(run, 'Notify failure')).toMatchObject({ stage: c.stage, error: c.error, cause: c.cause });
   });
 
   test('an endpoint that ends Failed publishes its FailureReason', async () => {

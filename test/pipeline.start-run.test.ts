@@ -47,6 +47,18 @@ describe('npm run start-run', () => {
     expect(stepFunctions.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
+  test('a stack that cannot be read is named with what to do, and nothing starts', async () => {
+    cloudFormation
+      .on(DescribeStacksCommand)
+      .rejects(Object.assign(new Error('Stack with id Other does not exist'), { name: 'ValidationError' }));
+    await expect(
+      startRun(parseArgs(['--stack', 'Other']), new CloudFormationClient({}), new SFNClient({})),
+    ).rejects.toThrow(
+      /^Cannot read stack Other \(Stack with id Other does not exist\); deploy it first with npx cdk deploy --all/,
+    );
+    expect(stepFunctions.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   test('unknown arguments are refused with the usage', () => {
     expect(() => parseArgs(['--frce'])).toThrow(
       /Unknown argument "--frce". Usage: npm run start-run -- \[--force\]/,

@@ -1,4 +1,5 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
+import { execFileSync } from 'child_process';
 import { existsSync, readdirSync } from 'fs';
 import { join } from 'path';
 import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
@@ -62,6 +63,52 @@ describe('pipeline IAM', () => {
     }
   });
 
+  test('only Ground Truth may delete from the dataset bucket, and only its own ground-truth/ output', () => {
+    for (const { template } of [standard, alternative]) {
+      const deletes = statements(template).filter(
+        (s) =>
+          JSON.stringify(s.Resource).includes('BucketsDataset') &&
+          actions(s).some((a) => a.startsWith('s3:DeleteObject')),
+      );
+      for (const statement of deletes)
+        expect(JSON.stringify(statement.Resource)).toMatch(/\/ground-truth\/\*/);
+    }
+    const trainingModels = statements(standard.template).filter((s) => {
+      const resource = JSON.stringify(s.Resource);
+      return resource.includes('BucketsArtifacts') && resource.includes('/models/*');
+    });
+    expect(trainingModels.length).toBeGreaterThan(0);
+    for (const statement of trainingModels)
+      expect(actions(statement).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
+  });
+
+  test('the preprocessing map’s results are the only dataset objects the state machine may write', () => {
+    for (const { template } of [standard, alternative]) {
+      const onDataset = statements(template).filter(
+        (s) => JSON.stringify(s.Resource).includes('BucketsDataset') && actions(s).includes('s3:PutObject'),
+      );
+      expect(onDataset.length).toBeGreaterThan(0);
+      for (const statement of onDataset) {
+        expect(JSON.stringify(statement.Resource)).not.toMatch(/BucketsDataset[^"]*"\]?\}?,?"\/\*"/);
+      }
+    }
+    standard.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['s3:PutObject']),
+            Resource: {
+              'Fn::Join': [
+                '',
+                [{ 'Fn::ImportValue': Match.stringLikeRegexp('BucketsDataset') }, '/reports/preprocess/*'],
+              ],
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
   test('the preprocessing function reads raw/ and reads and writes images/ only', () => {
     const functions = standard.template.findResources('AWS::Lambda::Function', {
       Properties: { MemorySize: 2048 },
@@ -92,6 +139,16 @@ describe('pipeline IAM', () => {
         expect(action).not.toMatch(/^(\*|s3:\*|sagemaker:\*|iam:\*|kms:\*|states:\*)$/);
       }
       expect(JSON.stringify(template.toJSON())).not.toMatch(/FullAccess/);
+    }
+  });
+
+  test('no S3 action on every resource: each role reads and writes only its own prefixes', () => {
+    for (const { template } of [standard, alternative]) {
+      const onEverything = statements(template).filter((s) => s.Resource === '*');
+      expect(onEverything.length).toBeGreaterThan(0);
+      for (const statement of onEverything) {
+        for (const action of actions(statement)) expect(action).not.toMatch(/^s3:/);
+      }
     }
   });
 
@@ -168,6 +225,38 @@ describe('training job', () => {
     expect(JSON.stringify(statements(standard.template))).toContain(
       'StepFunctionsGetEventsForSageMakerTrainingJobsRule',
     );
+  });
+
+  test('the container accepts every hyperparameter the task sends, with the configured values', () => {
+    // The container's own parser (training-container/src/logo_detector/hyperparameters.py), in the project venv
+    // (npm run py:env): a key it does not know fails every training job, and only in AWS.
+    const root = join(__dirname, '..');
+    const parse = (hyperparameters: unknown) =>
+      JSON.parse(
+        execFileSync(
+          join(root, '.venv', 'bin', 'python'),
+          [
+            '-c',
+            'import dataclasses, json, sys\n' +
+              'from logo_detector.hyperparameters import parse_hyperparameters\n' +
+              'print(json.dumps(dataclasses.asdict(parse_hyperparameters(json.loads(sys.argv[1])))))',
+            JSON.stringify(hyperparameters),
+          ],
+          { env: { ...process.env, PYTHONPATH: join(root, 'training-container', 'src') }, encoding: 'utf8' },
+        ),
+      ) as Record<string, unknown>;
+    for (const { definition } of [standard, alternative]) {
+      const sent = train(definition).HyperParameters;
+      expect(Object.values(sent).every((v) => typeof v === 'string')).toBe(true);
+      expect(parse(sent)).toMatchObject({
+        classes: ['logo'],
+        epochs: Number(sent.epochs),
+        batch_size: Number(sent.batch_size),
+        learning_rate: Number(sent.learning_rate),
+        data_shape: Number(sent.data_shape),
+        images_s3_prefix: expect.stringMatching(/^s3:\/\/.+\/images\/$/),
+      });
+    }
   });
 
   test('managed spot training with per-run checkpoints and a max wait, by default', () => {

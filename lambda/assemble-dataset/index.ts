@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { getText, listKeys, mapLimit, s3ClientOptions } from '../shared/aws';
+import { S3Client } from '@aws-sdk/client-s3';
+import { getText, listKeys, mapLimit, putJsonLines, s3ClientOptions } from '../shared/aws';
 import {
   AssembleDatasetEvent,
   AssembleDatasetResult,
@@ -60,8 +60,8 @@ export interface AssembledDataset {
 /**
  * Merges label documents into manifest lines with class ids renumbered to the configured class order (by name),
  * one line per image (the most recently labeled document wins), sorted by image, split by {@link isValidation}.
- * Throws {@link DatasetError} when there is nothing to train on, no validation image, a class without a training
- * example, or a label of a class that is no longer configured.
+ * Throws {@link DatasetError} when there is nothing to train on, no validation image with a box, a class without a
+ * training example, or a label of a class that is no longer configured.
  */
 export function assemble(
   documents: readonly LabelDocument[],
@@ -127,6 +127,13 @@ export function assemble(
         'Label more images, or raise the validation percentage.',
     );
   }
+  // The training container skips images without boxes, and validates on the rest: without one, the job would fail.
+  if (validation.every((line) => line[DATASET_LABEL_ATTRIBUTE].annotations.length === 0)) {
+    throw new DatasetError(
+      `No image in the validation split has a box (its ${validation.length} image${validation.length === 1 ? ' is' : 's are'} ` +
+        'labeled as showing none of the classes), so validation mAP cannot be measured. Label more images that show the classes.',
+    );
+  }
   const missing = classes.filter((_, id) => trainCounts[id] === 0);
   if (missing.length > 0) {
     throw new DatasetError(
@@ -159,9 +166,6 @@ export function readLabelDocument(key: string, text: string): LabelDocument {
   return doc as LabelDocument;
 }
 
-const toManifest = (lines: readonly ManifestLine[]): string =>
-  lines.map((l) => `${JSON.stringify(l)}\n`).join('');
-
 /** Merges label documents into the cumulative dataset manifest and its train/validation split. */
 export async function handler(event: AssembleDatasetEvent): Promise<AssembleDatasetResult> {
   const bucket = event.datasetBucket;
@@ -173,15 +177,7 @@ export async function handler(event: AssembleDatasetEvent): Promise<AssembleData
   const all = [...dataset.train, ...dataset.validation].sort((a, b) =>
     a['source-ref'].localeCompare(b['source-ref']),
   );
-  const put = (key: string, lines: readonly ManifestLine[]) =>
-    s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: toManifest(lines),
-        ContentType: 'application/x-ndjson',
-      }),
-    );
+  const put = (key: string, lines: readonly ManifestLine[]) => putJsonLines(s3, bucket, key, lines);
   await Promise.all([
     put(MANIFEST_KEYS.all, all),
     put(MANIFEST_KEYS.train, dataset.train),

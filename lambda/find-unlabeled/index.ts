@@ -1,5 +1,5 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { listKeys, s3ClientOptions } from '../shared/aws';
+import { S3Client } from '@aws-sdk/client-s3';
+import { listKeys, putJsonLines, s3ClientOptions } from '../shared/aws';
 import { FindUnlabeledEvent, FindUnlabeledResult, labelKeyFor } from '../shared/contracts';
 
 const s3 = new S3Client(s3ClientOptions());
@@ -29,14 +29,11 @@ export async function handler(event: FindUnlabeledEvent): Promise<FindUnlabeledR
   if (unlabeled.length === 0) return { count: 0, sample };
 
   const manifestKey = labelingManifestKey(event.executionName);
-  const body = unlabeled.map((key) => JSON.stringify({ 'source-ref': `s3://${event.datasetBucket}/${key}` }));
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: event.datasetBucket,
-      Key: manifestKey,
-      Body: `${body.join('\n')}\n`,
-      ContentType: 'application/x-ndjson',
-    }),
+  await putJsonLines(
+    s3,
+    event.datasetBucket,
+    manifestKey,
+    unlabeled.map((key) => ({ 'source-ref': `s3://${event.datasetBucket}/${key}` })),
   );
   return { count: unlabeled.length, manifestKey, sample };
 }

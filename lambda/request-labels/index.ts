@@ -1,6 +1,6 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { s3ClientOptions } from '../shared/aws';
+import { putJson, s3ClientOptions } from '../shared/aws';
 import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest, RequestLabelsEvent } from '../shared/contracts';
 
 const s3 = new S3Client(s3ClientOptions());
@@ -59,14 +59,7 @@ export async function handler(event: RequestLabelsEvent): Promise<void> {
     requestedAt: new Date().toISOString(),
     classes: event.classes,
   };
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: event.datasetBucket,
-      Key: PENDING_LABEL_REQUEST_KEY,
-      Body: JSON.stringify(request, null, 2),
-      ContentType: 'application/json',
-    }),
-  );
+  await putJson(s3, event.datasetBucket, PENDING_LABEL_REQUEST_KEY, request, true);
   const { subject, message } = labelRequestMessage(event);
   await sns.send(new PublishCommand({ TopicArn: event.topicArn, Subject: subject, Message: message }));
 }

@@ -40,6 +40,17 @@ export async function getText(s3: S3Client, bucket: string, key: string): Promis
   return (await getBytes(s3, bucket, key)).toString('utf8');
 }
 
+/** Writes a text object (UTF-8) with its content type. */
+export async function putText(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string,
+  contentType: string,
+): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+}
+
 /** Writes a JSON document (pretty-printed when it is meant for people). */
 export async function putJson(
   s3: S3Client,
@@ -48,14 +59,18 @@ export async function putJson(
   value: unknown,
   pretty = false,
 ): Promise<void> {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      Body: JSON.stringify(value, null, pretty ? 2 : undefined),
-      ContentType: 'application/json',
-    }),
-  );
+  await putText(s3, bucket, key, JSON.stringify(value, null, pretty ? 2 : undefined), 'application/json');
+}
+
+/** Writes JSON lines (one JSON value a line, each ending in a newline), e.g. a manifest. */
+export async function putJsonLines(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  values: readonly unknown[],
+): Promise<void> {
+  const body = values.map((value) => `${JSON.stringify(value)}\n`).join('');
+  await putText(s3, bucket, key, body, 'application/x-ndjson');
 }
 
 /** Every key under a prefix, following ListObjectsV2 continuation tokens. */

@@ -186,7 +186,10 @@ export interface AssembleDatasetResult {
   readonly boxes: number;
   readonly train: number;
   readonly validation: number;
-  /** Images labeled as showing none of the classes (kept as negative examples); always set by the handler. */
+  /**
+   * Images labeled as showing none of the classes; they stay in the manifests, but the training container skips
+   * lines without boxes. Always set by the handler.
+   */
   readonly negatives?: number;
   /** S3 URI prefixes of the two channel folders. */
   readonly trainManifestPrefix: string;

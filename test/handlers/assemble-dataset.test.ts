@@ -1,3 +1,7 @@
+import { execFileSync } from 'child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { assemble, DatasetError, handler, isValidation } from '../../lambda/assemble-dataset';
 import type { LabelDocument } from '../../lambda/shared/contracts';
 import { FakeS3 } from './fake-s3';
@@ -138,6 +142,42 @@ describe('assemble-dataset', () => {
     expect(dataset.train[0]['bounding-box'].annotations).toHaveLength(2);
   });
 
+  test('the training container reads the train manifest it writes: every image, every box, the class ids', () => {
+    const dataset = assemble(
+      [...trainNames.slice(0, 4).map((n) => doc(n, [1, 0])), doc(validationNames[0], [0])],
+      ['badge', 'logo'],
+      20,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'manifest-'));
+    try {
+      mkdirSync(join(dir, 'images'));
+      for (const n of trainNames.slice(0, 4)) writeFileSync(join(dir, 'images', `${n}.jpg`), 'jpeg');
+      writeFileSync(join(dir, 'train.manifest'), dataset.train.map((l) => `${JSON.stringify(l)}\n`).join(''));
+      // The container's own reader (training-container/src/logo_detector/manifest.py), in the project venv.
+      const root = join(__dirname, '..', '..');
+      const read = execFileSync(
+        join(root, '.venv', 'bin', 'python'),
+        [
+          '-c',
+          'import json, sys\nfrom pathlib import Path\nfrom logo_detector.manifest import read_manifest\n' +
+            'samples, counts = read_manifest(Path(sys.argv[1]), Path(sys.argv[2]), ["badge", "logo"], ' +
+            'images_s3_prefix=sys.argv[3])\n' +
+            'print(json.dumps({"counts": counts.to_dict(), "ids": sorted({b.class_id for s in samples for b in s.boxes})}))',
+          join(dir, 'train.manifest'),
+          join(dir, 'images'),
+          `s3://${DATASET}/images/`,
+        ],
+        { env: { ...process.env, PYTHONPATH: join(root, 'training-container', 'src') }, encoding: 'utf8' },
+      );
+      expect(JSON.parse(read)).toEqual({
+        counts: { images: 4, boxes: 8, skipped_lines: 0, clipped: 0, rejected: 0 },
+        ids: [0, 1],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('fails clearly when no image falls in the validation split', () => {
     expect(() =>
       assemble(
@@ -148,6 +188,19 @@ describe('assemble-dataset', () => {
     ).toThrow(
       new DatasetError(
         'No image falls in the validation split (3 labeled images, validation 20%). Label more images, or raise the validation percentage.',
+      ),
+    );
+  });
+
+  test('fails clearly when every validation image is a negative, which training cannot validate on', () => {
+    const docs = [
+      ...trainNames.slice(0, 5).map((n) => doc(n, [0, 1])),
+      ...validationNames.slice(0, 2).map((n) => doc(n, [])),
+    ];
+    expect(() => assemble(docs, ['logo', 'badge'], 20)).toThrow(
+      new DatasetError(
+        'No image in the validation split has a box (its 2 images are labeled as showing none of the classes), so ' +
+          'validation mAP cannot be measured. Label more images that show the classes.',
       ),
     );
   });

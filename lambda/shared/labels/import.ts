@@ -1,5 +1,5 @@
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { isNotFound, mapLimit } from '../aws';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { isNotFound, mapLimit, putJson } from '../aws';
 import { labelKeyFor, LabelsImported } from '../contracts';
 import { parseCoco } from './coco';
 import { parseGroundTruthManifest } from './groundtruth';
@@ -123,14 +123,5 @@ export async function writeLabelDocuments(
   bucket: string,
   documents: readonly KeyedDocument[],
 ): Promise<void> {
-  await mapLimit(documents, CONCURRENCY, (d) =>
-    s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: labelKeyFor(d.imageKey),
-        Body: JSON.stringify(d.document),
-        ContentType: 'application/json',
-      }),
-    ),
-  );
+  await mapLimit(documents, CONCURRENCY, (d) => putJson(s3, bucket, labelKeyFor(d.imageKey), d.document));
 }
