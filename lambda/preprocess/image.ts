@@ -1,7 +1,11 @@
+import { availableParallelism } from 'os';
 import sharp from 'sharp';
 
 // One image at a time per invocation: libvips' operation cache only grows a Lambda's memory.
 sharp.cache(false);
+// On glibc Linux (Lambda included) sharp defaults to one libvips thread to limit memory fragmentation in
+// long-lived servers; a short-lived function working on one image at a time should use every vCPU it has.
+sharp.concurrency(availableParallelism());
 
 /** Input formats the pipeline accepts. */
 export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp', 'tiff'] as const;

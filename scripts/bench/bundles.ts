@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
 import { Figure } from './report';
 import { bytes } from './stats';
@@ -6,6 +6,7 @@ import { bytes } from './stats';
 interface TemplateResource {
   Type: string;
   Metadata?: Record<string, string>;
+  Properties?: { Handler?: string };
 }
 
 /** Total size of a directory's files. */
@@ -18,8 +19,8 @@ function dirSize(dir: string): number {
 }
 
 /** Each Lambda function's asset in a synthesized cloud assembly: its construct path and directory. */
-export function lambdaAssets(cdkOut: string): { name: string; dir: string }[] {
-  const found: { name: string; dir: string }[] = [];
+export function lambdaAssets(cdkOut: string): { name: string; dir: string; entry: string }[] {
+  const found: { name: string; dir: string; entry: string }[] = [];
   for (const file of readdirSync(cdkOut).filter((f) => f.endsWith('.template.json'))) {
     const template = JSON.parse(readFileSync(join(cdkOut, file), 'utf8')) as {
       Resources: Record<string, TemplateResource>;
@@ -28,7 +29,13 @@ export function lambdaAssets(cdkOut: string): { name: string; dir: string }[] {
       const assetPath = resource.Metadata?.['aws:asset:path'];
       const cdkPath = resource.Metadata?.['aws:cdk:path'];
       if (resource.Type !== 'AWS::Lambda::Function' || !assetPath || !cdkPath) continue;
-      found.push({ name: cdkPath.replace(/\/Resource$/, ''), dir: join(cdkOut, assetPath) });
+      // Handler "index.handler" lives in index.js; CDK's provider framework uses "framework.onEvent".
+      const file = (resource.Properties?.Handler ?? 'index.handler').replace(/\.[^.]+$/, '');
+      const dir = join(cdkOut, assetPath);
+      const entry =
+        ['.js', '.mjs', '.cjs'].map((ext) => join(dir, file + ext)).find((f) => existsSync(f)) ??
+        join(dir, `${file}.js`);
+      found.push({ name: cdkPath.replace(/\/Resource$/, ''), dir, entry });
     }
   }
   return found.sort((a, b) => a.name.localeCompare(b.name));
@@ -36,9 +43,8 @@ export function lambdaAssets(cdkOut: string): { name: string; dir: string }[] {
 
 /** Minified size of each function's deployed bundle, from the synthesized assets. */
 export function bundleFigures(cdkOut: string): Figure[] {
-  return lambdaAssets(cdkOut).map(({ name, dir }) => {
-    const js = readdirSync(dir).find((f) => /^index\.(c|m)?js$/.test(f));
-    const code = js ? statSync(join(dir, js)).size : 0;
+  return lambdaAssets(cdkOut).map(({ name, dir, entry }) => {
+    const code = existsSync(entry) ? statSync(entry).size : 0;
     const total = dirSize(dir);
     return {
       name: `bundle ${name}`,

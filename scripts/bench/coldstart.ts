@@ -95,7 +95,7 @@ export async function benchColdStart(cdkOut: string, workDir: string, runs: numb
     return times;
   };
   try {
-    const ours = await measure(join(proxy.dir, 'index.js'));
+    const ours = await measure(proxy.entry);
     if (ours.some((t) => t.status !== 200))
       throw new Error(`the proxy answered ${ours.map((t) => t.status).join(',')}`);
     const base = await measure(trivial);
