@@ -4,11 +4,13 @@
  *
  * Options: --runs N (default 5) runs per figure; --only a,b (section keys: synth, payload, preprocess, coldstart,
  * serving, local).
+ * The local section runs the default `npm start` once (about three minutes).
  */
 import '../polyfills';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { bundleFigures } from './bundles';
+import { benchLocal } from './local';
 import { benchColdStart } from './coldstart';
 import { benchPayload } from './payload';
 import { benchPreprocess } from './preprocess';
@@ -80,6 +82,8 @@ async function main(): Promise<void> {
       benchServing(work, Math.max(20, runs * 6)),
     )),
   );
+
+  sections.push(...(await section('local', only, 'Local pipeline (npm start)', '', benchLocal)));
 
   console.log(toText(sections));
   if (!only) {

@@ -37,3 +37,9 @@ export function bytes(n: number): string {
 export function ms(n: number): string {
   return n >= 100 ? `${n.toFixed(0)} ms` : `${n.toFixed(1)} ms`;
 }
+
+/** Minutes and seconds, m:ss. */
+export function clockText(msTotal: number): string {
+  const seconds = Math.round(msTotal / 1000);
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+}

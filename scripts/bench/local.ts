@@ -1,0 +1,50 @@
+import { runLocal } from '../local/main';
+import { Figure, Section } from './report';
+import { clockText } from './stats';
+
+/** Stages of `npm start`, each from the first progress line containing `from` to the first containing `to`. */
+const STAGES: { name: string; from: string; to: string }[] = [
+  { name: 'set-up: venv check, synth, moto, shims', from: '■ Python environment', to: '■ Generating' },
+  { name: 'generate and upload the dataset', from: '■ Generating', to: '■ Execution 1' },
+  {
+    name: 'preprocess (Distributed Map, sharp)',
+    from: '▶ Preprocess raw images',
+    to: '▶ Find unlabeled images',
+  },
+  { name: 'label (request, import, resume)', from: '▶ Find unlabeled images', to: '▶ Assemble dataset' },
+  { name: 'assemble the dataset', from: '▶ Assemble dataset', to: '▶ Train' },
+  { name: 'train (container `train`, CPU)', from: '▶ Train', to: '▶ Check model quality' },
+  { name: 'quality gate and deploy (`serve` up)', from: '▶ Check model quality', to: '▶ Deployed' },
+  { name: 'API check of the held-out images', from: 'API on http', to: '■ Execution 2' },
+  { name: 'second execution, no new data', from: '■ Execution 2', to: '■ Done in' },
+];
+
+/** Wall time of each stage of the default `npm start` (one run: it takes minutes). */
+export async function benchLocal(): Promise<Section> {
+  const lines: { at: number; text: string }[] = [];
+  const started = Date.now();
+  const result = await runLocal({ log: (text) => lines.push({ at: Date.now(), text }) });
+  const total = Date.now() - started;
+  await result.stop();
+  const first = (needle: string) => lines.find((l) => l.text.includes(needle))?.at;
+  const figures: Figure[] = STAGES.map(({ name, from, to }) => {
+    const [a, b] = [first(from), first(to)];
+    return { name, value: a && b ? clockText(b - a) : 'not reached', baseline: '', goal: '' };
+  });
+  figures.push({
+    name: 'whole run',
+    value: clockText(total),
+    baseline: '10:00',
+    goal: '< 10 minutes on 2 cores',
+    met: total < 10 * 60 * 1000,
+  });
+  return {
+    title: 'Local pipeline (npm start)',
+    figures,
+    explanation:
+      'One default `npm start`: 48 generated images, the synthesized state machine run by aws-local-stepfunctions ' +
+      "against moto, 30 CPU epochs at 256 px from random initialization, the container's `serve` as the endpoint, " +
+      'then a second execution with no new data. Training dominates; `--epochs`, `--images-count` or pretrained ' +
+      'weights under .local/pretrained/ move it. One run, not a median: it takes minutes.',
+  };
+}
