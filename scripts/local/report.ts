@@ -1,18 +1,10 @@
 import { writeFileSync } from 'fs';
 import { basename, extname, join } from 'path';
 import sharp from 'sharp';
+import type { Detection } from '../../lambda/detect/model';
 
-/** One detection as the API answers it. */
-export interface ApiDetection {
-  readonly label: string;
-  readonly score: number;
-  readonly box: {
-    readonly left: number;
-    readonly top: number;
-    readonly width: number;
-    readonly height: number;
-  };
-}
+/** One detection as the API answers it (the proxy's own type). */
+export type ApiDetection = Detection;
 
 /** What the API answered for one held-out image. */
 export interface ApiCheck {
