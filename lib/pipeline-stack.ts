@@ -135,7 +135,9 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     rule: 'IAM4',
     finding: /^Policy::.*AWSLambdaBasicExecutionRole$/,
     reason:
-      'Lambda functions (the pipeline steps and the teardown provider) write only their own logs with it.',
+      'The pipeline steps and the teardown provider get CloudWatch Logs create/put from this managed policy and ' +
+      'no data access through it; it is not scoped to their own log groups, and a log-only role per function ' +
+      '(as the API proxy has) is the planned tightening.',
   },
   {
     rule: 'IAM5',
