@@ -7,7 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { DATASET_LABEL_ATTRIBUTE } from '../lambda/shared/contracts';
+import { DATASET_LABEL_ATTRIBUTE } from '../contracts';
 import { LabelingConfig } from './config';
 import { PREFIXES } from './data';
 import {

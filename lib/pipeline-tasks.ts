@@ -202,4 +202,4 @@ export function runResourceName(prefix: string, kind: string): string {
 }
 
 /** The tag every SageMaker model, endpoint config and endpoint of this stack carries (cleanup matches it). */
-export { STACK_TAG_KEY } from '../lambda/shared/contracts';
+export { STACK_TAG_KEY } from '../contracts';

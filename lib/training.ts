@@ -7,7 +7,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
+import { METRIC_DEFINITIONS } from '../contracts';
 import { AppConfig } from './config';
 import { PREFIXES } from './data';
 import {

@@ -13,7 +13,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { getText, isNotFound, listKeys, parseS3Uri, s3ClientOptions } from '../lambda/shared/aws';
-import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest } from '../lambda/shared/contracts';
+import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest } from '../contracts';
 import {
   detectFormat,
   importLabels,

@@ -1,4 +1,4 @@
-import { imageKeyFor, labelKeyFor, METRIC_DEFINITIONS } from '../lambda/shared/contracts';
+import { imageKeyFor, labelKeyFor, METRIC_DEFINITIONS } from '../contracts';
 
 describe('key derivation', () => {
   test('a raw key maps to one deterministic JPEG key under images/', () => {

@@ -2,7 +2,7 @@ import { Template, Match } from 'aws-cdk-lib/assertions';
 import { execFileSync } from 'child_process';
 import { existsSync, readdirSync } from 'fs';
 import { join } from 'path';
-import { METRIC_DEFINITIONS } from '../lambda/shared/contracts';
+import { METRIC_DEFINITIONS } from '../contracts';
 import { AslDefinition, AslState, loadPipelineDefinition } from '../scripts/local/definition';
 import { buildApp } from '../lib/app';
 import { loadConfig } from '../lib/config';

@@ -7,7 +7,7 @@ import {
   Box,
   DATASET_LABEL_ATTRIBUTE,
   LabelDocument,
-} from '../shared/contracts';
+} from '../../contracts';
 import { classMap } from '../shared/labels/validate';
 
 const s3 = new S3Client(s3ClientOptions());

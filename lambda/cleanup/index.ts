@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { isNotFound, mapLimit } from '../shared/aws';
-import { STACK_TAG_KEY } from '../shared/contracts';
+import { STACK_TAG_KEY } from '../../contracts';
 
 const sagemaker = new SageMakerClient({});
 

@@ -14,7 +14,7 @@ export interface ModelInfo {
 }
 
 /**
- * Reads the live-model SSM parameter (JSON written by the pipeline, see lib/live-model.ts).
+ * Reads the live-model SSM parameter (JSON written by the pipeline, see contracts/live-model.ts).
  * Throws a 404 `NoModelDeployed` {@link ApiError} before the first deployment, and a 500 for an unreadable
  * record or SSM failure (logged with the cause).
  */

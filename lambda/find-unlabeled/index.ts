@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { listKeys, putJsonLines, s3ClientOptions } from '../shared/aws';
-import { FindUnlabeledEvent, FindUnlabeledResult, labelKeyFor } from '../shared/contracts';
+import { FindUnlabeledEvent, FindUnlabeledResult, labelKeyFor } from '../../contracts';
 
 const s3 = new S3Client(s3ClientOptions());
 

@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { getText, parseS3Uri, s3ClientOptions } from '../shared/aws';
-import { GroundTruthLabelsEvent, LabelsImported } from '../shared/contracts';
+import { GroundTruthLabelsEvent, LabelsImported } from '../../contracts';
 import { parseGroundTruthManifest } from '../shared/labels/groundtruth';
 import { importLabels } from '../shared/labels/import';
 import { ParsedLabels } from '../shared/labels/validate';

@@ -6,7 +6,7 @@ import {
   PreprocessReportResult,
   PreprocessResult,
   S3Item,
-} from '../shared/contracts';
+} from '../../contracts';
 
 const s3 = new S3Client(s3ClientOptions());
 

@@ -7,7 +7,7 @@ import {
   PreprocessFailure,
   PreprocessResult,
   S3Item,
-} from '../shared/contracts';
+} from '../../contracts';
 import { ImageError, toModelImage } from './image';
 
 const s3 = new S3Client(s3ClientOptions());

@@ -1,7 +1,7 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { LiveModel } from '../../lib/live-model';
+import type { LiveModel } from '../../contracts';
 import { isNotFound } from '../shared/aws';
-import { BEST_MAP_METRIC, QualityGateEvent, QualityGateResult } from '../shared/contracts';
+import { BEST_MAP_METRIC, QualityGateEvent, QualityGateResult } from '../../contracts';
 
 const ssm = new SSMClient({});
 

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { putJson, s3ClientOptions } from '../shared/aws';
-import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest, RequestLabelsEvent } from '../shared/contracts';
+import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest, RequestLabelsEvent } from '../../contracts';
 
 const s3 = new S3Client(s3ClientOptions());
 const sns = new SNSClient({});

@@ -5,7 +5,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync }
 import { dirname, join, relative } from 'path';
 import { createInterface } from 'readline';
 import { promisify } from 'util';
-import { METRIC_DEFINITIONS } from '../../lambda/shared/contracts';
+import { METRIC_DEFINITIONS } from '../../contracts';
 import { stopChild, track } from './children';
 import { freePort, waitForHttp } from './net';
 import { RuntimeShim, startRuntimeShim } from './runtime-shim';

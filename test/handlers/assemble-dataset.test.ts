@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { assemble, DatasetError, handler, isValidation } from '../../lambda/assemble-dataset';
-import type { LabelDocument } from '../../lambda/shared/contracts';
+import type { LabelDocument } from '../../contracts';
 import { FakeS3 } from './fake-s3';
 
 const DATASET = 'dataset-bucket';

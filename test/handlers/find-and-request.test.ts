@@ -2,7 +2,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as findUnlabeled } from '../../lambda/find-unlabeled';
 import { handler as requestLabels } from '../../lambda/request-labels';
-import { PENDING_LABEL_REQUEST_KEY, RequestLabelsEvent } from '../../lambda/shared/contracts';
+import { PENDING_LABEL_REQUEST_KEY, RequestLabelsEvent } from '../../contracts';
 import { FakeS3 } from './fake-s3';
 
 const DATASET = 'dataset-bucket';

@@ -5,7 +5,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest } from '../../lambda/shared/contracts';
+import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest } from '../../contracts';
 import { main } from '../../scripts/import-labels';
 import { FakeS3 } from './fake-s3';
 

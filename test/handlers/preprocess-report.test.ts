@@ -1,5 +1,5 @@
 import { handler } from '../../lambda/preprocess-report';
-import type { PreprocessResult } from '../../lambda/shared/contracts';
+import type { PreprocessResult } from '../../contracts';
 import { FakeS3 } from './fake-s3';
 
 const DATASET = 'dataset-bucket';

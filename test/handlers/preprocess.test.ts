@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { handler } from '../../lambda/preprocess';
 import { toModelImage } from '../../lambda/preprocess/image';
-import type { PreprocessEvent, S3Item } from '../../lambda/shared/contracts';
+import type { PreprocessEvent, S3Item } from '../../contracts';
 import { FakeS3 } from './fake-s3';
 
 const RAW = 'raw-bucket';

@@ -1,7 +1,7 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../lambda/quality-gate';
-import type { QualityGateEvent } from '../../lambda/shared/contracts';
+import type { QualityGateEvent } from '../../contracts';
 
 const ssm = mockClient(SSMClient);
 const PARAMETER = '/logo-detection/live-model';

@@ -30,7 +30,7 @@ TINY_HYPERPARAMETERS = {
 
 def metric_regexes() -> Dict[str, str]:
     """The training job's metric definitions, read from the pipeline's contracts so both sides agree."""
-    contracts = (REPO / "lambda" / "shared" / "contracts.ts").read_text()
+    contracts = (REPO / "contracts" / "pipeline.ts").read_text()
     block = contracts[contracts.index("METRIC_DEFINITIONS"):]
     names = {"BEST_MAP_METRIC": re.search(r"BEST_MAP_METRIC = '([^']+)'", contracts).group(1)}
     found = re.findall(r"Name: (?:'([^']+)'|(\w+)), Regex: '([^']+)'", block[: block.index("] as const")])

@@ -1,6 +1,6 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isNotFound, mapLimit, putJson } from '../aws';
-import { labelKeyFor, LabelsImported } from '../contracts';
+import { labelKeyFor, LabelsImported } from '../../../contracts';
 import { parseCoco } from './coco';
 import { parseGroundTruthManifest } from './groundtruth';
 import {

@@ -1,5 +1,5 @@
-import type { Box, LabelDocument } from '../contracts';
-import { imageKeyFor } from '../contracts';
+import type { Box, LabelDocument } from '../../../contracts';
+import { imageKeyFor } from '../../../contracts';
 
 /** A label file's name (for messages) and its text. */
 export interface LabelFile {
