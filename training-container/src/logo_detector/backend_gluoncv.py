@@ -223,9 +223,9 @@ def load_checkpoint_state(folder: Path) -> Optional[CheckpointState]:
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{path} is not a checkpoint this container wrote ({err}); {fix}") from None
     for name in state.files():
-        file = folder / name
         if Path(name).name != name:
             raise CheckpointError(f"{path} names {name!r}, which is not a file name; {fix}")
+        file = folder / name
         if not file.is_file():
             raise CheckpointError(f"{path} names {name}, which is missing from {folder}; {fix}")
         recorded, found = state.sha256.get(name), sha256_of(file)
