@@ -9,6 +9,7 @@ Prints one JSON object: images per second for each run, and the output bytes of 
 import json
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -34,7 +35,7 @@ def main() -> None:
     mode, runs, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     if mode not in ("original", "like"):
         raise SystemExit(f"unknown mode {mode!r}: use original or like")
-    images = [open(f, "rb").read() for f in files]
+    images = [Path(f).read_bytes() for f in files]
     process(images[0], mode)  # warm-up: load codecs
     rates, out_bytes = [], 0
     for _ in range(runs):

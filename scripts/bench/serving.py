@@ -58,7 +58,7 @@ def serve_latencies(root: Path, image: bytes, runs: int) -> list:
                 break
             except OSError:
                 if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("serve did not become ready")
+                    raise RuntimeError("serve did not become ready") from None
                 time.sleep(0.5)
         url = f"http://127.0.0.1:{port}/invocations"
         for _ in range(5):
@@ -73,10 +73,11 @@ def forward_latencies(root: Path, image: bytes, runs: int) -> list:
     # The thread budget serve gives its single worker (all cores), set before MXNet loads.
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", os.environ["OMP_NUM_THREADS"])
-    from logo_detector.backend_gluoncv import Detector
+    from logo_detector.backends import get_backend
     from logo_detector.preprocessing import preprocess
 
-    detector = Detector(root / "model")
+    model_dir = root / "model"
+    detector = get_backend(json.loads((model_dir / "model.json").read_text())["backend"]).load_detector(model_dir)
     tensor, _, _ = preprocess(image, 512)
     for _ in range(5):
         detector.detect(tensor)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import pytest
 
@@ -37,7 +37,7 @@ def metric_regexes() -> Dict[str, str]:
     return {quoted or names[ref]: regex for quoted, ref, regex in found}
 
 
-def run_train(ml_root: Path, *args: str, env: Dict[str, str] = None) -> subprocess.CompletedProcess:
+def run_train(ml_root: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     """Runs the train executable the way local mode does: the venv's python, ML_ROOT set."""
     environment = {**os.environ, "ML_ROOT": str(ml_root), "LOGO_DETECTOR_PRETRAINED_DIR": str(ml_root / "none"),
                    **(env or {})}

@@ -30,8 +30,8 @@ def box(class_id, left, top, width, height):
 
 
 def test_reads_several_boxes_per_image_in_corner_coordinates(tmp_path, images):
-    manifest = write(tmp_path, manifest_line("shop/a.jpg", 400, 300, [box(0, 10, 20, 100, 50), box(1, 200, 100, 30, 40)],
-                                             CLASSES))
+    boxes = [box(0, 10, 20, 100, 50), box(1, 200, 100, 30, 40)]
+    manifest = write(tmp_path, manifest_line("shop/a.jpg", 400, 300, boxes, CLASSES))
     samples, counts = read_manifest(manifest, images, CLASSES)
     assert [s.image_path for s in samples] == [images / "shop" / "a.jpg"]
     assert (samples[0].width, samples[0].height) == (400, 300)

@@ -1,4 +1,4 @@
-"""One preprocessing for training and serving: BT.601 luma, EXIF orientation, three equal channels, resize, normalize."""
+"""Training and serving preprocess alike: BT.601 luma, EXIF orientation, three equal channels, resize, normalize."""
 import io
 from pathlib import Path
 
@@ -58,7 +58,8 @@ def test_training_validation_and_serving_see_identical_arrays(tmp_path: Path, si
 
 def test_model_input_is_grey_in_every_channel_and_imagenet_normalized():
     tensor, _, _ = preprocess(encode(colour_image(), "PNG"), 128)
-    pixels = tensor * np.asarray(STD, dtype=np.float32)[:, None, None] + np.asarray(MEAN, dtype=np.float32)[:, None, None]
+    std, mean = np.asarray(STD, dtype=np.float32)[:, None, None], np.asarray(MEAN, dtype=np.float32)[:, None, None]
+    pixels = tensor * std + mean
     np.testing.assert_allclose(pixels[0], pixels[1], atol=1e-5)
     np.testing.assert_allclose(pixels[1], pixels[2], atol=1e-5)
     assert 0.0 <= pixels.min() and pixels.max() <= 1.0

@@ -24,7 +24,7 @@ def test_voc_weights_are_loaded_and_the_class_predictors_replaced(tmp_path):
 
     before, after = voc.features.collect_params().values(), net.features.collect_params().values()
     assert len(before) == len(after)
-    for old_param, new_param in zip(before, after):
+    for old_param, new_param in zip(before, after, strict=True):
         np.testing.assert_array_equal(new_param.data().asnumpy(), old_param.data().asnumpy())
     old = voc.class_predictors[0].predictor.weight.data().asnumpy()
     new = net.class_predictors[0].predictor.weight.data().asnumpy()

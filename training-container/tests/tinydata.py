@@ -1,7 +1,7 @@
 """Tiny generated detection data: grayscale JPEGs with one bright shape each, and Ground Truth manifests."""
 import json
 from pathlib import Path
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -37,10 +37,11 @@ def manifest_line(key: str, width: int, height: int, annotations: List[dict], cl
     })
 
 
-def make_ml_root(root: Path, train: int = 6, validation: int = 3, hyperparameters: dict = None) -> Path:
+def make_ml_root(root: Path, train: int = 6, validation: int = 3,
+                 hyperparameters: Optional[Dict[str, str]] = None) -> Path:
     """An ML_ROOT with train/validation/images channels and hyperparameters.json; returns ``root``."""
     data = root / "input" / "data"
-    lines = {"train": [], "validation": []}
+    lines: Dict[str, List[str]] = {"train": [], "validation": []}
     for index in range(train + validation):
         channel = "train" if index < train else "validation"
         width, height = (320, 240) if index % 2 else (240, 320)

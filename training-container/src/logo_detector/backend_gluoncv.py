@@ -1,8 +1,9 @@
-"""The MXNet/GluonCV boundary: dataset, model, training loop, checkpoints, export and the serving predictor.
+"""The ``gluoncv-ssd`` backend: dataset, model, training loop, checkpoints, export and the serving predictor.
 
-MXNet is retired upstream; everything that imports it lives here, so another backend can replace this module
-while the manifest, hyperparameter, preprocessing and HTTP modules stay as they are.
+MXNet is retired upstream; everything that imports it or GluonCV lives here. ``BACKEND`` is the object
+``backends.BACKENDS`` registers; the manifest, hyperparameter, preprocessing and HTTP modules know nothing of MXNet.
 """
+import hashlib
 import json
 import os
 import random
@@ -10,10 +11,11 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import mxnet as mx
 import numpy as np
+import numpy.typing as npt
 from gluoncv import model_zoo
 from gluoncv.data.batchify import Pad, Stack
 from gluoncv.data.batchify import Tuple as BatchTuple
@@ -22,6 +24,7 @@ from gluoncv.loss import SSDMultiBoxLoss
 from gluoncv.utils.metrics.voc_detection import VOC07MApMetric
 from mxnet import autograd, gluon
 
+from .backends import Detection, EpochCallback, TrainingResult, TrainingRun, Validation
 from .errors import OperatorFixableError
 from .hyperparameters import Hyperparameters
 from .manifest import Sample
@@ -31,6 +34,8 @@ CUSTOM_MODEL = "ssd_512_mobilenet1.0_custom"
 VOC_MODEL = "ssd_512_mobilenet1.0_voc"
 EXPORT_PREFIX = "model"
 NMS = {"nms_thresh": 0.45, "nms_topk": 400, "post_nms": 100}
+# state.json's format. 2: no pickle anywhere, and a SHA-256 for each file. 1 (no "format" key) pickled the optimizer.
+CHECKPOINT_FORMAT = 2
 
 
 class CheckpointError(OperatorFixableError):
@@ -78,7 +83,7 @@ class DetectionDataset(gluon.data.Dataset):
     def __len__(self) -> int:
         return len(self._samples)
 
-    def __getitem__(self, index: int) -> Tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
         sample = self._samples[index]
         luma = load_luma(sample.image_path.read_bytes())
         # Boxes are in the manifest's image_size; rescale should the stored image differ from it.
@@ -96,8 +101,10 @@ class TrainTransform:
     def __init__(self, data_shape: int, anchors: mx.nd.NDArray):
         self._ssd = SSDDefaultTrainTransform(data_shape, data_shape, anchors, mean=MEAN, std=STD)
 
-    def __call__(self, luma: np.ndarray, label: np.ndarray):
-        return self._ssd(mx.nd.array(gray3(luma), dtype="uint8"), label)
+    def __call__(self, luma: npt.NDArray[np.uint8], label: npt.NDArray[np.float32]) -> Tuple[Any, Any, Any]:
+        """(image tensor, class targets, box targets) for one sample."""
+        image, cls_targets, box_targets = self._ssd(mx.nd.array(gray3(luma), dtype="uint8"), label)
+        return image, cls_targets, box_targets
 
 
 class ValTransform:
@@ -106,7 +113,8 @@ class ValTransform:
     def __init__(self, data_shape: int):
         self._size = data_shape
 
-    def __call__(self, luma: np.ndarray, label: np.ndarray):
+    def __call__(self, luma: npt.NDArray[np.uint8], label: npt.NDArray[np.float32]) -> Tuple[Any, Any]:
+        """(image tensor, label with its boxes in the tensor's pixels) for one sample."""
         height, width = luma.shape
         scaled = label.copy()
         scaled[:, (0, 2)] *= self._size / width
@@ -135,17 +143,17 @@ def get_dataloader(net: gluon.HybridBlock, train_dataset: DetectionDataset, val_
 
 
 def _split(batch: mx.nd.NDArray, ctx: List[mx.Context]) -> List[mx.nd.NDArray]:
-    return gluon.utils.split_and_load(batch, ctx_list=ctx[: batch.shape[0]], batch_axis=0, even_split=False)
+    return list(gluon.utils.split_and_load(batch, ctx_list=ctx[: batch.shape[0]], batch_axis=0, even_split=False))
 
 
 def validate(net: gluon.HybridBlock, val_loader: gluon.data.DataLoader, ctx: List[mx.Context],
-             classes: Sequence[str]) -> Tuple[float, Dict[str, Optional[float]]]:
+             classes: Sequence[str]) -> Validation:
     """VOC07 11-point mAP at IoU 0.5, and AP per class (None for a class with no validation box)."""
     metric = VOC07MApMetric(iou_thresh=0.5, class_names=list(classes))
     net.hybridize(static_alloc=True, static_shape=True)
     for images, labels in val_loader:
         det_boxes, det_ids, det_scores, gt_boxes, gt_ids = [], [], [], [], []
-        for x, y in zip(_split(images, ctx), _split(labels, ctx)):
+        for x, y in zip(_split(images, ctx), _split(labels, ctx), strict=True):
             ids, scores, boxes = net(x)
             det_ids.append(ids)
             det_scores.append(scores)
@@ -154,16 +162,27 @@ def validate(net: gluon.HybridBlock, val_loader: gluon.data.DataLoader, ctx: Lis
             gt_boxes.append(y.slice_axis(axis=-1, begin=0, end=4))
         metric.update(det_boxes, det_ids, det_scores, gt_boxes, gt_ids)
     names, values = metric.get()
-    ap = {name: (None if np.isnan(v) else float(v)) for name, v in zip(names[:-1], values[:-1])}
+    ap = {name: (None if np.isnan(v) else float(v)) for name, v in zip(names[:-1], values[:-1], strict=True)}
     return (0.0 if np.isnan(values[-1]) else float(values[-1])), ap
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 @dataclass
 class CheckpointState:
-    """What ``state.json`` in the checkpoint folder records; it is written last, so it names complete files."""
+    """What ``state.json`` in the checkpoint folder records; it is written last, so it names complete files.
+
+    Nothing in a checkpoint is pickled: weights and the optimizer's momentum are MXNet NDArray files, and the
+    optimizer's update counts are here. ``sha256`` holds each file's digest, checked before anything is loaded.
+    """
 
     classes: List[str]
     data_shape: int
+    format: int = CHECKPOINT_FORMAT
     epoch: int = 0
     best_map: float = -1.0
     best_epoch: int = 0
@@ -171,21 +190,107 @@ class CheckpointState:
     params_file: str = ""
     states_file: str = ""
     best_params_file: str = ""
+    num_update: int = 0
+    update_counts: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    """The optimizer's update count of each parameter index, per device id (JSON keys are strings)."""
+    sha256: Dict[str, str] = field(default_factory=dict)
+
+    def files(self) -> List[str]:
+        """The files this state names, in the checkpoint folder."""
+        return [name for name in (self.params_file, self.states_file, self.best_params_file) if name]
 
 
 def load_checkpoint_state(folder: Path) -> Optional[CheckpointState]:
-    """The last committed checkpoint in ``folder``, or None when training has not checkpointed there yet."""
+    """The last committed checkpoint in ``folder``, or None when training has not checkpointed there yet.
+
+    Raises ``CheckpointError`` when state.json is not one this container writes, or when a file it names is missing
+    or does not have the SHA-256 it records (changed, or copied only in part).
+    """
     path = folder / "state.json"
     if not path.is_file():
         return None
+    fix = "empty the folder (or give this run its own checkpoint location) and train again."
     try:
-        state = CheckpointState(**json.loads(path.read_text()))
+        raw = json.loads(path.read_text())
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        if raw.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(
+                f"{path} is a checkpoint of format {raw.get('format', 1)!r}; this container resumes only format "
+                f"{CHECKPOINT_FORMAT}, which holds no pickled optimizer state (loading pickle can run code); {fix}"
+            )
+        state = CheckpointState(**raw)
     except (ValueError, TypeError) as err:
-        raise CheckpointError(f"{path} is not a checkpoint this container wrote ({err}); empty the folder.") from None
-    for name in (state.params_file, state.states_file, state.best_params_file):
-        if name and not (folder / name).is_file():
-            raise CheckpointError(f"{path} names {name}, which is missing from {folder}; empty the folder.")
+        raise CheckpointError(f"{path} is not a checkpoint this container wrote ({err}); {fix}") from None
+    for name in state.files():
+        if Path(name).name != name:
+            raise CheckpointError(f"{path} names {name!r}, which is not a file name; {fix}")
+        file = folder / name
+        if not file.is_file():
+            raise CheckpointError(f"{path} names {name}, which is missing from {folder}; {fix}")
+        recorded, found = state.sha256.get(name), sha256_of(file)
+        if found != recorded:
+            raise CheckpointError(
+                f"{file} does not have the SHA-256 {path.name} records for it (recorded {recorded}, found {found}): "
+                f"it was changed or copied only in part; {fix}"
+            )
     return state
+
+
+def _updaters(trainer: gluon.Trainer) -> List[Any]:
+    """The optimizer updaters that hold the trainer's state: the kvstore's when it updates, else one per device.
+
+    ``Trainer.save_states`` and ``load_states`` reach the same objects, but write and read them with pickle.
+    """
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    if trainer._params_to_init:
+        trainer._init_params()
+    return [trainer._kvstore._updater] if trainer._update_on_kvstore else list(trainer._updaters)
+
+
+def save_optimizer_state(trainer: gluon.Trainer, path: Path) -> Tuple[int, Dict[str, Dict[str, int]]]:
+    """Writes the optimizer's per-parameter state (SGD momentum) as an MXNet NDArray file, never pickle.
+
+    Returns the optimizer's update counts, (num_update, {device id: {parameter index: count}}), for state.json.
+    """
+    updater = _updaters(trainer)[0]
+    arrays = {}
+    for index, value in updater.states.items():
+        if value is None:  # SGD without momentum keeps no state
+            continue
+        if not isinstance(value, mx.nd.NDArray):
+            raise TypeError(f"Optimizer state {index} is a {type(value).__name__}; checkpoints hold NDArrays only.")
+        arrays[str(index)] = value
+    mx.nd.save(str(path), arrays)
+    optimizer = updater.optimizer
+    counts = {str(device): {str(index): int(count) for index, count in per_device.items()}
+              for device, per_device in optimizer._all_index_update_counts.items()}
+    return int(optimizer.num_update), counts
+
+
+def load_optimizer_state(trainer: gluon.Trainer, path: Path, num_update: int,
+                         update_counts: Dict[str, Dict[str, int]]) -> None:
+    """Restores what ``save_optimizer_state`` wrote; the trainer's hyperparameters (rate, momentum, decay) stay."""
+    fix = "Empty the folder (or give this run its own checkpoint location) and train again."
+    try:
+        arrays = mx.nd.load(str(path)) or {}  # a file of no arrays (SGD without momentum) loads as []
+    except mx.base.MXNetError as err:
+        reason = str(err).strip().splitlines()[-1]
+        raise CheckpointError(f"{path} is not an optimizer-state file this container wrote ({reason}). {fix}") from None
+    if not isinstance(arrays, dict) or not all(index.isdigit() for index in arrays):
+        raise CheckpointError(f"{path} holds arrays not named by parameter index: not a file this container wrote. "
+                              f"{fix}")
+    states = {int(index): value for index, value in arrays.items()}
+    for updater in _updaters(trainer):
+        # As Updater.set_states does: each device's updater copies a state to its weight's device on first use.
+        updater.states = dict(states)
+        updater.states_synced = dict.fromkeys(states, False)
+    optimizer = trainer._optimizer
+    optimizer.num_update = num_update
+    optimizer._all_index_update_counts = {int(device): {int(index): count for index, count in per_device.items()}
+                                          for device, per_device in update_counts.items()}
+    optimizer._index_update_count = optimizer._all_index_update_counts.setdefault(0, {})
 
 
 def _save_checkpoint(folder: Path, net: gluon.HybridBlock, trainer: gluon.Trainer, state: CheckpointState,
@@ -194,14 +299,15 @@ def _save_checkpoint(folder: Path, net: gluon.HybridBlock, trainer: gluon.Traine
     state.params_file = f"epoch-{state.epoch:04d}.params"
     state.states_file = f"epoch-{state.epoch:04d}.states"
     net.save_parameters(str(folder / state.params_file))
-    trainer.save_states(str(folder / state.states_file))
+    state.num_update, state.update_counts = save_optimizer_state(trainer, folder / state.states_file)
     if improved:
         state.best_params_file = f"best-epoch-{state.epoch:04d}.params"
         net.save_parameters(str(folder / state.best_params_file))
+    state.sha256 = {name: sha256_of(folder / name) for name in state.files()}
     temporary = folder / "state.json.tmp"
     temporary.write_text(json.dumps(asdict(state), indent=2))
     os.replace(temporary, folder / "state.json")
-    keep = {"state.json", state.params_file, state.states_file, state.best_params_file}
+    keep = {"state.json", *state.files()}
     for stale in folder.glob("*epoch-*"):
         if stale.name not in keep:
             stale.unlink()
@@ -212,16 +318,14 @@ def learning_rate(params: Hyperparameters, epoch: int) -> float:
     return params.learning_rate * params.lr_decay ** sum(1 for e in params.lr_decay_epochs if epoch > e)
 
 
-EpochCallback = Callable[[int, float, Optional[Tuple[float, Dict[str, Optional[float]]]]], None]
-
-
-def train(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_loader: gluon.data.DataLoader,
-          params: Hyperparameters, checkpoints: Path, resume: Optional[CheckpointState],
-          on_epoch: EpochCallback, log: Callable[[str], None]) -> CheckpointState:
+def train_loop(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_loader: gluon.data.DataLoader,
+               params: Hyperparameters, checkpoints: Path, resume: Optional[CheckpointState],
+               on_epoch: EpochCallback, log: Callable[[str], None]) -> CheckpointState:
     """SGD with the step schedule over every device, validating every ``val_interval`` epochs and after the last.
 
     Checkpoints to ``checkpoints`` after each epoch and resumes from ``resume``; returns the final state, whose
-    ``best_params_file`` holds the best epoch's weights.
+    ``best_params_file`` holds the best epoch's weights. On resume the best epoch's mAP is measured again from its
+    weights rather than taken from state.json, so the metric lines always describe the weights that are exported.
     """
     ctx = devices()
     state = resume or CheckpointState(classes=list(params.classes), data_shape=params.data_shape)
@@ -229,8 +333,12 @@ def train(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_loade
     trainer = gluon.Trainer(net.collect_params(), "sgd",
                             {"learning_rate": params.learning_rate, "wd": params.wd, "momentum": params.momentum})
     if resume is not None:
+        if resume.best_params_file:
+            net.load_parameters(str(checkpoints / resume.best_params_file), ctx=ctx)
+            state.best_map, state.best_ap_per_class = validate(net, val_loader, ctx, params.classes)
+            log(f"the best epoch so far, {resume.best_epoch}, re-measured from its weights: mAP {state.best_map!r}")
         net.load_parameters(str(checkpoints / resume.params_file), ctx=ctx)
-        trainer.load_states(str(checkpoints / resume.states_file))
+        load_optimizer_state(trainer, checkpoints / resume.states_file, resume.num_update, resume.update_counts)
     loss_fn = SSDMultiBoxLoss()
     for epoch in range(state.epoch + 1, params.epochs + 1):
         trainer.set_learning_rate(learning_rate(params, epoch))
@@ -248,17 +356,19 @@ def train(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_loade
                 sum_loss, _, _ = loss_fn(cls_preds, box_preds, _split(cls_targets, ctx), _split(box_targets, ctx))
                 autograd.backward(sum_loss)
             trainer.step(1)
-            batch_loss = sum(float(l.sum().asscalar()) for l in sum_loss) / images.shape[0]
+            batch_loss = sum(float(loss.sum().asscalar()) for loss in sum_loss) / images.shape[0]
             total_loss, batches, seen = total_loss + batch_loss, batches + 1, seen + images.shape[0]
             if (i + 1) % 20 == 0:
-                log(f"epoch {epoch} batch {i + 1}: loss {batch_loss:.4f}, {seen / (time.time() - started):.1f} images/s")
+                log(f"epoch {epoch} batch {i + 1}: loss {batch_loss:.4f}, "
+                    f"{seen / (time.time() - started):.1f} images/s")
         validation = None
         if epoch % params.val_interval == 0 or epoch == params.epochs:
             validation = validate(net, val_loader, ctx, params.classes)
         on_epoch(epoch, total_loss / max(batches, 1), validation)
         state.epoch = epoch
-        improved = validation is not None and validation[0] > state.best_map
-        if improved:
+        improved = False
+        if validation is not None and validation[0] > state.best_map:
+            improved = True
             state.best_map, state.best_epoch, state.best_ap_per_class = validation[0], epoch, validation[1]
         _save_checkpoint(checkpoints, net, trainer, state, improved)
         log(f"epoch {epoch} done in {time.time() - started:.1f}s; checkpoint saved")
@@ -290,9 +400,56 @@ class Detector:
             )
         self._net.hybridize(static_alloc=True, static_shape=True)
 
-    def detect(self, tensor: np.ndarray) -> List[Tuple[int, float, float, float, float, float]]:
+    def detect(self, tensor: npt.NDArray[np.float32]) -> List[Detection]:
         """(class_id, score, xmin, ymin, xmax, ymax) for each detection, best first."""
         ids, scores, boxes = self._net(mx.nd.array(tensor[np.newaxis]))
         ids, scores, boxes = ids[0, :, 0].asnumpy(), scores[0, :, 0].asnumpy(), boxes[0].asnumpy()
-        found = [(int(i), float(s), *map(float, b)) for i, s, b in zip(ids, scores, boxes) if i >= 0]
+        found = [(int(i), float(s), float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+                 for i, s, b in zip(ids, scores, boxes, strict=True) if i >= 0]
         return sorted(found, key=lambda d: -d[1])
+
+
+class GluonCVBackend:
+    """GluonCV's SSD-512 MobileNet 1.0 on MXNet, fine-tuned from the VOC weights or from random initialisation."""
+
+    name = "gluoncv-ssd"
+
+    def train(self, run: TrainingRun) -> TrainingResult:
+        """Resumes from ``run.checkpoints`` when it holds a checkpoint of the same classes and data_shape."""
+        params = run.params
+        resume = load_checkpoint_state(run.checkpoints)
+        if resume is not None and (resume.classes != list(params.classes) or resume.data_shape != params.data_shape):
+            raise CheckpointError(
+                f"The checkpoint in {run.checkpoints} is for classes {resume.classes} at data_shape "
+                f"{resume.data_shape}, not {list(params.classes)} at {params.data_shape}; give this run its own "
+                "checkpoint location."
+            )
+        voc_weights = run.pretrained_weights() if resume is None else None
+        seed_everything(params.seed + (resume.epoch if resume else 0))
+        net = build_network(params.classes, voc_weights)
+        run.log(f"model: {CUSTOM_MODEL}, classes {list(params.classes)}, data_shape {params.data_shape}, "
+                f"{'VOC weights ' + str(voc_weights) if voc_weights else 'random initialisation'}; "
+                f"devices {', '.join(str(d) for d in devices())}")
+        if resume is not None:
+            run.log(f"resuming from checkpoint: epoch {resume.epoch} done, starting at epoch {resume.epoch + 1}")
+        train_loader, val_loader, batch_size = get_dataloader(
+            net, DetectionDataset(run.train), DetectionDataset(run.validation), params)
+        if batch_size != params.batch_size:
+            run.log(f"batch size {batch_size}: the training set has only {len(run.train)} images")
+        state = train_loop(net, train_loader, val_loader, params, run.checkpoints, resume, run.on_epoch, run.log)
+        return TrainingResult(
+            best_map=state.best_map, best_ap_per_class=state.best_ap_per_class, best_epoch=state.best_epoch,
+            epochs_run=state.epoch,
+            best_weights=run.checkpoints / state.best_params_file if state.best_params_file else None,
+        )
+
+    def export(self, weights: Path, params: Hyperparameters, model_dir: Path) -> None:
+        """``model-symbol.json`` and ``model-0000.params``: the hybridized graph with NMS inside."""
+        export_model(weights, params.classes, params.data_shape, model_dir)
+
+    def load_detector(self, model_dir: Path) -> Detector:
+        """The exported graph on the CPU."""
+        return Detector(model_dir)
+
+
+BACKEND = GluonCVBackend()

@@ -1,7 +1,7 @@
 """Training hyperparameters: SageMaker passes every value as a string; this module gives them types and checks them."""
 import json
 from dataclasses import dataclass, fields
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .errors import OperatorFixableError
 
@@ -140,7 +140,7 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> Hyperparameters:
         )
     if "classes" not in raw:
         raise HyperparameterError('Hyperparameter classes is required: a JSON list of class names, e.g. ["logo"].')
-    values = {}
+    values: Dict[str, Any] = {}
     for key, (parse, _) in SPEC.items():
         if key in raw:
             value = raw[key]

@@ -3,7 +3,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import OperatorFixableError
 
@@ -52,7 +52,7 @@ class ManifestCounts:
 class _Line:
     path: Path
     number: int
-    record: dict = field(repr=False)
+    record: Dict[str, Any] = field(repr=False)
 
     def error(self, message: str) -> ManifestError:
         return ManifestError(f"{self.path}, line {self.number}: {message}")
@@ -133,13 +133,14 @@ def _label_attribute(line: _Line, configured: Optional[str]) -> str:
     raise line.error(f"several label attributes ({', '.join(found)}); set hyperparameter label_attribute.")
 
 
-def _image_size(line: _Line, label: dict, attribute: str) -> Tuple[int, int]:
+def _image_size(line: _Line, label: Dict[str, Any], attribute: str) -> Tuple[int, int]:
     sizes = label.get("image_size")
     size = sizes[0] if isinstance(sizes, list) and sizes else None
     width = size.get("width") if isinstance(size, dict) else None
     height = size.get("height") if isinstance(size, dict) else None
     if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-        raise line.error(f"{attribute}.image_size must be [{{\"width\": W, \"height\": H, ...}}] with positive integers.")
+        raise line.error(f"{attribute}.image_size must be [{{\"width\": W, \"height\": H, ...}}] "
+                         "with positive integers.")
     return width, height
 
 

@@ -6,10 +6,11 @@ pipeline's sharp ``rotate()`` auto-orients; the model sees that luma replicated 
 """
 import io
 import warnings
-from typing import Optional
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageOps
 
 MEAN = (0.485, 0.456, 0.406)
@@ -36,22 +37,23 @@ def sniff_image_type(data: bytes) -> Optional[str]:
     return None
 
 
-def load_luma(data: bytes) -> np.ndarray:
+def load_luma(data: bytes) -> npt.NDArray[np.uint8]:
     """Decodes JPEG or PNG bytes into an EXIF-oriented HxW uint8 luma array."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                image = ImageOps.exif_transpose(image)
+            with Image.open(io.BytesIO(data)) as stored:
+                image = ImageOps.exif_transpose(stored)
                 if image.mode == "L":
                     return np.asarray(image, dtype=np.uint8).copy()
                 rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
     except Exception as err:  # noqa: BLE001 - Pillow raises many types on hostile input; all mean "not decodable"
         raise ImageDecodeError(f"cannot decode the image: {err}") from None
-    return np.clip(np.rint(rgb @ BT601), 0, 255).astype(np.uint8)
+    luma: npt.NDArray[np.uint8] = np.clip(np.rint(rgb @ BT601), 0, 255).astype(np.uint8)
+    return luma
 
 
-def gray3(luma: np.ndarray) -> np.ndarray:
+def gray3(luma: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """Luma replicated to an HxWx3 uint8 image, the form the model's (RGB-trained) first layer expects."""
     return np.repeat(luma[:, :, np.newaxis], 3, axis=2)
 
@@ -64,7 +66,7 @@ def _interpolation(height: int, width: int, size: int) -> int:
     return cv2.INTER_LINEAR
 
 
-def model_input(luma: np.ndarray, data_shape: int) -> np.ndarray:
+def model_input(luma: npt.NDArray[np.uint8], data_shape: int) -> npt.NDArray[np.float32]:
     """The model's view of an image: a 3 x data_shape x data_shape float32 array, normalized.
 
     Resizes with area interpolation when shrinking and cubic when enlarging, as MXNet's automatic choice does.
@@ -74,10 +76,11 @@ def model_input(luma: np.ndarray, data_shape: int) -> np.ndarray:
     scaled = resized.astype(np.float32) / 255.0
     mean = np.asarray(MEAN, dtype=np.float32)[:, None, None]
     std = np.asarray(STD, dtype=np.float32)[:, None, None]
-    return (scaled[None, :, :] - mean) / std
+    normalized: npt.NDArray[np.float32] = (scaled[None, :, :] - mean) / std
+    return normalized
 
 
-def preprocess(data: bytes, data_shape: int) -> "tuple[np.ndarray, int, int]":
+def preprocess(data: bytes, data_shape: int) -> Tuple[npt.NDArray[np.float32], int, int]:
     """Bytes to (model input, oriented width, oriented height): the path both training validation and serving take."""
     luma = load_luma(data)
     return model_input(luma, data_shape), luma.shape[1], luma.shape[0]

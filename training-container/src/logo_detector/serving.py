@@ -1,7 +1,7 @@
 """The endpoint's HTTP app (SageMaker's serving contract): ``GET /ping`` and ``POST /invocations``.
 
 gunicorn runs ``create_app()`` once in each worker, so each worker loads the model once. Request parsing,
-preprocessing and the response live here, free of MXNet; the backend's detector only runs the network.
+preprocessing and the response live here, free of MXNet; the backend that ``model.json`` names only runs the network.
 """
 import base64
 import binascii
@@ -10,11 +10,12 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from .backends import Detection, Detector, get_backend
 from .paths import ml_paths
 from .preprocessing import ImageDecodeError, preprocess, sniff_image_type
 
@@ -37,29 +38,22 @@ class RequestError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class Detector(Protocol):
-    """What the app needs from a backend: detections in the model input's pixel coordinates."""
-
-    def detect(self, tensor) -> List[Tuple[int, float, float, float, float, float]]:
-        """(class_id, score, xmin, ymin, xmax, ymax) for each detection."""
-
-
-def parse_custom_attributes(header: Optional[str]) -> Dict[str, object]:
+def parse_custom_attributes(header: Optional[str]) -> Dict[str, Any]:
     """``minScore=<0..1>;maxResults=<1..100>`` from SageMaker's custom-attributes header; other keys are ignored."""
-    options: Dict[str, object] = {}
+    options: Dict[str, Any] = {}
     for part in (header or "").split(";"):
         if not part.strip():
             continue
         key, sep, value = part.partition("=")
         if not sep:
-            raise RequestError(400, "invalid_attributes",
-                               f"Custom attribute {part.strip()!r} is not key=value (expected e.g. minScore=0.5;maxResults=20).")
+            raise RequestError(400, "invalid_attributes", f"Custom attribute {part.strip()!r} is not key=value "
+                               "(expected e.g. minScore=0.5;maxResults=20).")
         if key.strip() in ("minScore", "maxResults"):
             options[key.strip()] = value.strip()
     return options
 
 
-def detection_options(options: Mapping[str, object]) -> Tuple[float, int]:
+def detection_options(options: Mapping[str, Any]) -> Tuple[float, int]:
     """Validated (minScore, maxResults), with their defaults."""
     min_score, max_results = DEFAULT_MIN_SCORE, DEFAULT_MAX_RESULTS
     if options.get("minScore") is not None:
@@ -68,7 +62,8 @@ def detection_options(options: Mapping[str, object]) -> Tuple[float, int]:
         except (TypeError, ValueError):
             min_score = -1.0
         if not 0.0 <= min_score <= 1.0:
-            raise RequestError(400, "invalid_min_score", f"minScore {options['minScore']!r} must be a number from 0 to 1.")
+            raise RequestError(400, "invalid_min_score",
+                               f"minScore {options['minScore']!r} must be a number from 0 to 1.")
     if options.get("maxResults") is not None:
         value = options["maxResults"]
         try:
@@ -81,7 +76,7 @@ def detection_options(options: Mapping[str, object]) -> Tuple[float, int]:
     return min_score, max_results
 
 
-def read_image(content_type: str, body: bytes) -> Tuple[bytes, Dict[str, object]]:
+def read_image(content_type: str, body: bytes) -> Tuple[bytes, Dict[str, Any]]:
     """The image bytes of a request and any options its JSON body carries; refuses what is not JPEG or PNG."""
     if content_type == "application/json":
         try:
@@ -122,8 +117,8 @@ def model_version(model_dir: Path, environ: Mapping[str, str] = os.environ) -> s
     return version if isinstance(version, str) and version else "unknown"
 
 
-def to_response_detections(found, classes, scale_x: float, scale_y: float, width: int, height: int,
-                           min_score: float, max_results: int) -> List[dict]:
+def to_response_detections(found: Sequence[Detection], classes: Sequence[str], scale_x: float, scale_y: float,
+                           width: int, height: int, min_score: float, max_results: int) -> List[Dict[str, Any]]:
     """Detections mapped from the model's square view back to the received image's pixels, clipped, best first."""
     detections = []
     for class_id, score, xmin, ymin, xmax, ymax in sorted(found, key=lambda d: -d[1]):
@@ -150,14 +145,17 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 def create_app(model_dir: Optional[Path] = None, detector: Optional[Detector] = None) -> Flask:
-    """The Flask app with the model at ``model_dir`` (default ``<ML_ROOT>/model``) loaded."""
+    """The Flask app with the model at ``model_dir`` (default ``<ML_ROOT>/model``) loaded.
+
+    The detector comes from the backend model.json names (``backends.BACKENDS``) unless one is given; an unknown
+    backend raises ``backends.UnknownBackendError`` listing the known ones.
+    """
     model_dir = Path(model_dir or ml_paths().model)
     classes = json.loads((model_dir / "classes.json").read_text())
-    data_shape = int(json.loads((model_dir / "model.json").read_text())["data_shape"])
+    model = json.loads((model_dir / "model.json").read_text())
+    data_shape = int(model["data_shape"])
     if detector is None:
-        from .backend_gluoncv import Detector as GluonDetector
-
-        detector = GluonDetector(model_dir)
+        detector = get_backend(model.get("backend")).load_detector(model_dir)
     version = model_version(model_dir)
     gunicorn_logger = logging.getLogger("gunicorn.error")
     if gunicorn_logger.handlers:
@@ -165,7 +163,8 @@ def create_app(model_dir: Optional[Path] = None, detector: Optional[Detector] = 
         logger.setLevel(gunicorn_logger.level)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    logger.info("model %s loaded from %s: classes %s, data_shape %d", version, model_dir, classes, data_shape)
+    logger.info("model %s (%s) loaded from %s: classes %s, data_shape %d", version, model.get("backend"), model_dir,
+                classes, data_shape)
 
     @app.get("/ping")
     def ping() -> Response:

@@ -1,4 +1,4 @@
-"""The ``train`` entry point: SageMaker's training contract around the GluonCV backend.
+"""The ``train`` entry point: SageMaker's training contract around the model backend (``backends``).
 
 Reads hyperparameters and the train/validation/images channels under ``ML_ROOT``; writes the model, classes and
 metrics to ``<ML_ROOT>/model``; checkpoints every epoch; on failure writes the reason to ``<ML_ROOT>/output/failure``
@@ -10,8 +10,9 @@ import json
 import os
 import sys
 import traceback
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .backends import TRAINING_BACKEND, Backend, TrainingResult, TrainingRun, Validation, get_backend
 from .errors import OperatorFixableError
 from .hyperparameters import SPEC, Hyperparameters, HyperparameterError, parse_hyperparameters
 from .manifest import ManifestCounts, Sample, read_manifest
@@ -74,7 +75,7 @@ def get_dataset(paths: MLPaths, params: Hyperparameters, channel: str) -> Tuple[
     return samples, counts
 
 
-def report_epoch(epoch: int, train_loss: float, validation: Optional[Tuple[float, Dict[str, Optional[float]]]]):
+def report_epoch(epoch: int, train_loss: float, validation: Optional[Validation]) -> None:
     """Prints the metric lines of one epoch."""
     log(f"epoch={epoch} train_loss={train_loss!r}")
     if validation is not None:
@@ -84,21 +85,20 @@ def report_epoch(epoch: int, train_loss: float, validation: Optional[Tuple[float
                                                          for k, v in per_class.items()))
 
 
-def save(paths: MLPaths, params: Hyperparameters, state, counts: Dict[str, ManifestCounts]) -> dict:
-    """Writes the exported model, classes.json, model.json and metrics.json to the model folder."""
-    from . import backend_gluoncv as backend
-
-    if not state.best_params_file:
+def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: TrainingResult,
+         counts: Dict[str, ManifestCounts]) -> Dict[str, Any]:
+    """Writes the exported model, classes.json, model.json (naming the backend) and metrics.json to the model folder."""
+    if result.best_weights is None:
         raise DatasetError("No epoch was validated, so there is no best model; set val_interval <= epochs.")
-    backend.export_model(paths.checkpoints / state.best_params_file, params.classes, params.data_shape, paths.model)
+    backend.export(result.best_weights, params, paths.model)
     (paths.model / "classes.json").write_text(json.dumps(list(params.classes)))
-    (paths.model / "model.json").write_text(json.dumps({"backend": "gluoncv-ssd", "data_shape": params.data_shape}))
+    (paths.model / "model.json").write_text(json.dumps({"backend": backend.name, "data_shape": params.data_shape}))
     metrics = {
         "version": os.environ.get("TRAINING_JOB_NAME") or None,
-        "map": state.best_map,
-        "ap_per_class": state.best_ap_per_class,
-        "epochs_run": state.epoch,
-        "best_epoch": state.best_epoch,
+        "map": result.best_map,
+        "ap_per_class": result.best_ap_per_class,
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
         "counts": {name: c.to_dict() for name, c in counts.items()},
     }
     (paths.model / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -120,30 +120,13 @@ def run(paths: MLPaths, argv: Sequence[str]) -> None:
     params = load_hyperparameters(paths, parse_args(argv))
     train_samples, train_counts = get_dataset(paths, params, "train")
     val_samples, val_counts = get_dataset(paths, params, "validation")
-
-    from . import backend_gluoncv as backend
-
-    resume = backend.load_checkpoint_state(paths.checkpoints)
-    if resume is not None and (resume.classes != list(params.classes) or resume.data_shape != params.data_shape):
-        raise backend.CheckpointError(
-            f"The checkpoint in {paths.checkpoints} is for classes {resume.classes} at data_shape "
-            f"{resume.data_shape}, not {list(params.classes)} at {params.data_shape}; give this run its own "
-            "checkpoint location."
-        )
-    voc_weights = find_voc_weights(paths) if params.pretrained == "voc" and resume is None else None
-    backend.seed_everything(params.seed + (resume.epoch if resume else 0))
-    net = backend.build_network(params.classes, voc_weights)
-    log(f"model: {backend.CUSTOM_MODEL}, classes {list(params.classes)}, data_shape {params.data_shape}, "
-        f"{'VOC weights ' + str(voc_weights) if voc_weights else 'random initialisation'}; "
-        f"devices {', '.join(str(d) for d in backend.devices())}")
-    if resume is not None:
-        log(f"resuming from checkpoint: epoch {resume.epoch} done, starting at epoch {resume.epoch + 1}")
-    train_loader, val_loader, batch_size = backend.get_dataloader(
-        net, backend.DetectionDataset(train_samples), backend.DetectionDataset(val_samples), params)
-    if batch_size != params.batch_size:
-        log(f"batch size {batch_size}: the training set has only {len(train_samples)} images")
-    state = backend.train(net, train_loader, val_loader, params, paths.checkpoints, resume, report_epoch, log)
-    metrics = save(paths, params, state, {"train": train_counts, "validation": val_counts})
+    backend = get_backend(TRAINING_BACKEND)
+    result = backend.train(TrainingRun(
+        params=params, train=train_samples, validation=val_samples, checkpoints=paths.checkpoints,
+        pretrained_weights=lambda: find_voc_weights(paths) if params.pretrained == "voc" else None,
+        on_epoch=report_epoch, log=log,
+    ))
+    metrics = save(paths, params, backend, result, {"train": train_counts, "validation": val_counts})
     log(f"best_val_mAP={metrics['map']!r}")
     log(f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}; model written to {paths.model}")
 
