@@ -6,232 +6,200 @@ export type LabelingMode = 'groundtruth' | 'import';
 /** How clients authenticate to the detection API. */
 export type ApiAuthMode = 'iam' | 'apiKey';
 
-/** Training settings: where and how long the SageMaker training job runs, and its hyperparameters. */
-export interface TrainingConfig {
-  /** GPU instance type of the training job. */
-  readonly instanceType: string;
-  /** Run on managed spot capacity, checkpointing to S3 so an interruption resumes. */
-  readonly useSpot: boolean;
-  /** Longest the training job may run, in seconds. */
-  readonly maxRuntimeSeconds: number;
-  /** Longest the job may wait for spot capacity plus run, in seconds (only with spot). */
-  readonly maxWaitSeconds: number;
-  /** Full passes over the training set. */
-  readonly epochs: number;
-  /** Images per batch, across all GPUs. */
-  readonly batchSize: number;
-  /** SGD learning rate. */
-  readonly learningRate: number;
-  /** Side, in pixels, of the square the model sees. */
-  readonly dataShape: number;
-}
-
-/** Endpoint settings. */
-export interface EndpointConfig {
-  readonly instanceType: string;
-  readonly instanceCount: number;
-}
-
-/** Labeling settings. */
-export interface LabelingConfig {
-  /** `groundtruth` when a private workteam is configured, `import` otherwise. */
-  readonly mode: LabelingMode;
-  /** ARN of the private Ground Truth workteam (only in `groundtruth` mode). */
-  readonly workteamArn?: string;
-}
-
-/** When a newly trained model may replace the live one. */
-export interface QualityGateConfig {
-  /** Lowest validation mAP (VOC07, IoU 0.5) a model must reach to be deployed. */
-  readonly minMap: number;
-  /** How much lower than the live model's mAP a new model may score and still be deployed. */
-  readonly tolerance: number;
-}
-
-/** Detection API settings. */
-export interface ApiConfig {
-  readonly auth: ApiAuthMode;
-  /** Steady-state requests per second across the stage. */
-  readonly throttleRate: number;
-  /** Burst of requests the stage absorbs above the rate. */
-  readonly throttleBurst: number;
-  /** Requests per day per API key (only in `apiKey` mode). */
-  readonly quotaPerDay: number;
-  /** Origins allowed by CORS; empty turns CORS off. */
-  readonly corsOrigins: string[];
-  /** Score below which detections are dropped when the client does not say. */
-  readonly defaultMinScore: number;
-}
-
-/** Preprocessing settings. */
-export interface PreprocessConfig {
-  /** Longest side, in pixels, of a preprocessed image; smaller images are never enlarged. */
-  readonly maxSide: number;
-  /** Child executions of the Distributed Map running at once. */
-  readonly maxConcurrency: number;
-  /** Images per Lambda invocation. */
-  readonly batchSize: number;
-  /** Percentage of preprocessing batches that may fail before the run fails. */
-  readonly toleratedFailurePercentage: number;
-}
-
-/** The whole app's configuration, validated. */
-export interface AppConfig {
-  /** Names of the object classes to detect, in class-id order. */
-  readonly classes: string[];
-  readonly training: TrainingConfig;
-  readonly endpoint: EndpointConfig;
-  readonly labeling: LabelingConfig;
-  readonly qualityGate: QualityGateConfig;
-  readonly api: ApiConfig;
-  readonly preprocess: PreprocessConfig;
-  /** E-mail address subscribed to pipeline notifications. */
-  readonly notificationEmail?: string;
-  /** EventBridge schedule expression that starts the pipeline. */
-  readonly schedule?: string;
-  /** Development mode: buckets and their objects are deleted with the stack. */
-  readonly dev: boolean;
-}
-
-/** Raised when a configuration value is not allowed; the message names the key, the value and what is allowed. */
+/**
+ * Raised when a configuration value is not allowed. The message is one paragraph that names the key, the value,
+ * what is allowed and how to fix it.
+ */
 export class ConfigError extends Error {
-  constructor(key: string, value: unknown, allowed: string) {
-    super(
-      `Invalid configuration "${key}": got ${JSON.stringify(value)}; expected ${allowed}. ` +
-        `Set it under "context" in cdk.json or pass -c ${key}=<value>.`,
-    );
+  /**
+   * @param key - the context key
+   * @param value - the value as set (or as read, when a rule concerns the typed value)
+   * @param allowed - what is allowed, e.g. "an integer from 1 to 1000"
+   * @param fix - how to fix it; by default, how to set the key in cdk.json or with -c
+   */
+  constructor(
+    public readonly key: string,
+    value: unknown,
+    allowed: string,
+    fix = `Set it under "context" in cdk.json or pass -c ${key}=<value>.`,
+  ) {
+    super(`Invalid configuration "${key}": got ${JSON.stringify(value)}; expected ${allowed}. ${fix}`);
     this.name = 'ConfigError';
   }
 }
 
-type Raw = unknown;
+/** The values of the keys read so far, by context key: what a later key's default or rule may depend on. */
+type Earlier = Readonly<Record<string, unknown>>;
 
-/** One configuration key: its documentation and how its raw context value becomes a typed one. */
-export interface ConfigKey {
+/**
+ * One configuration key: its README row and how its raw context value becomes a typed one. Built by the
+ * helpers below ({@link integer}, {@link text}, ...) and listed once, in {@link SETTINGS}.
+ */
+export interface Setting<T> {
+  /** The context key: `-c key=value`, or `context.key` in cdk.json. */
   readonly key: string;
+  /** What it sets, for the README. */
   readonly description: string;
   /** The default as a user would write it, for the README. */
   readonly defaultText: string;
+  /**
+   * The typed value, or the default when the key is unset.
+   * @param raw - the context value: a string from `-c`, any JSON value from cdk.json, undefined when unset
+   * @throws ConfigError naming the key, the value and what is allowed
+   */
+  readonly read: (raw: unknown, earlier: Earlier) => T;
 }
 
-/**
- * Every configuration key, in README order. The README's configuration table is checked against this list.
- */
-export const CONFIG_KEYS: ConfigKey[] = [
-  {
-    key: 'classes',
-    description: 'Class names to detect, in class-id order (JSON array or comma-separated).',
-    defaultText: '["logo"]',
-  },
-  {
-    key: 'trainingInstanceType',
-    description:
-      'GPU instance type for training (ml.p3, ml.g4dn, ml.g5, ml.p4d families; ml.p5 is not supported by MXNet 1.9.1).',
-    defaultText: 'ml.p3.2xlarge',
-  },
-  {
-    key: 'trainingUseSpot',
-    description: 'Managed spot training with checkpoints to S3.',
-    defaultText: 'true',
-  },
-  {
-    key: 'trainingMaxRuntimeSeconds',
-    description: 'Stopping condition: longest training run, in seconds.',
-    defaultText: '14400',
-  },
-  {
-    key: 'trainingMaxWaitSeconds',
-    description: 'With spot: longest wait for capacity plus run, in seconds (at least the max runtime).',
-    defaultText: '28800',
-  },
-  { key: 'epochs', description: 'Training epochs.', defaultText: '40' },
-  { key: 'batchSize', description: 'Training batch size.', defaultText: '16' },
-  { key: 'learningRate', description: 'SGD learning rate.', defaultText: '0.001' },
-  {
-    key: 'dataShape',
-    description: 'Square input size of the SSD model, in pixels (multiple of 32).',
-    defaultText: '512',
-  },
-  {
-    key: 'endpointInstanceType',
-    description: 'Instance type of the inference endpoint.',
-    defaultText: 'ml.m5.xlarge',
-  },
-  { key: 'endpointInstanceCount', description: 'Instances behind the endpoint.', defaultText: '1' },
-  {
-    key: 'workteamArn',
-    description:
-      'Private Ground Truth workteam ARN; when set, labeling runs in `groundtruth` mode, otherwise `import`.',
-    defaultText: '(none: import mode)',
-  },
-  {
-    key: 'minMap',
-    description: 'Quality gate: lowest validation mAP to deploy (0 to 1).',
-    defaultText: '0.5',
-  },
-  {
-    key: 'mapTolerance',
-    description:
-      'Quality gate: how far below the live model a new model may score and still deploy (0 to 1).',
-    defaultText: '0.02',
-  },
-  {
-    key: 'apiAuth',
-    description: 'API authentication: `iam` (SigV4) or `apiKey` (API key with usage plan).',
-    defaultText: 'iam',
-  },
-  { key: 'apiThrottleRate', description: 'Stage throttling: requests per second.', defaultText: '10' },
-  { key: 'apiThrottleBurst', description: 'Stage throttling: burst.', defaultText: '20' },
-  { key: 'apiQuotaPerDay', description: 'With `apiKey`: requests per key per day.', defaultText: '10000' },
-  {
-    key: 'apiCorsOrigins',
-    description: 'Origins allowed by CORS (JSON array or comma-separated); empty turns CORS off.',
-    defaultText: '[]',
-  },
-  {
-    key: 'apiDefaultMinScore',
-    description: 'Default `minScore` for detections (0 to 1).',
-    defaultText: '0.5',
-  },
-  {
-    key: 'preprocessMaxSide',
-    description: 'Longest side of preprocessed images, in pixels; smaller images are not enlarged.',
-    defaultText: '1024',
-  },
-  {
-    key: 'preprocessMaxConcurrency',
-    description: 'Preprocessing: Lambda batches running at once.',
-    defaultText: '20',
-  },
-  {
-    key: 'preprocessBatchSize',
-    description: 'Preprocessing: images per Lambda invocation.',
-    defaultText: '25',
-  },
-  {
-    key: 'preprocessToleratedFailurePercentage',
-    description: 'Preprocessing: percentage of failed batches tolerated before the run fails.',
-    defaultText: '5',
-  },
-  {
-    key: 'notificationEmail',
-    description: 'E-mail address subscribed to pipeline notifications (confirm the subscription e-mail).',
-    defaultText: '(none)',
-  },
-  {
-    key: 'schedule',
-    description: 'EventBridge schedule that starts the pipeline, e.g. `rate(1 day)`.',
-    defaultText: '(none: start by hand)',
-  },
-  {
-    key: 'dev',
-    description: 'Development mode: buckets and their contents are deleted on `cdk destroy`.',
-    defaultText: 'false',
-  },
-];
+/** What a rule found wrong: what is expected, and the value to report (the value read unless given). */
+interface Problem {
+  readonly expected: string;
+  readonly value?: unknown;
+}
 
-/** Reads raw context values by key; `Node.tryGetContext` in the app, a plain object in tests. */
-export type ContextReader = (key: string) => Raw;
+/** What every helper takes: the README text and the key's own rule beyond its type and range. */
+interface SettingOptions<T> {
+  readonly description: string;
+  /** @default - the default value, written as in cdk.json */
+  readonly defaultText?: string;
+  /** Answers what is wrong with a value of the right type, or undefined when it is allowed. */
+  readonly check?: (value: T, raw: unknown, earlier: Earlier) => Problem | undefined;
+}
+
+function setting<T>(
+  key: string,
+  options: SettingOptions<T>,
+  defaultText: string,
+  parse: (raw: unknown, earlier: Earlier) => T,
+): Setting<T> {
+  return {
+    key,
+    description: options.description,
+    defaultText: options.defaultText ?? defaultText,
+    read: (raw, earlier) => {
+      const value = parse(raw, earlier);
+      const problem = options.check?.(value, raw, earlier);
+      if (problem) throw new ConfigError(key, 'value' in problem ? problem.value : value, problem.expected);
+      return value;
+    },
+  };
+}
+
+/** An unset key: absent, or `-c key=` with nothing after the `=`. */
+const unset = (raw: unknown) => raw === undefined || raw === '';
+
+/** A default that depends on an earlier key must say in words what it is. */
+type NumberDefault =
+  | { readonly default: number; readonly defaultText?: string }
+  | { readonly default: (earlier: Earlier) => number; readonly defaultText: string };
+
+type NumberOptions = SettingOptions<number> & NumberDefault & { readonly min: number; readonly max: number };
+
+function numeric(key: string, options: NumberOptions, integer: boolean): Setting<number> {
+  const fallback = options.default;
+  return setting(key, options, String(fallback), (raw, earlier) => {
+    if (unset(raw)) return typeof fallback === 'number' ? fallback : fallback(earlier);
+    const value = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw.trim()) : NaN;
+    const { min, max } = options;
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw new ConfigError(key, raw, `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    }
+    return value;
+  });
+}
+
+/** A whole number from `min` to `max`. */
+function integer(key: string, options: NumberOptions): Setting<number> {
+  return numeric(key, options, true);
+}
+
+/** A number from `min` to `max`. */
+function decimal(key: string, options: NumberOptions): Setting<number> {
+  return numeric(key, options, false);
+}
+
+/** `true` or `false` (the strings too, as `-c` gives them). */
+function flag(
+  key: string,
+  options: SettingOptions<boolean> & { readonly default: boolean },
+): Setting<boolean> {
+  return setting(key, options, String(options.default), (raw) => {
+    if (unset(raw)) return options.default;
+    if (raw === true || raw === 'true') return true;
+    if (raw === false || raw === 'false') return false;
+    throw new ConfigError(key, raw, 'true or false');
+  });
+}
+
+function trimmedString(key: string, raw: unknown): string | undefined {
+  if (unset(raw)) return undefined;
+  if (typeof raw !== 'string') throw new ConfigError(key, raw, 'a string');
+  return raw.trim();
+}
+
+/** A string, trimmed. */
+function text(key: string, options: SettingOptions<string> & { readonly default: string }): Setting<string> {
+  return setting(key, options, options.default, (raw) => trimmedString(key, raw) ?? options.default);
+}
+
+/** A string, trimmed, or undefined when unset (the rule only sees a set value). */
+function optionalText(
+  key: string,
+  options: Omit<SettingOptions<string>, 'defaultText'> & { readonly defaultText: string },
+): Setting<string | undefined> {
+  const { check } = options;
+  return setting<string | undefined>(
+    key,
+    {
+      ...options,
+      check:
+        check && ((value, raw, earlier) => (value === undefined ? undefined : check(value, raw, earlier))),
+    },
+    options.defaultText,
+    (raw) => trimmedString(key, raw),
+  );
+}
+
+/** One of a few strings. */
+function oneOf<const T extends string>(
+  key: string,
+  options: SettingOptions<T> & { readonly default: T; readonly allowed: readonly T[] },
+): Setting<T> {
+  return setting(key, options, options.default, (raw) => {
+    const value = trimmedString(key, raw) ?? options.default;
+    if (!options.allowed.includes(value as T)) {
+      throw new ConfigError(key, value, `one of ${options.allowed.join(', ')}`);
+    }
+    return value as T;
+  });
+}
+
+/** A list of strings: a JSON array, or (from `-c`) a JSON array or comma-separated text; `''` is empty. */
+function stringList(
+  key: string,
+  options: SettingOptions<string[]> & { readonly default: string[] },
+): Setting<string[]> {
+  const expected = 'a JSON array of strings or a comma-separated list';
+  return setting(key, options, JSON.stringify(options.default), (raw) => {
+    if (raw === undefined) return options.default;
+    let value: unknown = raw;
+    if (typeof raw === 'string') {
+      const listed = raw.trim();
+      if (listed.startsWith('[')) {
+        try {
+          value = JSON.parse(listed);
+        } catch {
+          throw new ConfigError(key, raw, expected);
+        }
+      } else {
+        value = listed === '' ? [] : listed.split(',').map((s) => s.trim());
+      }
+    }
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+      throw new ConfigError(key, raw, expected);
+    }
+    return value;
+  });
+}
 
 const GPU_FAMILIES = ['p3', 'p3dn', 'g4dn', 'g5', 'p4d', 'p4de'];
 const INSTANCE_TYPE = /^ml\.([a-z0-9]+)\.([a-z0-9]+)$/;
@@ -240,196 +208,350 @@ const WORKTEAM_ARN =
   /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:workteam\/private-crowd\/[A-Za-z0-9-]{1,63}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$/;
-
-/** Context keys known to this app; anything else set with -c is most likely a typo. */
-const KNOWN = new Set(CONFIG_KEYS.map((k) => k.key));
+const MAX_JOB_SECONDS = 28 * 24 * 3600;
 
 /**
- * Reads and validates the app's configuration from CDK context.
+ * Every configuration key, once: where its value goes in {@link AppConfig}, its type, default, rules and README
+ * row. The README's configuration table is {@link configurationTable}'s output, in this order.
+ */
+export const SETTINGS = {
+  classes: stringList('classes', {
+    default: ['logo'],
+    description: 'Class names to detect, in class-id order (JSON array or comma-separated).',
+    check: (classes, raw) => {
+      if (classes.length === 0 || classes.length > 100 || !classes.every((c) => CLASS_NAME.test(c))) {
+        return {
+          value: raw,
+          expected:
+            '1 to 100 class names of letters, digits, space, "_", "." or "-", starting with a letter or digit',
+        };
+      }
+      if (new Set(classes).size !== classes.length) {
+        return { value: raw, expected: 'class names without duplicates' };
+      }
+      return undefined;
+    },
+  }),
+  training: {
+    instanceType: text('trainingInstanceType', {
+      default: 'ml.p3.2xlarge',
+      description:
+        'GPU instance type for training (ml.p3, ml.g4dn, ml.g5, ml.p4d families; ml.p5 is not supported by MXNet 1.9.1).',
+      check: (instanceType) => {
+        const family = INSTANCE_TYPE.exec(instanceType)?.[1];
+        if (family && GPU_FAMILIES.includes(family)) return undefined;
+        return {
+          expected:
+            `a GPU training instance of the ${GPU_FAMILIES.map((f) => `ml.${f}`).join(', ')} families ` +
+            '(MXNet 1.9.1 is built for CUDA 11.2, which does not run on ml.p5 H100)',
+        };
+      },
+    }),
+    useSpot: flag('trainingUseSpot', {
+      default: true,
+      description: 'Managed spot training with checkpoints to S3.',
+    }),
+    maxRuntimeSeconds: integer('trainingMaxRuntimeSeconds', {
+      default: 14400,
+      min: 600,
+      max: MAX_JOB_SECONDS,
+      description: 'Stopping condition: longest training run, in seconds.',
+    }),
+    maxWaitSeconds: integer('trainingMaxWaitSeconds', {
+      default: (earlier) => 2 * (earlier.trainingMaxRuntimeSeconds as number),
+      defaultText: 'twice `trainingMaxRuntimeSeconds` (28800)',
+      min: 600,
+      max: MAX_JOB_SECONDS,
+      description: 'With spot: longest wait for capacity plus run, in seconds (at least the max runtime).',
+      check: (maxWait, _raw, earlier) => {
+        const maxRuntime = earlier.trainingMaxRuntimeSeconds as number;
+        if (!earlier.trainingUseSpot || maxWait >= maxRuntime) return undefined;
+        return {
+          expected: `at least trainingMaxRuntimeSeconds (${maxRuntime}) when trainingUseSpot is true`,
+        };
+      },
+    }),
+    epochs: integer('epochs', { default: 40, min: 1, max: 1000, description: 'Training epochs.' }),
+    batchSize: integer('batchSize', { default: 16, min: 1, max: 256, description: 'Training batch size.' }),
+    learningRate: decimal('learningRate', {
+      default: 0.001,
+      min: 1e-6,
+      max: 1,
+      description: 'SGD learning rate.',
+    }),
+    dataShape: integer('dataShape', {
+      default: 512,
+      min: 128,
+      max: 1024,
+      description: 'Square input size of the SSD model, in pixels (multiple of 32).',
+      check: (shape, raw) =>
+        shape % 32 === 0 ? undefined : { value: raw, expected: 'a multiple of 32 from 128 to 1024' },
+    }),
+  },
+  endpoint: {
+    instanceType: text('endpointInstanceType', {
+      default: 'ml.m5.xlarge',
+      description: 'Instance type of the inference endpoint.',
+      check: (instanceType) =>
+        INSTANCE_TYPE.test(instanceType)
+          ? undefined
+          : { expected: 'a SageMaker instance type such as ml.m5.xlarge' },
+    }),
+    instanceCount: integer('endpointInstanceCount', {
+      default: 1,
+      min: 1,
+      max: 10,
+      description: 'Instances behind the endpoint.',
+    }),
+  },
+  labeling: {
+    workteamArn: optionalText('workteamArn', {
+      defaultText: '(none: import mode)',
+      description:
+        'Private Ground Truth workteam ARN; when set, labeling runs in `groundtruth` mode, otherwise `import`.',
+      check: (arn) =>
+        WORKTEAM_ARN.test(arn)
+          ? undefined
+          : {
+              expected:
+                'the ARN of a private workteam, arn:aws:sagemaker:<region>:<account>:workteam/private-crowd/<name> ' +
+                '(the public Mechanical Turk workforce has closed); leave it unset to import labels instead',
+            },
+    }),
+  },
+  qualityGate: {
+    minMap: decimal('minMap', {
+      default: 0.5,
+      min: 0,
+      max: 1,
+      description: 'Quality gate: lowest validation mAP to deploy (0 to 1).',
+    }),
+    tolerance: decimal('mapTolerance', {
+      default: 0.02,
+      min: 0,
+      max: 1,
+      description:
+        'Quality gate: how far below the live model a new model may score and still deploy (0 to 1).',
+    }),
+  },
+  api: {
+    auth: oneOf<ApiAuthMode>('apiAuth', {
+      default: 'iam',
+      allowed: ['iam', 'apiKey'],
+      description: 'API authentication: `iam` (SigV4) or `apiKey` (API key with usage plan).',
+    }),
+    throttleRate: decimal('apiThrottleRate', {
+      default: 10,
+      min: 1,
+      max: 10000,
+      description: 'Stage throttling: requests per second.',
+    }),
+    throttleBurst: integer('apiThrottleBurst', {
+      default: 20,
+      min: 1,
+      max: 5000,
+      description: 'Stage throttling: burst.',
+    }),
+    quotaPerDay: integer('apiQuotaPerDay', {
+      default: 10000,
+      min: 1,
+      max: 100_000_000,
+      description: 'With `apiKey`: requests per key per day.',
+    }),
+    corsOrigins: stringList('apiCorsOrigins', {
+      default: [],
+      description: 'Origins allowed by CORS (JSON array or comma-separated); empty turns CORS off.',
+      check: (origins) => {
+        const bad = origins.find((origin) => !/^https?:\/\/[^/\s]+$/.test(origin));
+        if (bad === undefined) return undefined;
+        return { value: bad, expected: 'origins such as https://app.example.com (scheme and host, no path)' };
+      },
+    }),
+    defaultMinScore: decimal('apiDefaultMinScore', {
+      default: 0.5,
+      min: 0,
+      max: 1,
+      description: 'Default `minScore` for detections (0 to 1).',
+    }),
+  },
+  preprocess: {
+    maxSide: integer('preprocessMaxSide', {
+      default: 1024,
+      min: 64,
+      max: 8192,
+      description: 'Longest side of preprocessed images, in pixels; smaller images are not enlarged.',
+    }),
+    maxConcurrency: integer('preprocessMaxConcurrency', {
+      default: 20,
+      min: 1,
+      max: 1000,
+      description: 'Preprocessing: Lambda batches running at once.',
+    }),
+    batchSize: integer('preprocessBatchSize', {
+      default: 25,
+      min: 1,
+      max: 1000,
+      description: 'Preprocessing: images per Lambda invocation.',
+    }),
+    toleratedFailurePercentage: decimal('preprocessToleratedFailurePercentage', {
+      default: 5,
+      min: 0,
+      max: 100,
+      description: 'Preprocessing: percentage of failed batches tolerated before the run fails.',
+    }),
+  },
+  notificationEmail: optionalText('notificationEmail', {
+    defaultText: '(none)',
+    description: 'E-mail address subscribed to pipeline notifications (confirm the subscription e-mail).',
+    check: (email) => (EMAIL.test(email) ? undefined : { expected: 'an e-mail address' }),
+  }),
+  schedule: optionalText('schedule', {
+    defaultText: '(none: start by hand)',
+    description: 'EventBridge schedule that starts the pipeline, e.g. `rate(1 day)`.',
+    check: (schedule) =>
+      SCHEDULE.test(schedule)
+        ? undefined
+        : { expected: 'an EventBridge schedule such as rate(1 day) or cron(0 3 * * ? *)' },
+  }),
+  dev: flag('dev', {
+    default: false,
+    description: 'Development mode: buckets and their contents are deleted on `cdk destroy`.',
+  }),
+} satisfies SettingsTable;
+
+/** A level of {@link SETTINGS}: settings and groups of settings, by field name. */
+interface SettingsTable {
+  readonly [field: string]: Setting<unknown> | SettingsTable;
+}
+
+/** The typed values of a level of {@link SETTINGS}, with the same fields. */
+type Loaded<T> = { readonly [K in keyof T]: T[K] extends Setting<infer V> ? V : Loaded<T[K]> };
+
+type Settings = typeof SETTINGS;
+
+/** Training settings: the SageMaker training job's instance, spot and stopping condition, and hyperparameters. */
+export type TrainingConfig = Loaded<Settings['training']>;
+
+/** Endpoint settings. */
+export type EndpointConfig = Loaded<Settings['endpoint']>;
+
+/** Labeling settings: the workteam, and the mode it implies. */
+export type LabelingConfig = Loaded<Settings['labeling']> & {
+  /** `groundtruth` when a private workteam is configured, `import` otherwise. */
+  readonly mode: LabelingMode;
+};
+
+/** When a newly trained model may replace the live one. */
+export type QualityGateConfig = Loaded<Settings['qualityGate']>;
+
+/** Detection API settings. */
+export type ApiConfig = Loaded<Settings['api']>;
+
+/** Preprocessing settings. */
+export type PreprocessConfig = Loaded<Settings['preprocess']>;
+
+/** The whole app's configuration, validated: {@link SETTINGS}' values, field for field. */
+export interface AppConfig extends Omit<Loaded<Settings>, 'labeling'> {
+  readonly labeling: LabelingConfig;
+}
+
+function isSetting(entry: Setting<unknown> | SettingsTable): entry is Setting<unknown> {
+  return typeof entry.read === 'function';
+}
+
+function flatten(table: SettingsTable): Setting<unknown>[] {
+  return Object.values(table).flatMap((entry) => (isSetting(entry) ? [entry] : flatten(entry)));
+}
+
+/** Every configuration key's setting, in README order. */
+export const CONFIG_KEYS: readonly Setting<unknown>[] = flatten(SETTINGS);
+
+const KNOWN = CONFIG_KEYS.map((s) => s.key);
+
+/** The README's configuration table (Markdown), one row per key. */
+export function configurationTable(): string {
+  return [
+    '| key | default | what it sets |',
+    '| --- | --- | --- |',
+    ...CONFIG_KEYS.map((s) => `| \`${s.key}\` | ${s.defaultText} | ${s.description} |`),
+  ].join('\n');
+}
+
+/** Reads raw context values by key; `Node.tryGetContext` in the app, a plain object in tests. */
+export type ContextReader = (key: string) => unknown;
+
+/**
+ * Reads and validates the app's configuration from CDK context, key by key in {@link SETTINGS}' order.
  *
  * Values come from cdk.json's `context` or `-c key=value` (which always arrives as a string).
- * Throws {@link ConfigError} naming the key, the bad value and what is allowed.
+ * @throws ConfigError naming the first bad key, its value and what is allowed
  */
 export function loadConfig(read: ContextReader): AppConfig {
-  const num = (key: string, def: number, min: number, max: number, integer: boolean): number => {
-    const raw = read(key);
-    if (raw === undefined || raw === '') return def;
-    const value = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw.trim()) : NaN;
-    const what = `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`;
-    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-      throw new ConfigError(key, raw, what);
-    }
-    return value;
-  };
-  const bool = (key: string, def: boolean): boolean => {
-    const raw = read(key);
-    if (raw === undefined || raw === '') return def;
-    if (raw === true || raw === 'true') return true;
-    if (raw === false || raw === 'false') return false;
-    throw new ConfigError(key, raw, 'true or false');
-  };
-  const str = (key: string): string | undefined => {
-    const raw = read(key);
-    if (raw === undefined || raw === '') return undefined;
-    if (typeof raw !== 'string') throw new ConfigError(key, raw, 'a string');
-    return raw.trim();
-  };
-  const list = (key: string, def: string[]): string[] => {
-    const raw = read(key);
-    if (raw === undefined) return def;
-    let value: unknown = raw;
-    if (typeof raw === 'string') {
-      const text = raw.trim();
-      if (text.startsWith('[')) {
-        try {
-          value = JSON.parse(text);
-        } catch {
-          throw new ConfigError(key, raw, 'a JSON array of strings or a comma-separated list');
-        }
-      } else {
-        value = text === '' ? [] : text.split(',').map((s) => s.trim());
-      }
-    }
-    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
-      throw new ConfigError(key, raw, 'a JSON array of strings or a comma-separated list');
-    }
-    return value;
-  };
-  const oneOf = <T extends string>(key: string, def: T, allowed: readonly T[]): T => {
-    const raw = str(key) ?? def;
-    if (!allowed.includes(raw as T)) throw new ConfigError(key, raw, `one of ${allowed.join(', ')}`);
-    return raw as T;
-  };
-
-  const classes = list('classes', ['logo']);
-  if (classes.length === 0 || classes.length > 100 || !classes.every((c) => CLASS_NAME.test(c))) {
-    throw new ConfigError(
-      'classes',
-      read('classes'),
-      '1 to 100 class names of letters, digits, space, "_", "." or "-", starting with a letter or digit',
+  const earlier: Record<string, unknown> = {};
+  const load = (table: SettingsTable): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(table).map(([field, entry]) => {
+        if (!isSetting(entry)) return [field, load(entry)];
+        earlier[entry.key] = entry.read(read(entry.key), earlier);
+        return [field, earlier[entry.key]];
+      }),
     );
-  }
-  if (new Set(classes).size !== classes.length) {
-    throw new ConfigError('classes', read('classes'), 'class names without duplicates');
-  }
-
-  const trainingInstanceType = str('trainingInstanceType') ?? 'ml.p3.2xlarge';
-  const family = INSTANCE_TYPE.exec(trainingInstanceType)?.[1];
-  if (!family || !GPU_FAMILIES.includes(family)) {
-    throw new ConfigError(
-      'trainingInstanceType',
-      trainingInstanceType,
-      `a GPU training instance of the ${GPU_FAMILIES.map((f) => `ml.${f}`).join(', ')} families ` +
-        '(MXNet 1.9.1 is built for CUDA 11.2, which does not run on ml.p5 H100)',
-    );
-  }
-  const useSpot = bool('trainingUseSpot', true);
-  const maxRuntimeSeconds = num('trainingMaxRuntimeSeconds', 14400, 600, 28 * 24 * 3600, true);
-  const maxWaitSeconds = num('trainingMaxWaitSeconds', 2 * maxRuntimeSeconds, 600, 28 * 24 * 3600, true);
-  if (useSpot && maxWaitSeconds < maxRuntimeSeconds) {
-    throw new ConfigError(
-      'trainingMaxWaitSeconds',
-      maxWaitSeconds,
-      `at least trainingMaxRuntimeSeconds (${maxRuntimeSeconds}) when trainingUseSpot is true`,
-    );
-  }
-  const dataShape = num('dataShape', 512, 128, 1024, true);
-  if (dataShape % 32 !== 0)
-    throw new ConfigError('dataShape', read('dataShape'), 'a multiple of 32 from 128 to 1024');
-
-  const endpointInstanceType = str('endpointInstanceType') ?? 'ml.m5.xlarge';
-  if (!INSTANCE_TYPE.test(endpointInstanceType)) {
-    throw new ConfigError(
-      'endpointInstanceType',
-      endpointInstanceType,
-      'a SageMaker instance type such as ml.m5.xlarge',
-    );
-  }
-
-  const workteamArn = str('workteamArn');
-  if (workteamArn !== undefined && !WORKTEAM_ARN.test(workteamArn)) {
-    throw new ConfigError(
-      'workteamArn',
-      workteamArn,
-      'the ARN of a private workteam, arn:aws:sagemaker:<region>:<account>:workteam/private-crowd/<name> ' +
-        '(the public Mechanical Turk workforce has closed); leave it unset to import labels instead',
-    );
-  }
-
-  const corsOrigins = list('apiCorsOrigins', []);
-  for (const origin of corsOrigins) {
-    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError(
-        'apiCorsOrigins',
-        origin,
-        'origins such as https://app.example.com (scheme and host, no path)',
-      );
-    }
-  }
-
-  const notificationEmail = str('notificationEmail');
-  if (notificationEmail !== undefined && !EMAIL.test(notificationEmail)) {
-    throw new ConfigError('notificationEmail', notificationEmail, 'an e-mail address');
-  }
-  const schedule = str('schedule');
-  if (schedule !== undefined && !SCHEDULE.test(schedule)) {
-    throw new ConfigError(
-      'schedule',
-      schedule,
-      'an EventBridge schedule such as rate(1 day) or cron(0 3 * * ? *)',
-    );
-  }
-
+  const loaded = load(SETTINGS) as Loaded<Settings>;
+  const { workteamArn } = loaded.labeling;
   return {
-    classes,
-    training: {
-      instanceType: trainingInstanceType,
-      useSpot,
-      maxRuntimeSeconds,
-      maxWaitSeconds,
-      epochs: num('epochs', 40, 1, 1000, true),
-      batchSize: num('batchSize', 16, 1, 256, true),
-      learningRate: num('learningRate', 0.001, 1e-6, 1, false),
-      dataShape,
-    },
-    endpoint: {
-      instanceType: endpointInstanceType,
-      instanceCount: num('endpointInstanceCount', 1, 1, 10, true),
-    },
-    labeling: workteamArn ? { mode: 'groundtruth', workteamArn } : { mode: 'import' },
-    qualityGate: {
-      minMap: num('minMap', 0.5, 0, 1, false),
-      tolerance: num('mapTolerance', 0.02, 0, 1, false),
-    },
-    api: {
-      auth: oneOf<ApiAuthMode>('apiAuth', 'iam', ['iam', 'apiKey']),
-      throttleRate: num('apiThrottleRate', 10, 1, 10000, false),
-      throttleBurst: num('apiThrottleBurst', 20, 1, 5000, true),
-      quotaPerDay: num('apiQuotaPerDay', 10000, 1, 100_000_000, true),
-      corsOrigins,
-      defaultMinScore: num('apiDefaultMinScore', 0.5, 0, 1, false),
-    },
-    preprocess: {
-      maxSide: num('preprocessMaxSide', 1024, 64, 8192, true),
-      maxConcurrency: num('preprocessMaxConcurrency', 20, 1, 1000, true),
-      batchSize: num('preprocessBatchSize', 25, 1, 1000, true),
-      toleratedFailurePercentage: num('preprocessToleratedFailurePercentage', 5, 0, 100, false),
-    },
-    notificationEmail,
-    schedule,
-    dev: bool('dev', false),
+    ...loaded,
+    labeling: workteamArn ? { mode: 'groundtruth', workteamArn } : { mode: 'import', workteamArn: undefined },
   };
 }
 
+/** Edit distance between two strings: insertions, deletions and substitutions of one character. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
 /**
- * Reads the configuration from a construct's context, rejecting unknown keys that look like ours.
+ * The known key a misspelt one most likely means: the nearest by edit distance (ignoring case), if it is near
+ * enough to be a typo (one edit, or up to a third of the key's length), or a known key that contains it
+ * (`useSpot` for `trainingUseSpot`). Undefined when none is.
  */
-export function configFromContext(node: Node, extraKeys: readonly string[] = []): AppConfig {
+export function nearestKey(key: string): string | undefined {
+  const typed = key.toLowerCase();
+  const candidates = KNOWN.map((known) => ({ known, distance: editDistance(typed, known.toLowerCase()) }))
+    .filter(
+      ({ known, distance }) =>
+        distance <= Math.max(1, Math.floor(key.length / 3)) ||
+        (typed.length >= 4 && known.toLowerCase().includes(typed)),
+    )
+    .sort((a, b) => a.distance - b.distance);
+  return candidates[0]?.known;
+}
+
+/**
+ * Reads the configuration from a construct's context, rejecting unknown keys that look like ours and
+ * suggesting the known key they most likely mean.
+ */
+export function configFromContext(node: Node): AppConfig {
   const set = node.getAllContext();
   for (const key of Object.keys(set)) {
     // CDK's own keys contain ':' or start with 'aws-cdk'/'@aws-cdk'; ours are plain camelCase words.
-    if (/^[a-z][A-Za-z0-9]*$/.test(key) && !KNOWN.has(key) && !extraKeys.includes(key)) {
-      throw new ConfigError(key, set[key], `a known configuration key (${[...KNOWN].join(', ')})`);
+    if (/^[a-z][A-Za-z0-9]*$/.test(key) && !KNOWN.includes(key)) {
+      const suggestion = nearestKey(key);
+      throw new ConfigError(
+        key,
+        set[key],
+        `a known configuration key (${KNOWN.join(', ')})`,
+        suggestion
+          ? `Did you mean "${suggestion}"? Pass -c ${suggestion}=<value>, or rename it under "context" in cdk.json.`
+          : 'Remove it, or rename it to a known key, under "context" in cdk.json or in your -c options.',
+      );
     }
   }
   return loadConfig((key) => node.tryGetContext(key));

@@ -11,37 +11,15 @@ import { Construct } from 'constructs';
 import { EndpointConfig } from './config';
 import { PREFIXES } from './data';
 import {
+  BlueGreenUpdateEndpoint,
   runResourceName,
   STACK_TAG_KEY,
   UngrantedS3Location,
-  withExtraParameters,
   withRetry,
 } from './pipeline-tasks';
 
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
-
-/** Properties of {@link BlueGreenUpdateEndpoint}. */
-export interface BlueGreenUpdateEndpointProps extends tasks.SageMakerUpdateEndpointProps {
-  /** UpdateEndpoint's DeploymentConfig, which the CDK task does not model. */
-  readonly deploymentConfig: Record<string, unknown>;
-}
-
-/** SageMakerUpdateEndpoint with a DeploymentConfig (blue/green traffic shifting and alarm-based rollback). */
-export class BlueGreenUpdateEndpoint extends tasks.SageMakerUpdateEndpoint {
-  private readonly deploymentConfig: Record<string, unknown>;
-
-  constructor(scope: Construct, id: string, props: BlueGreenUpdateEndpointProps) {
-    super(scope, id, props);
-    this.deploymentConfig = props.deploymentConfig;
-  }
-
-  protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
-    return withExtraParameters(super._renderTask(topLevelQueryLanguage), {
-      DeploymentConfig: this.deploymentConfig,
-    });
-  }
-}
 
 /** Properties of {@link Deployment}. */
 export interface DeploymentProps {

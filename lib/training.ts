@@ -15,37 +15,10 @@ import {
   invoke,
   pipelineFunction,
   runResourceName,
+  SpotTrainingJob,
   UngrantedS3Location,
-  withExtraParameters,
   withRetry,
 } from './pipeline-tasks';
-
-/** Properties of {@link SpotTrainingJob}. */
-export interface SpotTrainingJobProps extends tasks.SageMakerCreateTrainingJobProps {
-  /**
-   * Parameters of CreateTrainingJob the CDK task does not model (managed spot training, checkpoints, the spot
-   * stopping condition), merged over the ones it renders. JSONPath values with `JsonPath.*`.
-   */
-  readonly extraParameters: Record<string, unknown>;
-}
-
-/**
- * SageMakerCreateTrainingJob plus the CreateTrainingJob fields the CDK task lacks. Everything else, including
- * the IAM the task derives (CreateTrainingJob on training-job ARNs, PassRole to SageMaker only), is the
- * task's own.
- */
-export class SpotTrainingJob extends tasks.SageMakerCreateTrainingJob {
-  private readonly extraParameters: Record<string, unknown>;
-
-  constructor(scope: Construct, id: string, props: SpotTrainingJobProps) {
-    super(scope, id, props);
-    this.extraParameters = props.extraParameters;
-  }
-
-  protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
-    return withExtraParameters(super._renderTask(topLevelQueryLanguage), this.extraParameters);
-  }
-}
 
 /** Properties of {@link Training}. */
 export interface TrainingProps {

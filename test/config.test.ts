@@ -1,5 +1,9 @@
 import { App } from 'aws-cdk-lib';
-import { ConfigError, configFromContext, loadConfig } from '../lib/config';
+import { spawnSync } from 'child_process';
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { ConfigError, configFromContext, loadConfig, nearestKey } from '../lib/config';
 
 const from = (context: Record<string, unknown>) => loadConfig((key) => context[key]);
 
@@ -131,5 +135,91 @@ describe('configuration errors name the key, the value and what is allowed', () 
       context: { '@aws-cdk/core:checkSecretUsage': true, 'aws:cdk:enable-path-metadata': true },
     });
     expect(() => configFromContext(app.node)).not.toThrow();
+  });
+});
+
+describe('a misspelt key gets the nearest known key as a suggestion', () => {
+  const errorFor = (context: Record<string, unknown>): ConfigError => {
+    try {
+      configFromContext(new App({ context }).node);
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error(`no ConfigError for ${JSON.stringify(context)}`);
+  };
+
+  test('-c epoch=60 is answered with "did you mean epochs" and the -c option that fixes it', () => {
+    const error = errorFor({ epoch: '60' });
+    expect(error.message).toContain('Did you mean "epochs"? Pass -c epochs=<value>');
+  });
+
+  test.each([
+    ['a missing letter', 'epoch', 'epochs'],
+    ['a wrong letter', 'epocs', 'epochs'],
+    ['an extra letter', 'dataShapes', 'dataShape'],
+    ['other case', 'learningrate', 'learningRate'],
+    ['a transposition in a long key', 'trainingUesSpot', 'trainingUseSpot'],
+    ['the key without its group prefix', 'useSpot', 'trainingUseSpot'],
+    ['part of a key', 'cors', 'apiCorsOrigins'],
+  ])('%s: %s means %s', (_case, typed, meant) => {
+    expect(nearestKey(typed)).toBe(meant);
+  });
+
+  test.each(['region', 'env', 'foo'])('%s is like no known key and gets no suggestion', (typed) => {
+    expect(nearestKey(typed)).toBeUndefined();
+    const error = errorFor({ [typed]: 'x' });
+    expect(error.message).not.toContain('Did you mean');
+    expect(error.message).toContain('Remove it, or rename it to a known key');
+  });
+});
+
+describe('how a configuration error reaches the user', () => {
+  const root = join(__dirname, '..');
+  // What the CLI gives the app: no version check or telemetry calls from a test, the assembly in a scratch dir.
+  const cliEnv = { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: '1' };
+  let outdir: string;
+  beforeEach(() => {
+    outdir = mkdtempSync(join(tmpdir(), 'config-error-'));
+  });
+  afterEach(() => rmSync(outdir, { recursive: true, force: true }));
+
+  test('every message is one paragraph', () => {
+    for (const context of [{ epochs: 'abc' }, { classes: [] }, { trainingUseSpot: 'yes' }]) {
+      expect(() => from(context)).toThrow(/^[^\n]+$/);
+    }
+    expect(() => configFromContext(new App({ context: { epoch: '60' } }).node)).toThrow(/^[^\n]+$/);
+  });
+
+  test('cdk synth -c epoch=60 prints one paragraph, no stack trace, and fails', () => {
+    const cdk = spawnSync(
+      join(root, 'node_modules', '.bin', 'cdk'),
+      ['synth', '--no-notices', '-c', 'epoch=60', '-o', outdir],
+      { cwd: root, env: cliEnv, encoding: 'utf8' },
+    );
+
+    expect(cdk.status).not.toBe(0);
+    const paragraph = cdk.stderr.split('\n').find((line) => line.startsWith('Invalid configuration'));
+    expect(paragraph).toMatch(/^Invalid configuration "epoch": got "60"; .* Did you mean "epochs"\?/);
+    expect(paragraph).toContain('cdk --debug shows where it was raised');
+    expect(cdk.stderr).not.toMatch(/^\s+at /m);
+    expect(cdk.stderr).not.toContain('ConfigError');
+  });
+
+  test('with CDK_DEBUG=true, which cdk --debug sets, the error is thrown with its stack trace', () => {
+    const app = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), ['bin/app.ts'], {
+      cwd: root,
+      env: {
+        ...cliEnv,
+        CDK_DEBUG: 'true',
+        CDK_CONTEXT_JSON: JSON.stringify({ epoch: '60' }),
+        CDK_OUTDIR: outdir,
+      },
+      encoding: 'utf8',
+    });
+
+    expect(app.status).not.toBe(0);
+    expect(app.stderr).toContain('ConfigError: Invalid configuration "epoch"');
+    expect(app.stderr).toMatch(/^\s+at configFromContext /m);
   });
 });

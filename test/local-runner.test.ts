@@ -1,6 +1,6 @@
 import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { prepareDefinition } from '../scripts/local/asl';
-import { finalMetrics, parseS3Uri, sageMakerError } from '../scripts/local/sagemaker';
+import { finalMetrics, sageMakerError } from '../scripts/local/sagemaker';
 import { LocalStepFunctions } from '../scripts/local/sfn-shim';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
@@ -195,16 +195,6 @@ describe('template references resolved locally', () => {
   test('an intrinsic local mode does not know is an error naming it', () => {
     expect(() => resolver.resolve({ 'Fn::If': ['c', 1, 2] }, 'Pipeline')).toThrow(/cannot resolve Fn::If/);
   });
-});
-
-test('S3 locations are read in every form SageMaker accepts', () => {
-  expect(parseS3Uri('s3://b/models/')).toEqual({ bucket: 'b', key: 'models/' });
-  expect(parseS3Uri('https://s3.us-east-1.amazonaws.com/b/manifests/train/')).toEqual({
-    bucket: 'b',
-    key: 'manifests/train/',
-  });
-  expect(parseS3Uri('https://b.s3.us-east-1.amazonaws.com/images/')).toEqual({ bucket: 'b', key: 'images/' });
-  expect(() => parseS3Uri('/tmp/x')).toThrow(/Not an S3 location/);
 });
 
 test('the local synth imports labels even when cdk.json configures a Ground Truth workteam', () => {

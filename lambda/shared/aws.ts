@@ -21,10 +21,18 @@ export function isNotFound(error: unknown): boolean {
   );
 }
 
-/** Splits `s3://bucket/key` into its parts; throws naming the value when it is not an S3 URI. */
+/**
+ * Splits an S3 location, in any form SageMaker accepts, into bucket and key: `s3://bucket/key`, or the HTTPS URL
+ * CDK writes for `S3Location.fromBucket` (path-style `https://s3.<region>.amazonaws.com/bucket/key` or
+ * virtual-hosted `https://bucket.s3.<region>.amazonaws.com/key`). The key is empty for a whole bucket.
+ * Throws naming the value when it is none of these.
+ */
 export function parseS3Uri(uri: string): { bucket: string; key: string } {
-  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri);
-  if (!match) throw new Error(`Not an S3 URI (expected s3://bucket/key): ${uri}`);
+  const match =
+    /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri) ??
+    /^https:\/\/s3[.-][^/]*amazonaws\.com[^/]*\/([^/]+)\/?(.*)$/.exec(uri) ??
+    /^https:\/\/([^/]+)\.s3[.-][^/]*amazonaws\.com[^/]*\/?(.*)$/.exec(uri);
+  if (!match) throw new Error(`Not an S3 location (expected s3://bucket/key or an S3 HTTPS URL): ${uri}`);
   return { bucket: match[1], key: match[2] };
 }
 

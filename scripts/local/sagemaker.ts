@@ -6,24 +6,12 @@ import { dirname, join, relative } from 'path';
 import { createInterface } from 'readline';
 import { promisify } from 'util';
 import { METRIC_DEFINITIONS } from '../../contracts';
+import { parseS3Uri } from '../../lambda/shared/aws';
 import { stopChild, track } from './children';
 import { freePort, waitForHttp } from './net';
 import { RuntimeShim, startRuntimeShim } from './runtime-shim';
 
 const run = promisify(execFile);
-
-/**
- * Splits an S3 location as SageMaker accepts it into bucket and key: `s3://bucket/key`, or the HTTPS URL CDK
- * writes for `S3Location.fromBucket` (`https://s3.<region>.amazonaws.com/bucket/key`, or virtual-hosted).
- */
-export function parseS3Uri(uri: string): { bucket: string; key: string } {
-  const match =
-    /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri) ??
-    /^https:\/\/s3[.-][^/]*amazonaws\.com[^/]*\/([^/]+)\/?(.*)$/.exec(uri) ??
-    /^https:\/\/([^/]+)\.s3[.-][^/]*amazonaws\.com[^/]*\/?(.*)$/.exec(uri);
-  if (!match) throw new Error(`Not an S3 location (s3://bucket/key or an S3 HTTPS URL): ${uri}`);
-  return { bucket: match[1], key: match[2] };
-}
 
 /**
  * FinalMetricDataList as SageMaker builds it from a training log: for each metric definition, the last value

@@ -6,7 +6,7 @@ import {
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import type { Settings } from './index';
+import type { Settings } from '../../../lambda/detect/index';
 import { apiEvent, contractViolations, makeImage } from './test-helpers';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -21,11 +21,11 @@ const settings: Settings = {
   corsOrigins: [],
 };
 
-let route: typeof import('./index').route;
+let route: typeof import('../../../lambda/detect/index').route;
 
 beforeAll(async () => {
   // Imported after the environment is set: the logger and metrics read it when the module loads.
-  ({ route } = await import('./index'));
+  ({ route } = await import('../../../lambda/detect/index'));
 });
 
 beforeEach(() => {

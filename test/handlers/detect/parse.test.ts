@@ -1,5 +1,10 @@
-import { ApiError } from './responses';
-import { imageFromJson, parseDetectionRequest, parseQuery, sniffImageType } from './parse';
+import { ApiError } from '../../../lambda/detect/responses';
+import {
+  imageFromJson,
+  parseDetectionRequest,
+  parseQuery,
+  sniffImageType,
+} from '../../../lambda/detect/parse';
 import { apiEvent, imageEvent, makeImage } from './test-helpers';
 
 const query = (q: Record<string, string[]>) => ({

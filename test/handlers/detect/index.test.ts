@@ -27,7 +27,7 @@ let handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
 beforeAll(async () => {
   // Imported after the environment is set: the logger reads its level when the module loads.
-  ({ handler } = await import('./index'));
+  ({ handler } = await import('../../../lambda/detect/index'));
 });
 
 beforeEach(() => {
@@ -405,7 +405,7 @@ describe('routing and CORS', () => {
   });
 
   test('answers 500 InternalError, not a crash, when the function is misconfigured', async () => {
-    const { route } = await import('./index');
+    const { route } = await import('../../../lambda/detect/index');
     const response = await route(apiEvent({ method: 'GET', resource: '/model' }), () => {
       throw new Error('Environment variable ENDPOINT_NAME is not set');
     });

@@ -41,7 +41,7 @@ beforeAll(async () => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
-  ({ handler } = await import('./index'));
+  ({ handler } = await import('../../../lambda/detect/index'));
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 
 /** The OpenAPI document, parsed. */
 export const OPENAPI = parse(
-  readFileSync(join(__dirname, '..', '..', 'openapi', 'detection-api.yaml'), 'utf8'),
+  readFileSync(join(__dirname, '..', '..', '..', 'openapi', 'detection-api.yaml'), 'utf8'),
 ) as OpenApi;
 
 interface Ref {
