@@ -35,7 +35,7 @@ def random_split(rng: np.random.Generator, images: int, classes: int):
             detections.append((int(rng.integers(0, classes)), 0.0, x, y, x + w, y + h))
         scores = rng.random(len(detections)).astype(np.float32)
         truth.append(boxes)
-        found.append([(d[0], float(s), *d[2:]) for d, s in zip(detections, scores)])
+        found.append([(d[0], float(s), *d[2:]) for d, s in zip(detections, scores, strict=True)])
     return truth, found
 
 
@@ -44,7 +44,7 @@ def gluoncv_voc07(truth, found, classes):
     from gluoncv.utils.metrics.voc_detection import VOC07MApMetric
 
     metric = VOC07MApMetric(iou_thresh=0.5, class_names=list(classes))
-    for boxes, detections in zip(truth, found):
+    for boxes, detections in zip(truth, found, strict=True):
         t = np.array(boxes, dtype=np.float64).reshape(-1, 5)
         d = np.array(detections, dtype=np.float64).reshape(-1, 6)
         metric.update(d[None, :, 2:], d[None, :, 0], d[None, :, 1], t[None, :, 1:], t[None, :, 0])
@@ -190,7 +190,7 @@ def test_the_curve_is_thinned_but_keeps_its_best_f1_point():
     assert len(curve.recall) <= MAX_CURVE_POINTS
     assert curve.recall[-1] == pytest.approx(1.0)
     assert best.threshold in curve.score
-    assert all(a >= b for a, b in zip(curve.score, curve.score[1:]))
+    assert np.all(np.diff(curve.score) <= 0)
 
 
 def test_summary_is_what_metrics_json_adds():
