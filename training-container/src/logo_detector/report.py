@@ -31,6 +31,8 @@ EVALUATION_FILE = "evaluation.json"
 # The gallery shows the worst images only, so the page stays a few megabytes; evaluation.json lists every image.
 GALLERY_LIMIT = 100
 THUMBNAIL_SIDE = 360
+# An untrained model can put a hundred boxes on an image; only its most confident false positives are drawn.
+DRAWN_FALSE_POSITIVES = 10
 THUMBNAIL_QUALITY = 80
 
 TP_COLOR, FP_COLOR, MISSED_COLOR = "#1f9d55", "#e3342f", "#f6993f"
@@ -204,13 +206,14 @@ def _curve_figure(c: ClassResult) -> str:
                  f'<text class="axis" transform="translate(14 {_PY + _PH / 2}) rotate(-90)" '
                  f'text-anchor="middle">precision</text>')
     curve = c.curve
-    if curve.recall:
+    if curve.recall and curve.recall[-1] > 0:
         points = [(0.0, curve.precision[0])] + list(zip(curve.recall, curve.precision, strict=True))
         parts.append('<polyline class="pr" points="' + " ".join("%.1f,%.1f" % _xy(r, p) for r, p in points) + '">'
                      f"<title>{_text(c.name)}: precision-recall at IoU 0.5</title></polyline>")
     else:
-        parts.append(f'<text class="empty" x="{_PX + _PW / 2}" y="{_PY + _PH / 2}" text-anchor="middle">'
-                     f'{"no true box of this class" if not c.true_boxes else "no detection"}</text>')
+        why = ("no true box of this class" if not c.true_boxes else "no detection of this class" if not curve.recall
+               else "no true positive at any score")
+        parts.append(f'<text class="empty" x="{_PX + _PW / 2}" y="{_PY + _PH / 2}" text-anchor="middle">{why}</text>')
     if c.best is not None:
         x, y = _xy(c.best.recall, c.best.precision)
         anchor, dx = ("end", -9) if c.best.recall > 0.6 else ("start", 9)
@@ -259,8 +262,10 @@ def _thumbnail(image: ReportImage) -> Optional[str]:
 def _box_svg(outcome: Outcome, kind: str, names: Sequence[str], font: float, width: int) -> str:
     x0, y0, x1, y1 = outcome.box
     name = names[outcome.class_id]
-    label = name if outcome.score is None else f"{name} {outcome.score:.2f}" if len(names) > 1 \
-        else f"{outcome.score:.2f}"
+    if outcome.score is None:
+        label = name if len(names) > 1 else "missed"
+    else:
+        label = f"{name} {outcome.score:.2f}" if len(names) > 1 else f"{outcome.score:.2f}"
     tooltip = {"tp": f"true positive: {name}, score {outcome.score or 0:.3f}, IoU {outcome.iou or 0:.2f}",
                "fp": f"false positive: {name}, score {outcome.score or 0:.3f}",
                "missed": f"missed: {name}"}[kind]
@@ -277,18 +282,22 @@ def _card(result: ImageResult, image: ReportImage, names: Sequence[str]) -> str:
     # Labels about 14 px high whatever the image's size and shape, once it is letterboxed into the 4:3 frame.
     font = max(image.width / 4, image.height / 3) * 0.18
     boxes = "".join([_box_svg(o, "missed", names, font, image.width) for o in result.missed]
-                    + [_box_svg(o, "fp", names, font, image.width) for o in result.false_positives]
+                    + [_box_svg(o, "fp", names, font, image.width)
+                       for o in result.false_positives[:DRAWN_FALSE_POSITIVES]]
                     + [_box_svg(o, "tp", names, font, image.width) for o in result.true_positives])
     source = _thumbnail(image)
     picture = (f'<img src="{source}" alt="{_text(image.name)}">' if source else
                '<div class="unavailable">image unavailable</div>')
+    undrawn = (f" ({DRAWN_FALSE_POSITIVES} drawn)" if len(result.false_positives) > DRAWN_FALSE_POSITIVES
+               else "")
     counts = (f'<span class="n-tp">{len(result.true_positives)} TP</span> \u00b7 '
-              f'<span class="n-fp">{len(result.false_positives)} FP</span> \u00b7 '
+              f'<span class="n-fp">{len(result.false_positives)} FP{undrawn}</span> \u00b7 '
               f'<span class="n-missed">{len(result.missed)} missed</span>')
     return (f'<figure class="card"><div class="frame">{picture}<svg class="overlay" viewBox="0 0 {image.width} '
             f'{image.height}">{boxes}</svg></div><figcaption>'
             f'<div class="name" title="{_text(image.name)}">{_text(image.name)}</div>'
-            f'<div>{counts}<span class="badness" title="missed boxes plus the summed scores of false positives">'
+            f'<div class="counts"><span>{counts}</span>'
+            f'<span class="badness" title="missed boxes plus the summed scores of false positives">'
             f'badness {result.badness:.2f}</span></div></figcaption></figure>')
 
 
@@ -347,7 +356,8 @@ figure { margin: 0; }
 .card figcaption { padding: 8px 10px; font-size: 12px; }
 .card .name { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .n-tp { color: var(--tp); font-weight: 600; } .n-fp { color: var(--fp); font-weight: 600; }
-.n-missed { color: #c46a12; font-weight: 600; } .badness { float: right; color: var(--muted); }
+.n-missed { color: #c46a12; font-weight: 600; } .badness { color: var(--muted); white-space: nowrap; }
+.card .counts { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0 8px; }
 .help { color: var(--muted); font-size: 13px; max-width: 900px; } .help dt { font-weight: 600; color: var(--ink); }
 .help dd { margin: 0 0 8px; }
 """ % {"tp": TP_COLOR, "fp": FP_COLOR, "missed": MISSED_COLOR}

@@ -84,22 +84,33 @@ def report_epoch(epoch: int, train_loss: float, validation: Optional[Tuple[float
                                                          for k, v in per_class.items()))
 
 
-def save(paths: MLPaths, params: Hyperparameters, state, counts: Dict[str, ManifestCounts]) -> dict:
-    """Writes the exported model, classes.json, model.json and metrics.json to the model folder."""
+def save(paths: MLPaths, params: Hyperparameters, state, counts: Dict[str, ManifestCounts],
+         validation: Sequence[Sample]) -> dict:
+    """Writes the exported model, classes.json, model.json, the evaluation report and metrics.json to the model
+    folder; the report evaluates the exported model on ``validation`` as the endpoint will run it."""
     from . import backend_gluoncv as backend
+    from . import report
+    from .evaluation import summary
 
     if not state.best_params_file:
         raise DatasetError("No epoch was validated, so there is no best model; set val_interval <= epochs.")
     backend.export_model(paths.checkpoints / state.best_params_file, params.classes, params.data_shape, paths.model)
     (paths.model / "classes.json").write_text(json.dumps(list(params.classes)))
     (paths.model / "model.json").write_text(json.dumps({"backend": "gluoncv-ssd", "data_shape": params.data_shape}))
+    version = os.environ.get("TRAINING_JOB_NAME") or None
+    evaluation = report.evaluate_split(paths.model, validation, params.classes, params.data_shape,
+                                       backend.Detector(paths.model).detect, version,
+                                       {"Best epoch": f"{state.best_epoch} of {state.epoch}",
+                                        "Training's val_mAP there": f"{state.best_map:.4f}"})
+    log(report.headline(evaluation))
     metrics = {
-        "version": os.environ.get("TRAINING_JOB_NAME") or None,
+        "version": version,
         "map": state.best_map,
         "ap_per_class": state.best_ap_per_class,
         "epochs_run": state.epoch,
         "best_epoch": state.best_epoch,
         "counts": {name: c.to_dict() for name, c in counts.items()},
+        **summary(evaluation),
     }
     (paths.model / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
@@ -143,7 +154,7 @@ def run(paths: MLPaths, argv: Sequence[str]) -> None:
     if batch_size != params.batch_size:
         log(f"batch size {batch_size}: the training set has only {len(train_samples)} images")
     state = backend.train(net, train_loader, val_loader, params, paths.checkpoints, resume, report_epoch, log)
-    metrics = save(paths, params, state, {"train": train_counts, "validation": val_counts})
+    metrics = save(paths, params, state, {"train": train_counts, "validation": val_counts}, val_samples)
     log(f"best_val_mAP={metrics['map']!r}")
     log(f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}; model written to {paths.model}")
 
