@@ -87,25 +87,36 @@ class Chromium:
         deadline = time.monotonic() + (timeout or self._timeout)
         while True:
             answer = self._receive(deadline, method)
+            assert answer is not None
             if answer.get("id") == self._next_id:
                 if "error" in answer:
                     raise BrowserError(f"{method} failed: {answer['error']}")
                 return answer.get("result", {})
             self.events.append(answer)
 
-    def wait_for(self, event: str, timeout: Optional[float] = None) -> dict:
-        """The first event named ``event`` (already received or still to come)."""
+    def wait_for(self, event: str, session: str, timeout: Optional[float] = None) -> dict:
+        """The first event named ``event`` from the tab attached as ``session`` (already received or still to come)."""
         deadline = time.monotonic() + (timeout or self._timeout)
         while True:
             for seen in self.events:
-                if seen.get("method") == event:
+                if seen.get("method") == event and seen.get("sessionId") == session:
                     return seen
-            self.events.append(self._receive(deadline, event))
+            message = self._receive(deadline, event)
+            assert message is not None
+            self.events.append(message)
 
-    def _receive(self, deadline: float, waiting_for: str) -> dict:
+    def settle(self, seconds: float) -> None:
+        """Keeps every event that arrives in the next ``seconds`` (some, like CSP refusals, trail the load event)."""
+        deadline = time.monotonic() + seconds
+        while (message := self._receive(deadline, "", wait=False)) is not None:
+            self.events.append(message)
+
+    def _receive(self, deadline: float, waiting_for: str, wait: bool = True) -> Optional[dict]:
         while b"\0" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self._reader], [], [], remaining)[0]:
+                if not wait:
+                    return None
                 raise BrowserError(f"Chromium did not answer {waiting_for} in time; its log: {self.log_tail()}")
             chunk = os.read(self._reader, 1 << 20)
             if not chunk:
@@ -131,7 +142,7 @@ class Page:
         self.call("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         self.call("Page.navigate", {"url": url})
-        browser.wait_for("Page.loadEventFired")
+        browser.wait_for("Page.loadEventFired", self._session)
 
     def call(self, method: str, params: Optional[dict] = None) -> dict:
         """A command to this tab."""
@@ -145,11 +156,14 @@ class Page:
             raise BrowserError(f"{expression!r} threw: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def console_errors(self) -> List[str]:
-        """Console errors, uncaught exceptions and browser-logged errors (failed loads, CSP refusals) so far."""
-        self.evaluate("0")  # a round trip, so events emitted before it have arrived
+    def console_errors(self, settle: float = 0.5) -> List[str]:
+        """Console errors, uncaught exceptions and browser-logged errors (failed loads, CSP refusals), after waiting
+        ``settle`` seconds for late ones."""
+        self._browser.settle(settle)
         errors = []
         for event in self._browser.events:
+            if event.get("sessionId") != self._session:
+                continue
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
                 errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))

@@ -5,6 +5,7 @@ loudly, except under ``CI=true``, where a missing browser fails the run.
 """
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -70,5 +71,8 @@ def test_a_page_that_reaches_outside_is_caught(browser, report_file, tmp_path):
     # The check above could pass vacuously if errors were not collected; an external image must show up as one.
     leaky = tmp_path / "leaky.html"
     leaky.write_text(report_file.read_text().replace("<main>", '<main><img src="https://example.invalid/a.png">', 1))
-    errors = Page(browser, leaky.as_uri()).console_errors()
-    assert any("Content Security Policy" in e or "example.invalid" in e for e in errors), errors
+    page = Page(browser, leaky.as_uri())
+    deadline = time.monotonic() + 10  # the refusal trails the load event; on a busy machine by more than a moment
+    while not (errors := page.console_errors(settle=0.2)) and time.monotonic() < deadline:
+        pass
+    assert any("Content Security Policy" in e and "example.invalid" in e for e in errors), errors

@@ -31,9 +31,9 @@ EVALUATION_FILE = "evaluation.json"
 # The gallery shows the worst images only, so the page stays a few megabytes; evaluation.json lists every image.
 GALLERY_LIMIT = 100
 THUMBNAIL_SIDE = 360
+THUMBNAIL_QUALITY = 80
 # An untrained model can put a hundred boxes on an image; only its most confident false positives are drawn.
 DRAWN_FALSE_POSITIVES = 10
-THUMBNAIL_QUALITY = 80
 
 TP_COLOR, FP_COLOR, MISSED_COLOR = "#1f9d55", "#e3342f", "#f6993f"
 
@@ -123,9 +123,12 @@ def _to_image_pixels(found: Sequence[Detection], num_classes: int, scale_x: floa
 
 
 def _display_name(path: Path) -> str:
-    """The path under the images channel when it is there (the dataset bucket's key below images/), else the name."""
+    """The path below the images channel (``input/data/images/``, the dataset's key below images/), else the name."""
     parts = path.parts
-    return "/".join(parts[parts.index("images") + 1:]) if "images" in parts[:-1] else path.name
+    for i in range(len(parts) - 2, 1, -1):
+        if parts[i - 2:i + 1] == ("input", "data", "images"):
+            return "/".join(parts[i + 1:])
+    return path.name
 
 
 def _number(value: Optional[float], digits: int = 4) -> str:
