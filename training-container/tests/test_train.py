@@ -16,6 +16,22 @@ def test_writes_the_exported_model_classes_and_metrics(trained):
     assert "box_nms" in graph, "NMS must be inside the exported graph"
 
 
+def test_writes_an_evaluation_report_of_the_exported_model_beside_it(trained):
+    evaluation = json.loads((trained.model_dir / "evaluation.json").read_text())
+    page = (trained.model_dir / "report.html").read_text()
+    metrics = trained.metrics()
+    assert evaluation["class_names"] == ["logo"] and len(evaluation["images"]) == 3
+    assert metrics["coco_mAP"] == evaluation["coco_map"]
+    assert metrics["ap"]["logo"] == {"voc07": evaluation["classes"][0]["voc07_ap"],
+                                     "coco": evaluation["classes"][0]["coco_ap"]}
+    threshold = evaluation["threshold"]
+    assert metrics["threshold"] == (None if threshold is None else {
+        "score": threshold["threshold"], "precision": threshold["precision"], "recall": threshold["recall"],
+        "f1": threshold["f1"], "per_class": {"logo": metrics["threshold"]["per_class"]["logo"]}})
+    assert "<title>Evaluation of a local run</title>" in page and page.count('<figure class="card">') == 3
+    assert "evaluation of the exported model on 3 validation images" in trained.resumed.stdout
+
+
 def test_metrics_json_records_the_best_epoch_and_dataset_counts(trained):
     metrics = trained.metrics()
     assert metrics["epochs_run"] == 2

@@ -13,7 +13,9 @@ import traceback
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .backends import TRAINING_BACKEND, Backend, TrainingResult, TrainingRun, Validation, get_backend
+from . import report
 from .errors import OperatorFixableError
+from .evaluation import summary
 from .hyperparameters import SPEC, Hyperparameters, HyperparameterError, parse_hyperparameters
 from .manifest import ManifestCounts, Sample, read_manifest
 from .paths import MLPaths, ml_paths
@@ -86,20 +88,29 @@ def report_epoch(epoch: int, train_loss: float, validation: Optional[Validation]
 
 
 def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: TrainingResult,
-         counts: Dict[str, ManifestCounts]) -> Dict[str, Any]:
-    """Writes the exported model, classes.json, model.json (naming the backend) and metrics.json to the model folder."""
+         counts: Dict[str, ManifestCounts], validation: Sequence[Sample]) -> Dict[str, Any]:
+    """Writes the exported model, classes.json, model.json (naming the backend), the evaluation report and
+    metrics.json to the model folder; the report evaluates the exported model on ``validation`` as the endpoint
+    will run it."""
     if result.best_weights is None:
         raise DatasetError("No epoch was validated, so there is no best model; set val_interval <= epochs.")
     backend.export(result.best_weights, params, paths.model)
     (paths.model / "classes.json").write_text(json.dumps(list(params.classes)))
     (paths.model / "model.json").write_text(json.dumps({"backend": backend.name, "data_shape": params.data_shape}))
+    version = os.environ.get("TRAINING_JOB_NAME") or None
+    evaluation = report.evaluate_split(paths.model, validation, params.classes, params.data_shape,
+                                       backend.load_detector(paths.model).detect, version,
+                                       {"Best epoch": f"{result.best_epoch} of {result.epochs_run}",
+                                        "Training's val_mAP there": f"{result.best_map:.4f}"})
+    log(report.headline(evaluation))
     metrics = {
-        "version": os.environ.get("TRAINING_JOB_NAME") or None,
+        "version": version,
         "map": result.best_map,
         "ap_per_class": result.best_ap_per_class,
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         "counts": {name: c.to_dict() for name, c in counts.items()},
+        **summary(evaluation),
     }
     (paths.model / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
@@ -126,7 +137,7 @@ def run(paths: MLPaths, argv: Sequence[str]) -> None:
         pretrained_weights=lambda: find_voc_weights(paths) if params.pretrained == "voc" else None,
         on_epoch=report_epoch, log=log,
     ))
-    metrics = save(paths, params, backend, result, {"train": train_counts, "validation": val_counts})
+    metrics = save(paths, params, backend, result, {"train": train_counts, "validation": val_counts}, val_samples)
     log(f"best_val_mAP={metrics['map']!r}")
     log(f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}; model written to {paths.model}")
 
