@@ -119,6 +119,7 @@ def test_a_split_is_evaluated_through_servings_preprocessing_and_scaled_back_to_
     result = evaluate_split(tmp_path / "model", samples, ["logo"], 256, bright_blob_detector, "v7",
                             {"Best epoch": "1 of 1"})
     assert result.voc07_map == pytest.approx(1.0)
+    assert result.coco_map is not None
     assert result.coco_map > 0.7, "boxes found at 256 x 256 should land within a few pixels of the truth"
     assert [len(i.false_positives) for i in result.images] == [0] * 4
     document = json.loads((tmp_path / "model" / "evaluation.json").read_text())

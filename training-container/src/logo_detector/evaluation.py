@@ -17,9 +17,13 @@ Output (``evaluate``):
 A class without any true box has no AP (None) and does not count in either mean, as in both reference tools.
 """
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import numpy.typing as npt
+
+# Any element type: the arrays here hold float64 boxes and scores or int class ids.
+Array = npt.NDArray[Any]
 
 TruthBox = Tuple[int, float, float, float, float]
 """A true box: class id, then xmin, ymin, xmax, ymax in pixels."""
@@ -112,9 +116,10 @@ class Evaluation:
         """The images by decreasing badness; equally bad images keep their split order."""
         return sorted(self.images, key=lambda image: -image.badness)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         """Plain JSON types; floats rounded to 6 decimals."""
-        return _rounded(asdict(self))
+        rounded: Dict[str, Any] = _rounded(asdict(self))
+        return rounded
 
 
 def evaluate(truth: Sequence[Sequence[TruthBox]], detections: Sequence[Sequence[Detection]],
@@ -161,8 +166,8 @@ def evaluate(truth: Sequence[Sequence[TruthBox]], detections: Sequence[Sequence[
     )
 
 
-_Truth = Tuple[np.ndarray, np.ndarray]  # class ids (N,), boxes (N, 4)
-_Found = Tuple[np.ndarray, np.ndarray, np.ndarray]  # class ids (M,), scores (M,), boxes (M, 4)
+_Truth = Tuple[Array, Array]  # class ids (N,), boxes (N, 4)
+_Found = Tuple[Array, Array, Array]  # class ids (M,), scores (M,), boxes (M, 4)
 # One detection's verdict: score, matched (0/1), its index in the image, the true box's index (-1: none), IoU.
 _Record = Tuple[float, int, int, int, float]
 
@@ -181,20 +186,21 @@ def _detection_arrays(found: Sequence[Detection], num_classes: int, image: int) 
     return ids, array[:, 1], array[:, 2:]
 
 
-def _check_ids(ids: np.ndarray, num_classes: int, where: str) -> None:
+def _check_ids(ids: Array, num_classes: int, where: str) -> None:
     bad = ids[(ids < 0) | (ids >= num_classes)]
     if bad.size:
         raise ValueError(f"{where} use class id {int(bad[0])}; ids must be 0 to {num_classes - 1} (one per class).")
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _iou(a: Array, b: Array) -> Array:
     """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4), corners as given (no pixel offset)."""
     top_left = np.maximum(a[:, None, :2], b[:, :2])
     bottom_right = np.minimum(a[:, None, 2:], b[:, 2:])
     inter = np.prod(bottom_right - top_left, axis=2) * (top_left < bottom_right).all(axis=2)
     area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
     area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b - inter)
+    iou: Array = inter / (area_a[:, None] + area_b - inter)
+    return iou
 
 
 class _VocMatches:
@@ -214,7 +220,7 @@ class _VocMatches:
                 self._by_class[k].extend(records)
                 self._by_image[index].extend(records)
 
-    def ranked(self, k: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    def ranked(self, k: Optional[int]) -> Tuple[Array, Array]:
         """Scores and matched flags of class ``k`` (or of every class pooled when None), highest score first."""
         records = self._by_class[k] if k is not None else [r for rs in self._by_class for r in rs]
         scores = np.array([r[0] for r in records], dtype=np.float64)
@@ -240,8 +246,8 @@ class _VocMatches:
         return ImageResult(index, hits, misses, missed, badness)
 
 
-def _voc_match(true_boxes: np.ndarray, truths: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
-               found: np.ndarray) -> List[_Record]:
+def _voc_match(true_boxes: Array, truths: Array, boxes: Array, scores: Array,
+               found: Array) -> List[_Record]:
     """One image and class: its detections ``found`` (indices into ``boxes``) against its true boxes ``truths``
     (indices of the rows of ``true_boxes``), best score first, each a hit when the true box it overlaps most does so
     by at least 0.5 and is not yet taken. As in GluonCV, that box decides even when another would qualify."""
@@ -261,11 +267,11 @@ def _voc_match(true_boxes: np.ndarray, truths: np.ndarray, boxes: np.ndarray, sc
     return records
 
 
-def _box(row: np.ndarray) -> Tuple[float, float, float, float]:
+def _box(row: Array) -> Tuple[float, float, float, float]:
     return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
 
 
-def _voc07_ap(matched: np.ndarray, n_true: int) -> float:
+def _voc07_ap(matched: Array, n_true: int) -> float:
     """GluonCV's VOC07 11-point AP: the mean over recall 0, 0.1, ..., 1 of the best precision at that recall or more."""
     tp = np.cumsum(matched == 1)
     precision = tp / np.arange(1, len(matched) + 1)
@@ -277,14 +283,14 @@ def _voc07_ap(matched: np.ndarray, n_true: int) -> float:
     return ap
 
 
-def _cuts(scores: np.ndarray) -> np.ndarray:
+def _cuts(scores: Array) -> Array:
     """Indices after which a threshold can fall: the last detection of each run of equal scores."""
     if not len(scores):
         return np.zeros(0, dtype=int)
     return np.flatnonzero(np.append(scores[1:] != scores[:-1], True))
 
 
-def _best_f1(scores: np.ndarray, matched: np.ndarray, n_true: int) -> Optional[OperatingPoint]:
+def _best_f1(scores: Array, matched: Array, n_true: int) -> Optional[OperatingPoint]:
     """The threshold with the highest F1 (the highest such threshold on ties); None if no threshold finds a true box."""
     tp = np.cumsum(matched)
     cuts = _cuts(scores)
@@ -300,7 +306,7 @@ def _best_f1(scores: np.ndarray, matched: np.ndarray, n_true: int) -> Optional[O
                           false_positives=int(i + 1 - hits), missed=n_true - hits)
 
 
-def _curve(scores: np.ndarray, matched: np.ndarray, n_true: int) -> Curve:
+def _curve(scores: Array, matched: Array, n_true: int) -> Curve:
     """The precision-recall points at each threshold, thinned evenly to ``MAX_CURVE_POINTS`` (keeping the best F1)."""
     cuts = _cuts(scores)
     if not n_true or not len(cuts):
@@ -314,7 +320,7 @@ def _curve(scores: np.ndarray, matched: np.ndarray, n_true: int) -> Curve:
     return Curve(recall=(tp / n_true).tolist(), precision=(tp / (cuts + 1)).tolist(), score=scores[cuts].tolist())
 
 
-def _coco_ap(images: Sequence[Tuple[_Truth, _Found]], k: int) -> Optional[np.ndarray]:
+def _coco_ap(images: Sequence[Tuple[_Truth, _Found]], k: int) -> Optional[Array]:
     """Class ``k``'s AP at each IoU of ``COCO_IOUS`` as pycocotools computes it; None without a true box."""
     n_true = 0
     scores, hits = [], []
@@ -342,7 +348,7 @@ def _coco_ap(images: Sequence[Tuple[_Truth, _Found]], k: int) -> Optional[np.nda
     return ap
 
 
-def _coco_match(found: np.ndarray, truths: np.ndarray) -> np.ndarray:
+def _coco_match(found: Array, truths: Array) -> Array:
     """(IoUs, detections) matched flags: each detection, best first, takes the still unmatched true box it overlaps
     most at that IoU threshold (pycocotools keeps the last of equal overlaps)."""
     matched = np.zeros((len(COCO_IOUS), len(found)), dtype=bool)
@@ -365,7 +371,7 @@ def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
     return float(np.mean(present)) if present else None
 
 
-def _rounded(value):
+def _rounded(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     if isinstance(value, dict):
@@ -378,7 +384,7 @@ def _rounded(value):
 def summary(evaluation: Evaluation) -> Dict[str, object]:
     """What metrics.json adds: ``coco_mAP``, ``ap`` per class (VOC07 and COCO) and the calibrated ``threshold``
     (score, precision, recall, F1; ``per_class`` beside them). A threshold is null when none finds a true box."""
-    def point(p: Optional[OperatingPoint]) -> Optional[dict]:
+    def point(p: Optional[OperatingPoint]) -> Optional[Dict[str, Any]]:
         return None if p is None else _rounded({"score": p.threshold, "precision": p.precision,
                                                  "recall": p.recall, "f1": p.f1})
     threshold = point(evaluation.threshold)

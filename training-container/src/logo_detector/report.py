@@ -17,14 +17,18 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from .evaluation import ClassResult, Detection, Evaluation, ImageResult, Outcome, evaluate
 from .manifest import Sample
 from .preprocessing import ImageDecodeError, load_luma, model_input
+
+# Any element type: the arrays here hold float64 boxes and scores or int class ids.
+Array = npt.NDArray[Any]
 
 REPORT_FILE = "report.html"
 EVALUATION_FILE = "evaluation.json"
@@ -37,7 +41,7 @@ DRAWN_FALSE_POSITIVES = 10
 
 TP_COLOR, FP_COLOR, MISSED_COLOR = "#1f9d55", "#e3342f", "#f6993f"
 
-Detect = Callable[[np.ndarray], Sequence[Detection]]
+Detect = Callable[[Array], Sequence[Detection]]
 """The backend's detector: a model input (3 x data_shape x data_shape) to detections in its pixels."""
 
 
