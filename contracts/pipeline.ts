@@ -55,6 +55,16 @@ export interface PreprocessedImageMetadata {
   readonly 'source-key': string;
   /** ETag of the raw object version it was made from; a re-run skips an image whose source ETag matches. */
   readonly 'source-etag': string;
+  /**
+   * EXIF orientation (1–8) of the raw upload, which preprocessing applied to make the image upright; `1` when
+   * the upload had none. Images preprocessed before this was recorded lack it (and the two sizes below); a re-run
+   * remakes them.
+   */
+  readonly orientation: string;
+  /** Width in pixels of the raw upload as stored, before its orientation was applied and before downsizing. */
+  readonly 'source-width': string;
+  /** Height in pixels of the raw upload as stored, before its orientation was applied and before downsizing. */
+  readonly 'source-height': string;
 }
 
 /** Input of `preprocess-report`: the Map's results, collected into one report object. */
@@ -127,6 +137,18 @@ export interface LabelsImported {
   readonly format: string;
   /** Entries left out because the labeling tool says they were not labeled (Ground Truth worker failures). */
   readonly skipped?: number;
+  /**
+   * Images left out because a reviewer marked their boxes bad in a Ground Truth verification job; they keep
+   * whatever label they had. Present only when not 0.
+   */
+  readonly rejected?: number;
+  /** COCO crowd regions (`iscrowd: 1`) left out: they mark many objects at once, not one. Present only when not 0. */
+  readonly crowd?: number;
+  /**
+   * Images whose boxes were drawn on the stored, unrotated pixels of a photo with an EXIF orientation and were
+   * turned to the upright preprocessed image. Present only when not 0.
+   */
+  readonly reoriented?: number;
 }
 
 /** Input of `ground-truth-labels`: the createLabelingJob.sync output's manifest location. */

@@ -116,7 +116,11 @@ export async function readLabelFiles(s3: S3Client, path: string): Promise<LabelF
     const keys = (await listKeys(s3, bucket, key)).filter((k) => /\.xml$/i.test(k));
     if (keys.length === 0) throw new UsageError(`No .xml files under ${path}`);
     return Promise.all(
-      keys.map(async (k) => ({ name: `s3://${bucket}/${k}`, text: await getText(s3, bucket, k) })),
+      keys.map(async (k) => ({
+        name: `s3://${bucket}/${k}`,
+        path: k.slice(key.length),
+        text: await getText(s3, bucket, k),
+      })),
     );
   }
   let info;
@@ -128,7 +132,9 @@ export async function readLabelFiles(s3: S3Client, path: string): Promise<LabelF
   if (!info.isDirectory()) return [{ name: basename(path), text: await readFile(path, 'utf8') }];
   const names = (await readdir(path, { recursive: true })).filter((n) => /\.xml$/i.test(n)).sort();
   if (names.length === 0) throw new UsageError(`No .xml files in ${path}`);
-  return Promise.all(names.map(async (n) => ({ name: n, text: await readFile(join(path, n), 'utf8') })));
+  return Promise.all(
+    names.map(async (n) => ({ name: n, path: n, text: await readFile(join(path, n), 'utf8') })),
+  );
 }
 
 /** The pending label request, or a usage error when no execution is waiting. */
@@ -224,7 +230,10 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
 
     const summary =
       `Imported ${result.imported} label documents (${result.empty} with no objects` +
-      `${result.skipped ? `, ${result.skipped} entries skipped as not labeled` : ''}) ` +
+      `${result.skipped ? `, ${result.skipped} entries skipped as not labeled` : ''}` +
+      `${result.rejected ? `, ${result.rejected} images left out as marked bad by a reviewer` : ''}` +
+      `${result.crowd ? `, ${result.crowd} crowd regions left out` : ''}` +
+      `${result.reoriented ? `, ${result.reoriented} images' boxes turned upright by their EXIF orientation` : ''}) ` +
       `from ${args.file} (${format}) into s3://${bucket}/labels/.`;
     try {
       await sfn.send(

@@ -18,11 +18,16 @@ export class ImageError extends Error {
   }
 }
 
-/** A preprocessed image: an 8-bit single-channel JPEG and its size. */
+/** A preprocessed image: an 8-bit single-channel JPEG, its size, and how it was turned upright. */
 export interface ModelImage {
   readonly data: Buffer;
   readonly width: number;
   readonly height: number;
+  /** EXIF orientation (1–8) of the input, applied to make the image upright; 1 when the input had none. */
+  readonly orientation: number;
+  /** Size of the input as its pixels are stored, before the orientation was applied and before downsizing. */
+  readonly sourceWidth: number;
+  readonly sourceHeight: number;
 }
 
 /**
@@ -37,8 +42,17 @@ export async function toModelImage(input: Buffer, maxSide: number): Promise<Mode
   const options = { failOn: 'truncated' as const };
   let format: string | undefined;
   let hasAlpha = false;
+  let orientation = 1;
+  let sourceWidth = 0;
+  let sourceHeight = 0;
   try {
-    ({ format, hasAlpha = false } = await sharp(input, options).metadata());
+    ({
+      format,
+      hasAlpha = false,
+      orientation = 1,
+      width: sourceWidth,
+      height: sourceHeight,
+    } = await sharp(input, options).metadata());
   } catch {
     format = undefined;
   }
@@ -55,7 +69,7 @@ export async function toModelImage(input: Buffer, maxSide: number): Promise<Mode
       .toColourspace('b-w')
       .jpeg({ quality: 90, mozjpeg: false })
       .toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height };
+    return { data, width: info.width, height: info.height, orientation, sourceWidth, sourceHeight };
   } catch (error) {
     const message = (error as Error).message;
     if (/pixel limit/i.test(message)) {

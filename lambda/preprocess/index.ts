@@ -59,7 +59,8 @@ export async function preprocessItem(
     const existing = await client.send(
       new HeadObjectCommand({ Bucket: buckets.datasetBucket, Key: imageKey }),
     );
-    if (existing.Metadata?.['source-etag'] === etag) return 'skipped';
+    // An image made before orientations were recorded is remade once, so label imports can turn boxes upright.
+    if (existing.Metadata?.['source-etag'] === etag && existing.Metadata?.orientation) return 'skipped';
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -84,6 +85,9 @@ export async function preprocessItem(
     height: String(image.height),
     'source-key': metadataSafe(item.Key),
     'source-etag': normalizeEtag(raw.ETag) || etag,
+    orientation: String(image.orientation),
+    'source-width': String(image.sourceWidth),
+    'source-height': String(image.sourceHeight),
   };
   await client.send(
     new PutObjectCommand({

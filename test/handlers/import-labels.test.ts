@@ -116,6 +116,49 @@ describe('import-labels', () => {
     });
   });
 
+  test('places VOC files from an S3 prefix by their folders under it when base names repeat', async () => {
+    s3.put(DATASET, 'images/shop/a.jpg', 'jpeg', { width: '100', height: '80' });
+    const voc = `<annotation><folder></folder><filename>a.jpg</filename><object><name>logo</name><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox></object></annotation>`;
+    s3.put('uploads', 'label-imports/batch-1/images/shop/a.xml', voc);
+
+    const code = await run('--file', 's3://uploads/label-imports/batch-1/', '--dataset-bucket', DATASET);
+
+    expect(code).toBe(0);
+    expect(s3.keys(DATASET, 'labels/')).toEqual(['labels/shop/a.json']);
+  });
+
+  test('says what it left out and what it turned upright', async () => {
+    s3.put(DATASET, 'images/c.jpg', 'jpeg', {
+      width: '100',
+      height: '80',
+      orientation: '3',
+      'source-width': '1000',
+      'source-height': '800',
+    });
+    const text = JSON.stringify({
+      images: [
+        { id: 1, file_name: 'a.jpg', width: 100, height: 80 },
+        { id: 2, file_name: 'c.jpg', width: 1000, height: 800 },
+      ],
+      annotations: [
+        { id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 100, 80], iscrowd: 1 },
+        { id: 2, image_id: 1, category_id: 1, bbox: [10, 10, 20, 20], iscrowd: 0 },
+        { id: 3, image_id: 2, category_id: 1, bbox: [100, 100, 200, 200] },
+      ],
+      categories: [{ id: 1, name: 'logo' }],
+    });
+
+    const code = await run('--file', file('labels.json', text));
+
+    expect(code).toBe(0);
+    expect(out[0]).toContain(
+      "Imported 2 label documents (0 with no objects, 1 crowd regions left out, 1 images' boxes turned upright by their EXIF orientation)",
+    );
+    expect(JSON.parse(s3.text(DATASET, 'labels/c.json')).annotations).toEqual([
+      { class_id: 0, left: 70, top: 50, width: 20, height: 20 },
+    ]);
+  });
+
   test('rejects a bad file whole: nothing written, the execution keeps waiting', async () => {
     const code = await run('--file', file('labels.json', coco([90, 10, 20, 20])));
 

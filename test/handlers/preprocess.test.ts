@@ -57,7 +57,7 @@ afterEach(() => {
 });
 
 describe('preprocess', () => {
-  test('writes JPEG and PNG uploads as single-channel grayscale JPEGs with their size and origin', async () => {
+  test('writes JPEG and PNG uploads as single-channel grayscale JPEGs with their size, origin and orientation', async () => {
     const items = upload({
       'shop/front.jpg': await colour(100, 60).jpeg().toBuffer(),
       'logo.PNG': await colour(80, 50).png().toBuffer(),
@@ -74,6 +74,9 @@ describe('preprocess', () => {
       height: '60',
       'source-key': 'raw/shop/front.jpg',
       'source-etag': items[0].Etag!.replace(/"/g, ''),
+      orientation: '1',
+      'source-width': '100',
+      'source-height': '60',
     });
     const png = await output('images/logo.jpg');
     expect(png.metadata).toMatchObject({ format: 'jpeg', channels: 1, width: 80, height: 50 });
@@ -97,6 +100,8 @@ describe('preprocess', () => {
     expect([metadata.width, metadata.height]).toEqual([20, 60]);
     expect(metadata.orientation ?? 1).toBe(1);
     expect(object.metadata).toMatchObject({ width: '20', height: '60' });
+    // What it applied, and the upload's stored size, so a label import can turn boxes drawn on the stored pixels.
+    expect(object.metadata).toMatchObject({ orientation: '6', 'source-width': '60', 'source-height': '20' });
     expect(pixels[2 * info.width + 10]).toBeGreaterThan(200);
     expect(pixels[(info.height - 3) * info.width + 10]).toBeLessThan(50);
   });
@@ -186,6 +191,29 @@ describe('preprocess', () => {
     expect(changed).toEqual({ processed: 1, skipped: 0, failed: [] });
     const { object } = await output('images/a.jpg');
     expect(object.metadata).toMatchObject({ width: '90', 'source-etag': second[0].Etag!.replace(/"/g, '') });
+  });
+
+  test('remakes, once, an image preprocessed before orientations were recorded', async () => {
+    const items = upload({
+      'old.jpg': await colour(40, 30).jpeg().withMetadata({ orientation: 3 }).toBuffer(),
+    });
+    // Metadata as preprocessing wrote it before it recorded orientations.
+    s3.put(DATASET, 'images/old.jpg', 'made by an earlier version', {
+      width: '40',
+      height: '30',
+      'source-key': 'raw/old.jpg',
+      'source-etag': items[0].Etag!.replace(/"/g, ''),
+    });
+
+    const first = await handler(event(items));
+    const second = await handler(event(items));
+
+    expect(first).toEqual({ processed: 1, skipped: 0, failed: [] });
+    expect(second).toEqual({ processed: 0, skipped: 1, failed: [] });
+    expect(s3.get(DATASET, 'images/old.jpg')?.metadata).toMatchObject({
+      orientation: '3',
+      'source-width': '40',
+    });
   });
 
   test('stores a non-ASCII raw key URI-encoded (metadata travels as HTTP headers), and reports a vanished upload', async () => {

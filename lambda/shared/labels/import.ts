@@ -1,14 +1,16 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { isNotFound, mapLimit, putJson } from '../aws';
+import { isNotFound, listKeys, mapLimit, putJson } from '../aws';
 import { labelKeyFor, LabelsImported } from '../../../contracts';
 import { parseCoco } from './coco';
 import { parseGroundTruthManifest } from './groundtruth';
+import { PreprocessedImage } from './orientation';
+import { imagesByStem, needsLookup, resolveLabelImage } from './resolve';
 import {
   KeyedDocument,
   LabelFile,
   LabelFileError,
+  ImageKeyOf,
   ParsedLabels,
-  resolveImageKey,
   toLabelDocuments,
 } from './validate';
 import { parseVoc } from './voc';
@@ -49,19 +51,37 @@ export function parseLabelFiles(
   return format === 'coco' ? parseCoco(text, name) : parseGroundTruthManifest(text, name, labelAttributeName);
 }
 
-/** Reads each preprocessed image's size from its object metadata; undefined for images that do not exist. */
+/**
+ * Reads each preprocessed image's size, and the EXIF orientation preprocessing applied, from its object metadata;
+ * undefined for images that do not exist. Images preprocessed before orientations were recorded have none.
+ */
 export async function readImageSizes(
   s3: S3Client,
   bucket: string,
   imageKeys: readonly string[],
-): Promise<Map<string, { width: number; height: number } | undefined>> {
+): Promise<Map<string, PreprocessedImage | undefined>> {
   const unique = [...new Set(imageKeys)];
-  const sizes = await mapLimit(unique, CONCURRENCY, async (key) => {
+  const sizes = await mapLimit(unique, CONCURRENCY, async (key): Promise<PreprocessedImage | undefined> => {
     try {
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       const width = Number(head.Metadata?.width);
       const height = Number(head.Metadata?.height);
-      return width > 0 && height > 0 ? { width, height } : undefined;
+      if (!(width > 0 && height > 0)) return undefined;
+      const orientation = Number(head.Metadata?.orientation);
+      const source = {
+        width: Number(head.Metadata?.['source-width']),
+        height: Number(head.Metadata?.['source-height']),
+      };
+      if (!(
+        Number.isInteger(orientation) &&
+        orientation >= 1 &&
+        orientation <= 8 &&
+        source.width > 0 &&
+        source.height > 0
+      )) {
+        return { width, height };
+      }
+      return { width, height, orientation, source };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -90,15 +110,21 @@ export interface ImportLabelsOptions {
  */
 export async function importLabels(options: ImportLabelsOptions): Promise<LabelsImported> {
   const { s3, datasetBucket, parsed } = options;
+  // Labels naming their image by a bare file name are looked up among the images that exist.
+  const index = parsed.labels.some(needsLookup)
+    ? imagesByStem(await listKeys(s3, datasetBucket, 'images/'))
+    : undefined;
+  const imageKeyOf: ImageKeyOf = (label) => resolveLabelImage(label, index);
   const sizes = await readImageSizes(
     s3,
     datasetBucket,
-    parsed.labels.map((l) => resolveImageKey(l.imageRef)),
+    parsed.labels.flatMap((l) => imageKeyOf(l).key ?? []),
   );
-  const { documents, problems } = toLabelDocuments({
+  const { documents, problems, reoriented } = toLabelDocuments({
     labels: parsed.labels,
     classes: options.classes,
     sizes,
+    imageKeyOf,
     datasetBucket,
     source: `${options.format}:${options.file}`,
     labeledAt: (options.now ?? new Date()).toISOString(),
@@ -106,7 +132,13 @@ export async function importLabels(options: ImportLabelsOptions): Promise<Labels
   const all = [...parsed.problems, ...problems];
   if (all.length > 0) throw new LabelFileError(options.file, all);
   if (documents.length === 0) {
-    throw new LabelFileError(options.file, [{ where: options.file, problem: 'the file labels no images' }]);
+    const left = [
+      parsed.skipped ? `${parsed.skipped} skipped as not labeled` : '',
+      parsed.rejected ? `${parsed.rejected} marked bad by a reviewer` : '',
+      parsed.crowd ? `${parsed.crowd} crowd regions` : '',
+    ].filter(Boolean);
+    const problem = `the file labels no images${left.length ? ` (left out: ${left.join(', ')})` : ''}`;
+    throw new LabelFileError(options.file, [{ where: options.file, problem }]);
   }
   await writeLabelDocuments(s3, datasetBucket, documents);
   return {
@@ -114,6 +146,9 @@ export async function importLabels(options: ImportLabelsOptions): Promise<Labels
     empty: documents.filter((d) => d.document.annotations.length === 0).length,
     format: options.format,
     skipped: parsed.skipped,
+    ...(parsed.rejected ? { rejected: parsed.rejected } : {}),
+    ...(parsed.crowd ? { crowd: parsed.crowd } : {}),
+    ...(reoriented ? { reoriented } : {}),
   };
 }
 

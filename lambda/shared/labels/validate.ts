@@ -1,10 +1,16 @@
 import type { Box, LabelDocument } from '../../../contracts';
 import { imageKeyFor } from '../../../contracts';
+import { orientBox, placeLabel, PreprocessedImage, swapsAxes } from './orientation';
 
 /** A label file's name (for messages) and its text. */
 export interface LabelFile {
   readonly name: string;
   readonly text: string;
+  /**
+   * The file's path within the directory or S3 prefix imported (`shop/front.xml`), when it was found in one; a
+   * VOC file's folders there hint at its image's.
+   */
+  readonly path?: string;
 }
 
 /** Where a label came from, as the operator can find it in their file: "labels.json line 3". */
@@ -23,10 +29,22 @@ export interface RawBox {
   readonly where: Where;
 }
 
+/** A folder a label file says its image was in, and where the file says it: `<folder>` `shop`. */
+export interface FolderHint {
+  readonly source: string;
+  /** Folder path, `/`-separated: `shop`, `C:/Users/me/photos/shop`. */
+  readonly folders: string;
+}
+
 /** Every box a label file gives one image. No boxes means "labeled: nothing to detect here". */
 export interface RawLabel {
   /** The image as the file names it: `a.jpg`, `images/a.jpg`, `raw/a.png`, `s3://bucket/images/a.jpg`. */
   readonly imageRef: string;
+  /**
+   * Folders the file says the image was in, for an `imageRef` that is a bare file name several images may share
+   * (VOC `<folder>`, `<path>`, the XML file's own folder). Absent: `imageRef` is taken as it is.
+   */
+  readonly folderHints?: readonly FolderHint[];
   /** The image size the file declares, if any; boxes are in these coordinates. */
   readonly declaredSize?: { readonly width: number; readonly height: number };
   readonly boxes: RawBox[];
@@ -45,6 +63,10 @@ export interface ParsedLabels {
   readonly problems: LabelProblem[];
   /** Entries deliberately left out (Ground Truth items a worker could not label). */
   readonly skipped: number;
+  /** Images left out because a reviewer marked their boxes bad (Ground Truth verification). */
+  readonly rejected?: number;
+  /** Crowd regions left out (COCO `iscrowd: 1`). */
+  readonly crowd?: number;
 }
 
 /** Most problems listed in an error message; the rest are counted. */
@@ -84,8 +106,13 @@ export function classMap(classes: readonly string[]): Record<string, string> {
   return Object.fromEntries(classes.map((name, id) => [String(id), name]));
 }
 
-/** Size of a preprocessed image, from its object metadata; undefined when the image does not exist. */
-export type ImageSizes = ReadonlyMap<string, { width: number; height: number } | undefined>;
+/** Size and orientation of each preprocessed image, from its object metadata; undefined when it does not exist. */
+export type ImageSizes = ReadonlyMap<string, PreprocessedImage | undefined>;
+
+/** The preprocessed image key a label means, or why that cannot be told. */
+export type ImageKeyOf = (
+  label: RawLabel,
+) => { key: string; problem?: undefined } | { key?: undefined; problem: string };
 
 /** Inputs of {@link toLabelDocuments}. */
 export interface ToDocumentsOptions {
@@ -94,6 +121,8 @@ export interface ToDocumentsOptions {
   readonly classes: readonly string[];
   /** The real size of every referenced image key (see {@link resolveImageKey}). */
   readonly sizes: ImageSizes;
+  /** Which image each label means; by default {@link resolveImageKey} of its `imageRef`. */
+  readonly imageKeyOf?: ImageKeyOf;
   readonly datasetBucket: string;
   /** Stored in each document's `source`, e.g. `coco:labels.json`. */
   readonly source: string;
@@ -108,8 +137,21 @@ export interface KeyedDocument {
 
 // Labeling tools round box edges; a box may overhang the image by this many pixels before it is an error.
 const EDGE_TOLERANCE = 1;
-// A declared size with this relative aspect difference still counts as the same picture at another scale.
-const ASPECT_TOLERANCE = 0.01;
+// Normalized coordinates may overshoot 0..1 by rounding.
+const UNIT_TOLERANCE = 0.01;
+
+/**
+ * Whether boxes look normalized (fractions of the image size) rather than pixels: every coordinate lies within
+ * 0 to 1 and not all are whole numbers.
+ */
+export function looksNormalized(boxes: readonly RawBox[]): boolean {
+  const values = boxes.flatMap((b) => [b.left, b.top, b.width, b.height]).filter(Number.isFinite);
+  return (
+    values.length > 0 &&
+    values.every((v) => v >= -UNIT_TOLERANCE && v <= 1 + UNIT_TOLERANCE) &&
+    values.some((v) => !Number.isInteger(v))
+  );
+}
 
 /**
  * Validates parsed labels against the configured classes and the real image sizes, and converts them into label
@@ -117,11 +159,15 @@ const ASPECT_TOLERANCE = 0.01;
  * good); callers write nothing unless it is empty.
  *
  * A file that declares a different size for an image (e.g. it was labeled on the full-size original) has its
- * boxes scaled, provided the aspect ratio matches.
+ * boxes scaled, provided the aspect ratio matches; boxes drawn on the stored pixels of a photo preprocessing
+ * turned upright by its EXIF orientation are turned too (see {@link placeLabel}). Boxes that look normalized
+ * (0 to 1) are refused, one problem per image.
  */
 export function toLabelDocuments(options: ToDocumentsOptions): {
   documents: KeyedDocument[];
   problems: LabelProblem[];
+  /** Images whose boxes were turned from a photo's stored pixels to the upright image. */
+  reoriented: number;
 } {
   const { classes, sizes } = options;
   const problems: LabelProblem[] = [];
@@ -129,9 +175,16 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
   const seen = new Map<string, Where>();
   const classIds = new Map(classes.map((name, id) => [name, id]));
   const configured = classes.map((c) => `"${c}"`).join(', ');
+  const imageKeyOf: ImageKeyOf = options.imageKeyOf ?? ((l) => ({ key: resolveImageKey(l.imageRef) }));
+  let reoriented = 0;
 
   for (const label of options.labels) {
-    const imageKey = resolveImageKey(label.imageRef);
+    const resolved = imageKeyOf(label);
+    if (resolved.problem !== undefined) {
+      problems.push({ where: label.where, problem: resolved.problem });
+      continue;
+    }
+    const imageKey = resolved.key;
     const previous = seen.get(imageKey);
     if (previous !== undefined) {
       problems.push({
@@ -151,21 +204,26 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
       });
       continue;
     }
-    const frame = label.declaredSize ?? size;
-    if (label.declaredSize && (frame.width !== size.width || frame.height !== size.height)) {
-      const aspect = frame.width / frame.height / (size.width / size.height);
-      if (!(Math.abs(aspect - 1) <= ASPECT_TOLERANCE)) {
-        problems.push({
-          where: label.where,
-          problem:
-            `the file says the image is ${frame.width}x${frame.height} but ${imageKey} is ` +
-            `${size.width}x${size.height}, a different shape; label the preprocessed image`,
-        });
-        continue;
-      }
+    if (looksNormalized(label.boxes)) {
+      const [b] = label.boxes;
+      problems.push({
+        where: label.where,
+        problem:
+          `boxes look normalized: every coordinate is between 0 and 1 (the first is left ${b.left}, top ` +
+          `${b.top}, width ${b.width}, height ${b.height}), but this format gives boxes in pixels of the ` +
+          'image; export the labels with absolute pixel coordinates, not normalized (relative) ones',
+      });
+      continue;
     }
-    const scaleX = size.width / frame.width;
-    const scaleY = size.height / frame.height;
+    const placement = placeLabel(label.declaredSize, size, imageKey);
+    if (placement.problem !== undefined) {
+      problems.push({ where: label.where, problem: placement.problem });
+      continue;
+    }
+    const { frame, orientation } = placement;
+    const upright = swapsAxes(orientation) ? { width: frame.height, height: frame.width } : frame;
+    const scaleX = size.width / upright.width;
+    const scaleY = size.height / upright.height;
     const annotations: Box[] = [];
     for (const box of label.boxes) {
       const classId = box.className !== undefined ? classIds.get(box.className) : box.classId;
@@ -203,16 +261,23 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
         });
         continue;
       }
-      const x0 = Math.max(0, Math.round(left * scaleX));
-      const y0 = Math.max(0, Math.round(top * scaleY));
-      const x1 = Math.min(size.width, Math.round((left + width) * scaleX));
-      const y1 = Math.min(size.height, Math.round((top + height) * scaleY));
+      const turned = orientBox(box, frame, orientation);
+      const x0 = Math.max(0, Math.round(turned.left * scaleX));
+      const y0 = Math.max(0, Math.round(turned.top * scaleY));
+      const x1 = Math.min(size.width, Math.round((turned.left + turned.width) * scaleX));
+      const y1 = Math.min(size.height, Math.round((turned.top + turned.height) * scaleY));
       if (x1 <= x0 || y1 <= y0) {
-        problems.push({ where: box.where, problem: 'box is less than a pixel wide or high' });
+        problems.push({
+          where: box.where,
+          problem:
+            `box (width ${width}, height ${height} in the file's ${frame.width}x${frame.height} image) is less ` +
+            `than a pixel wide or high in ${imageKey} (${size.width}x${size.height}); draw it larger or leave it out`,
+        });
         continue;
       }
       annotations.push({ class_id: classId, left: x0, top: y0, width: x1 - x0, height: y1 - y0 });
     }
+    if (orientation !== 1 && annotations.length > 0) reoriented++;
     documents.push({
       imageKey,
       document: {
@@ -225,7 +290,7 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
       },
     });
   }
-  return { documents, problems };
+  return { documents, problems, reoriented };
 }
 
 /** Line and column of a character offset, for error messages about text files. */

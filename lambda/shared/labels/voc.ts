@@ -1,5 +1,5 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { LabelFile, LabelProblem, ParsedLabels, RawBox, RawLabel, toNumber } from './validate';
+import { FolderHint, LabelFile, LabelProblem, ParsedLabels, RawBox, RawLabel, toNumber } from './validate';
 
 type Json = Record<string, unknown>;
 
@@ -12,15 +12,37 @@ const parser = new XMLParser({
   isArray: (name) => name === 'object',
 });
 
+const textOf = (value: unknown) => (typeof value === 'string' ? value.trim() : '');
+const folderOf = (path: string) => path.replace(/\\/g, '/').replace(/\/?[^/]*$/, '');
+
+/**
+ * Where a VOC file says its image was. LabelImg writes the image's base name in `<filename>`, the name of the
+ * folder it was in in `<folder>` and its full local path in `<path>`; CVAT writes the image's path within the
+ * task in `<filename>` (its `<folder>` is not a folder); Label Studio writes `<folder>images</folder>`. The XML
+ * file's own folder within the imported directory counts too (`shop/front.xml`).
+ */
+function folderHints(annotation: Json, file: LabelFile): FolderHint[] {
+  const hints: FolderHint[] = [];
+  const path = folderOf(textOf(annotation.path));
+  const folder = textOf(annotation.folder).replace(/\\/g, '/');
+  const own = folderOf(file.path ?? '');
+  if (path) hints.push({ source: '<path>', folders: path });
+  if (folder) hints.push({ source: '<folder>', folders: folder });
+  if (own) hints.push({ source: "the XML file's folder", folders: own });
+  return hints;
+}
+
 /**
  * Parses Pascal VOC annotation files (one XML file per image): `<filename>`, optional `<size>`, and
  * `<object><name>` with `<bndbox>` xmin, ymin, xmax, ymax. A file without objects labels its image as having
- * nothing to detect.
+ * nothing to detect. A bare `<filename>` that several preprocessed images share is placed by `<path>`,
+ * `<folder>` and the XML file's own folder (see `resolveLabelImage`).
  */
 export function parseVoc(files: readonly LabelFile[]): ParsedLabels {
   const labels: RawLabel[] = [];
   const problems: LabelProblem[] = [];
-  for (const { name, text } of files) {
+  for (const file of files) {
+    const { name, text } = file;
     const valid = XMLValidator.validate(text);
     if (valid !== true) {
       problems.push({ where: `${name} line ${valid.err.line}`, problem: `malformed XML (${valid.err.msg})` });
@@ -72,6 +94,7 @@ export function parseVoc(files: readonly LabelFile[]): ParsedLabels {
     });
     labels.push({
       imageRef: filename,
+      folderHints: folderHints(annotation, file),
       declaredSize:
         width !== undefined && height !== undefined && width > 0 && height > 0
           ? { width, height }
