@@ -1,7 +1,14 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test', '<rootDir>/contracts', '<rootDir>/lambda', '<rootDir>/lib', '<rootDir>/scripts'],
+  roots: [
+    '<rootDir>/test',
+    '<rootDir>/local',
+    '<rootDir>/contracts',
+    '<rootDir>/lambda',
+    '<rootDir>/lib',
+    '<rootDir>/scripts',
+  ],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }],

@@ -1,19 +1,19 @@
-import '../polyfills';
+import '../emulator/polyfills';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'child_process';
 import { mkdirSync, rmSync } from 'fs';
 import { extname, join, relative } from 'path';
-import { ProxyHandler, startApiServer, LocalApi, DEFAULT_BINARY_MEDIA_TYPES } from './api-server';
-import { stopAll } from './children';
+import { ProxyHandler, startApiServer, LocalApi, DEFAULT_BINARY_MEDIA_TYPES } from '../emulator/api-gateway';
+import { stopAll } from '../emulator/processes';
 import { uploadInputs, uploadPretrained } from './inputs';
-import { MotoServer, startMoto } from './moto';
+import { MotoServer, startMoto } from '../emulator/moto';
 import { ApiCheck, apiTable, checkApi, clock } from './report';
-import { LocalResources, createLocalResources, stateMachineDefinition } from './resources';
-import { ExecutionReport, Handler, LocalRunner } from './runner';
-import { LocalSageMaker } from './sagemaker';
-import { LocalStepFunctions } from './sfn-shim';
-import { CfnTemplate, SynthesizedApp, handlerDirs, resourcesOfType, synthesize } from './template';
+import { LocalResources, createLocalResources, stateMachineDefinition } from '../emulator/resources';
+import { ExecutionReport, Handler, LocalRunner } from '../emulator/runner';
+import { LocalSageMaker } from '../emulator/sagemaker';
+import { LocalStepFunctions } from '../emulator/sfn-shim';
+import { CfnTemplate, SynthesizedApp, handlerDirs, resourcesOfType, synthesize } from '../emulator/template';
 
 /** The label-import command's entry, as local mode calls it in the operator's place. */
 export type ImportLabels = (

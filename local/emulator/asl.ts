@@ -1,4 +1,4 @@
-import '../polyfills';
+import './polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
 
 /** Any JSON value a state reads or writes. */

@@ -1,7 +1,7 @@
 import { spawn } from 'child_process';
 import { createWriteStream, existsSync } from 'fs';
 import { join } from 'path';
-import { stopChild, track } from './children';
+import { stopChild, track } from './processes';
 import { freePort, waitForHttp } from './net';
 
 /** A running moto server. */

@@ -1,7 +1,7 @@
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { loadPipelineDefinition } from './definition';
+import { loadPipelineDefinition } from '../../scripts/local/definition';
 import { CfnResource, CfnTemplate, TemplateResolver, handlerDirOf, resourcesOfType } from './template';
 
 /** Account and region local mode pretends to be in (moto's default account). */

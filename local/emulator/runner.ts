@@ -1,4 +1,4 @@
-import '../polyfills';
+import './polyfills';
 import { S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'crypto';
 import { RunOptions, StateMachine } from 'aws-local-stepfunctions';

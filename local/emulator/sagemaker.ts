@@ -6,7 +6,7 @@ import { dirname, join, relative } from 'path';
 import { createInterface } from 'readline';
 import { promisify } from 'util';
 import { METRIC_DEFINITIONS } from '../../contracts';
-import { stopChild, track } from './children';
+import { stopChild, track } from './processes';
 import { freePort, waitForHttp } from './net';
 import { RuntimeShim, startRuntimeShim } from './runtime-shim';
 

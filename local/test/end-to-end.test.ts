@@ -2,11 +2,11 @@ import { existsSync, mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
-import { OUTCOME_STATES } from '../lib/pipeline';
+import { OUTCOME_STATES } from '../../lib/pipeline';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { runDistributedMap } from '../scripts/local/distributed-map';
-import { runLocal } from '../scripts/local/main';
-import { MotoServer, startMoto } from '../scripts/local/moto';
+import { runDistributedMap } from '../emulator/distributed-map';
+import { runLocal } from '../app/main';
+import { MotoServer, startMoto } from '../emulator/moto';
 
 // The same entry as `npm start`, shortened: fewer images, two short epochs. It synthesizes the app, starts moto
 // and runs the container's train and serve, so it needs the venv (runLocal calls scripts/py-env.sh first; the
@@ -135,7 +135,10 @@ describe('Distributed Map emulation, on moto', () => {
   const bucket = 'map-items';
 
   beforeAll(async () => {
-    moto = await startMoto(join(__dirname, '..'), join(mkdtempSync(join(tmpdir(), 'moto-')), 'moto.log'));
+    moto = await startMoto(
+      join(__dirname, '..', '..'),
+      join(mkdtempSync(join(tmpdir(), 'moto-')), 'moto.log'),
+    );
     s3 = new S3Client({
       endpoint: moto.endpoint,
       region: 'us-east-1',

@@ -1,6 +1,6 @@
 import { StateMachine } from 'aws-local-stepfunctions';
-import { AslDefinition, forLocalInterpreter, loadPipelineDefinition } from '../scripts/local/definition';
-import { pipelineTemplate, runLocally, ServiceError, TaskHandler } from './support/local-pipeline';
+import { AslDefinition, forLocalInterpreter, loadPipelineDefinition } from '../../scripts/local/definition';
+import { pipelineTemplate, runLocally, ServiceError, TaskHandler } from './support/pipeline';
 
 const WORKTEAM = 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers';
 let importMode: AslDefinition;

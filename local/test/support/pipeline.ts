@@ -1,9 +1,9 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { buildApp } from '../../lib/app';
-import { loadConfig } from '../../lib/config';
-import { AslDefinition, CfnTemplate, forLocalInterpreter } from '../../scripts/local/definition';
-import { newApp } from '../app-context';
+import { buildApp } from '../../../lib/app';
+import { loadConfig } from '../../../lib/config';
+import { AslDefinition, CfnTemplate, forLocalInterpreter } from '../../../scripts/local/definition';
+import { newApp } from '../../../test/app-context';
 
 /** The pipeline stack's template for a configuration given as context values. */
 export function pipelineTemplate(context: Record<string, unknown> = {}): CfnTemplate {
