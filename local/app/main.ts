@@ -9,11 +9,14 @@ import { stopAll } from '../emulator/processes';
 import { uploadInputs, uploadPretrained } from './inputs';
 import { MotoServer, startMoto } from '../emulator/moto';
 import { ApiCheck, apiTable, checkApi, clock } from './report';
-import { LocalResources, createLocalResources, stateMachineDefinition } from '../emulator/resources';
-import { ExecutionReport, Handler, LocalRunner } from '../emulator/runner';
+import { stateMachineDefinition } from '../emulator/asl';
+import { Handler, serviceIntegrations } from '../emulator/integrations';
+import { LocalResources, createLocalResources } from '../emulator/resources';
+import { ExecutionReport, LocalRunner } from '../emulator/runner';
 import { LocalSageMaker } from '../emulator/sagemaker';
 import { LocalStepFunctions } from '../emulator/sfn-shim';
-import { CfnTemplate, SynthesizedApp, handlerDirs, resourcesOfType, synthesize } from '../emulator/template';
+import { CfnTemplate, resourcesOfType } from '../emulator/template';
+import { SynthesizedApp, handlerDirOf, handlerDirs, synthesize } from './synth';
 
 /** The label-import command's entry, as local mode calls it in the operator's place. */
 export type ImportLabels = (
@@ -303,7 +306,10 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       delete process.env[name];
     }
     await moto.reset();
-    const resources = await createLocalResources(app.templates, app.assemblyDir, handlerDirs(repoRoot));
+    const dirs = handlerDirs(repoRoot);
+    const resources = await createLocalResources(app.templates, (resource, logicalId) =>
+      handlerDirOf(resource, app.assemblyDir, dirs, logicalId),
+    );
     const rawBucket = output(app.templates, app.dataStack, 'RawBucketName', resources);
     const datasetBucket = output(app.templates, app.dataStack, 'DatasetBucketName', resources);
     const artifactsBucket = output(app.templates, app.dataStack, 'ArtifactsBucketName', resources);
@@ -350,10 +356,9 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       app.pipelineStack,
       resources.resolver,
     );
-    const runner = new LocalRunner(
-      definition as never,
-      { arn, name },
-      {
+    const runner = new LocalRunner(definition, {
+      stateMachine: { arn, name },
+      tasks: serviceIntegrations({
         functions: resources.functions,
         handlers,
         sagemaker,
@@ -363,8 +368,10 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
           step(`operator: importing ${shown(repoRoot, labelFile)} with the label import command`);
           await importLabels(labelFile, datasetBucket, step);
         },
-      },
-    );
+      }),
+      sfn,
+      log: step,
+    });
     const labelingStates = runner.waitingStates();
 
     const executions: ExecutionReport[] = [];

@@ -1,37 +1,45 @@
 import './polyfills';
 import { S3Client } from '@aws-sdk/client-s3';
-import { randomUUID } from 'crypto';
 import { RunOptions, StateMachine } from 'aws-local-stepfunctions';
-import {
-  DISTRIBUTED_MAP_RESOURCE,
-  Definition,
-  Json,
-  PreparedDefinition,
-  cloneJson,
-  prepareDefinition,
-} from './asl';
+import { DISTRIBUTED_MAP_RESOURCE, Definition, Json, PreparedDefinition, prepareDefinition } from './asl';
 import { runDistributedMap } from './distributed-map';
-import { LocalFunction, LOCAL_ACCOUNT, LOCAL_REGION } from './resources';
-import { LocalSageMaker, asTaskOutput } from './sagemaker';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './resources';
 import { LocalStepFunctions } from './sfn-shim';
 
-/** A Lambda handler as local mode calls it. */
-export type Handler = (event: Json, context: Record<string, unknown>) => Promise<Json>;
+/**
+ * What one Task state runs locally: it receives the state's effective input and the context object (`$$`), and
+ * returns the service's answer or throws an error named as Step Functions names it (`name` is the error,
+ * `message` the cause).
+ */
+export type TaskImplementation = (input: Json, context: Record<string, unknown>) => Promise<Json> | Json;
 
-/** Everything a task state may need to run on this machine. */
-export interface RunnerServices {
-  /** The app's Lambda functions (ARN → handler folder, environment). */
-  readonly functions: LocalFunction[];
-  /** Loaded handlers by lambda/<folder>. */
-  readonly handlers: Record<string, Handler>;
-  readonly sagemaker: LocalSageMaker;
-  readonly sfn: LocalStepFunctions;
+/**
+ * Chooses the local implementation of a Task state by its name and resource ARN; undefined when there is none.
+ * A Distributed Map state without one is run by the runner itself ({@link runDistributedMap}).
+ */
+export type TaskImplementations = (state: string, resource: string) => TaskImplementation | undefined;
+
+/** Options of {@link LocalRunner}. */
+export interface RunnerOptions {
+  /** The state machine the executions belong to (`$$.StateMachine`). */
+  readonly stateMachine: { readonly arn: string; readonly name: string };
+  /** The local implementation of every Task state (service integrations, or stand-ins in tests). */
+  readonly tasks: TaskImplementations;
   /**
-   * Called once a `.waitForTaskToken` task's handler has returned: the operator's part (e.g. importing labels),
-   * which ends with someone calling SendTaskSuccess or SendTaskFailure on the token.
+   * The Step Functions API the executions are listed on and `$$.Task.Token` comes from: the local endpoint
+   * ({@link LocalStepFunctions}), or a stand-in with the same two members.
    */
-  readonly onWaitForTaskToken: (stateName: string, payload: Json) => Promise<void>;
-  readonly log: (message: string) => void;
+  readonly sfn: Pick<LocalStepFunctions, 'executions' | 'currentToken'>;
+  /** Milliseconds every Wait state waits, whatever the definition says. @default 500 */
+  readonly waitMs?: number;
+  /** Milliseconds every retry pauses before the next attempt. @default 200 */
+  readonly retryMs?: number;
+  /** The clock `$$.Execution.StartTime` and `$$.State.EnteredTime` read. @default the current time */
+  readonly clock?: () => Date;
+  /** The client Distributed Maps list their items and write their results with. @default an S3Client from the environment */
+  readonly s3?: S3Client;
+  /** Where progress goes: each state entered once, retries, caught errors. @default nowhere */
+  readonly log?: (message: string) => void;
 }
 
 /** What one local execution did. */
@@ -45,29 +53,27 @@ export interface ExecutionReport {
   readonly durationMs: number;
 }
 
-function lambdaError(error: Error): Error {
-  const named = new Error(
-    JSON.stringify({
-      errorMessage: error.message,
-      errorType: error.name,
-      trace: (error.stack ?? '').split('\n'),
-    }),
-  );
-  named.name = error.name || 'Error';
-  return named;
-}
-
-/** Runs pipeline executions of one prepared definition with local implementations of every task. */
+/**
+ * Runs executions of one definition in aws-local-stepfunctions, with a local implementation of every task.
+ * The definition is prepared once ({@link prepareDefinition}): Distributed Maps are run by
+ * {@link runDistributedMap} with the same task implementations for their item processors, Wait states and
+ * retry pauses are shortened, and tasks get Step Functions' timeouts.
+ */
 export class LocalRunner {
-  private readonly s3 = new S3Client({});
   private readonly prepared: PreparedDefinition;
+  private readonly s3: S3Client;
+  private readonly clock: () => Date;
+  private readonly log: (message: string) => void;
 
+  /** @throws naming the state, when a Task state has no local implementation. */
   constructor(
     definition: Definition,
-    private readonly stateMachine: { arn: string; name: string },
-    private readonly services: RunnerServices,
+    private readonly options: RunnerOptions,
   ) {
     this.prepared = prepareDefinition(definition);
+    this.s3 = options.s3 ?? new S3Client({});
+    this.clock = options.clock ?? (() => new Date());
+    this.log = options.log ?? (() => undefined);
     for (const [state, resource] of Object.entries(this.prepared.tasks)) {
       // Fail before running anything if a task has no local implementation.
       this.implementationOf(state, resource);
@@ -84,17 +90,18 @@ export class LocalRunner {
   /** Runs one execution to its end and reports it. */
   async execute(name: string, input: Json = {}): Promise<ExecutionReport> {
     const started = Date.now();
-    const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${this.stateMachine.name}:${name}`;
+    const { stateMachine, sfn } = this.options;
+    const clock = this.clock;
+    const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${stateMachine.name}:${name}`;
     const record = {
       executionArn,
-      stateMachineArn: this.stateMachine.arn,
+      stateMachineArn: stateMachine.arn,
       name,
       status: 'RUNNING' as 'RUNNING' | 'SUCCEEDED' | 'FAILED',
-      startDate: new Date(),
+      startDate: clock(),
       stopDate: undefined as Date | undefined,
     };
-    this.services.sfn.executions.push(record);
-    const sfn = this.services.sfn;
+    sfn.executions.push(record);
     const context: Record<string, unknown> = {
       Execution: {
         Id: executionArn,
@@ -102,7 +109,7 @@ export class LocalRunner {
         RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/local`,
         StartTime: record.startDate.toISOString(),
       },
-      StateMachine: { Id: this.stateMachine.arn, Name: this.stateMachine.name },
+      StateMachine: { Id: stateMachine.arn, Name: stateMachine.name },
       Task: {
         get Token() {
           return sfn.currentToken();
@@ -111,7 +118,7 @@ export class LocalRunner {
       // The interpreter does not track the current state; a read happens as the state is entered.
       State: {
         get EnteredTime() {
-          return new Date().toISOString();
+          return clock().toISOString();
         },
       },
     };
@@ -127,11 +134,11 @@ export class LocalRunner {
     const logging = (async () => {
       for await (const event of execution.eventLogs) {
         if (event.type === 'StateEntered') {
-          if (!statesEntered.includes(event.state.name)) this.services.log(`▶ ${event.state.name}`);
+          if (!statesEntered.includes(event.state.name)) this.log(`▶ ${event.state.name}`);
           enter(event.state.name);
         }
-        if (event.type === 'StateRetried') this.services.log(`↻ ${event.state.name}: retrying`);
-        if (event.type === 'StateCaught') this.services.log(`⤷ ${event.state.name}: error caught`);
+        if (event.type === 'StateRetried') this.log(`↻ ${event.state.name}: retrying`);
+        if (event.type === 'StateCaught') this.log(`⤷ ${event.state.name}: error caught`);
       }
     })();
     try {
@@ -151,7 +158,7 @@ export class LocalRunner {
         durationMs: Date.now() - started,
       };
     } finally {
-      record.stopDate = new Date();
+      record.stopDate = clock();
     }
   }
 
@@ -164,52 +171,21 @@ export class LocalRunner {
       const implementation = this.implementationOf(state, resource);
       taskResourceLocalHandlers[state] = (input) => implementation(input, context, enter) as Promise<never>;
     }
+    const { waitMs = 500, retryMs = 200 } = this.options;
     return {
       taskResourceLocalHandlers,
-      waitTimeOverrides: Object.fromEntries(this.prepared.waits.map((state) => [state, 500])),
-      retryIntervalOverrides: Object.fromEntries(this.prepared.retrying.map((state) => [state, 200])),
+      waitTimeOverrides: Object.fromEntries(this.prepared.waits.map((state) => [state, waitMs])),
+      retryIntervalOverrides: Object.fromEntries(this.prepared.retrying.map((state) => [state, retryMs])),
     };
   }
 
-  private functionFor(nameOrArn: string): LocalFunction {
-    const unqualified = nameOrArn.replace(/^(arn:aws:lambda:[^:]+:[^:]+:function:[^:]+):.*$/, '$1');
-    const fn = this.services.functions.find(
-      (f) => f.arn === unqualified || f.arn.endsWith(`:function:${unqualified}`),
-    );
-    if (!fn) throw new Error(`No Lambda function of the app is called ${nameOrArn}`);
-    return fn;
-  }
-
-  private async invokeLambda(nameOrArn: string, payload: Json): Promise<Json> {
-    const fn = this.functionFor(nameOrArn);
-    const handler = this.services.handlers[fn.handlerDir];
-    if (!handler) throw new Error(`No handler loaded for lambda/${fn.handlerDir}`);
-    Object.assign(process.env, fn.environment);
-    const requestId = randomUUID();
-    const lambdaContext = {
-      awsRequestId: requestId,
-      functionName: fn.arn.split(':').pop(),
-      functionVersion: '$LATEST',
-      invokedFunctionArn: fn.arn,
-      memoryLimitInMB: '1024',
-      logGroupName: `/aws/lambda/${fn.arn.split(':').pop()}`,
-      logStreamName: 'local',
-      callbackWaitsForEmptyEventLoop: true,
-      getRemainingTimeInMillis: () => 900000,
-    };
-    try {
-      return (await handler(cloneJson(payload), lambdaContext)) ?? null;
-    } catch (error) {
-      throw lambdaError(error as Error);
-    }
-  }
-
-  /** The local implementation of one task, chosen by its resource ARN. */
+  /** The local implementation of one task: the one `tasks` gives, else the runner's own for a Distributed Map. */
   private implementationOf(
     state: string,
     resource: string,
   ): (input: Json, context: Record<string, unknown>, enter: (state: string) => void) => Promise<Json> {
-    const services = this.services;
+    const given = this.options.tasks(state, resource);
+    if (given) return async (input, context) => given(input, context);
     if (resource === DISTRIBUTED_MAP_RESOURCE) {
       return (input, context, enter) =>
         runDistributedMap({
@@ -219,93 +195,13 @@ export class LocalRunner {
           context,
           overrides: this.overrides(context, enter),
           enter,
-          stateMachine: this.stateMachine,
+          stateMachine: this.options.stateMachine,
           s3: this.s3,
-          log: this.services.log,
+          log: this.log,
         });
     }
-    if (resource.startsWith('arn:aws:lambda:')) return (input) => this.invokeLambda(resource, input);
-    if (resource === 'arn:aws:states:::lambda:invoke') {
-      return async (input) => {
-        const { FunctionName, Payload } = input as { FunctionName: string; Payload: Json };
-        const result = await this.invokeLambda(FunctionName, Payload);
-        return { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 };
-      };
-    }
-    if (resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken') {
-      return async (input) => {
-        const { FunctionName, Payload } = input as { FunctionName: string; Payload: Json };
-        const { token, result } = services.sfn.claimToken();
-        if (!JSON.stringify(Payload).includes(token)) {
-          throw new Error(
-            `${state}: the payload does not carry $$.Task.Token, so nothing could ever resume it`,
-          );
-        }
-        await this.invokeLambda(FunctionName, Payload);
-        services.log(`⏸ ${state}: waiting for the task token to be sent back`);
-        await services.onWaitForTaskToken(state, Payload);
-        return result;
-      };
-    }
-    if (resource === 'arn:aws:states:::sagemaker:createTrainingJob.sync') {
-      return (input) => services.sagemaker.trainingJob(input as Record<string, unknown>);
-    }
-    const sagemaker = /^arn:aws:states:::(?:aws-sdk:)?sagemaker:([A-Za-z]+)$/.exec(resource);
-    if (sagemaker) return (input) => services.sagemaker.call(sagemaker[1], input as Record<string, unknown>);
-    const sdk = /^arn:aws:states:::(?:aws-sdk:)?(s3|ssm|sns|sfn):([A-Za-z0-9]+)$/.exec(resource);
-    if (sdk) return (input) => callAwsSdk(sdk[1], sdk[2], input as Record<string, unknown>);
     throw new Error(
-      `State "${state}" uses ${resource}, which local mode cannot run; add it to scripts/local/runner.ts`,
+      `State "${state}" uses ${resource}, which local mode cannot run; add it to local/emulator/integrations.ts`,
     );
-  }
-}
-
-const SDK_CLIENTS: Record<string, [string, string]> = {
-  s3: ['@aws-sdk/client-s3', 'S3Client'],
-  ssm: ['@aws-sdk/client-ssm', 'SSMClient'],
-  sns: ['@aws-sdk/client-sns', 'SNSClient'],
-  sfn: ['@aws-sdk/client-sfn', 'SFNClient'],
-};
-const SERVICE_ERROR_PREFIX: Record<string, string> = { s3: 'S3', ssm: 'Ssm', sns: 'Sns', sfn: 'Sfn' };
-
-function recase(value: Json, first: (c: string) => string): Json {
-  if (Array.isArray(value)) return value.map((v) => recase(v, first));
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value as Record<string, Json>).map(([k, v]) => [
-      first(k[0]) + k.slice(1),
-      recase(v, first),
-    ]),
-  );
-}
-
-/**
- * An optimized (`arn:aws:states:::sns:publish`) or AWS SDK (`arn:aws:states:::aws-sdk:ssm:putParameter`) task,
- * called through the AWS SDK against moto (or the local Step Functions shim). Step Functions takes and returns
- * PascalCase fields for every service, so camelCase APIs (Step Functions itself) are re-cased both ways.
- */
-export async function callAwsSdk(
-  service: string,
-  action: string,
-  params: Record<string, unknown>,
-): Promise<Json> {
-  const [moduleName, clientName] = SDK_CLIENTS[service];
-  const sdk = (await import(moduleName)) as Record<
-    string,
-    new (input: unknown) => { send(command: unknown): Promise<object> }
-  >;
-  const Command = sdk[`${action[0].toUpperCase()}${action.slice(1)}Command`];
-  if (!Command) throw new Error(`${service} has no action ${action}`);
-  const camel = service === 'sfn';
-  const input = camel ? recase(params, (c) => c.toLowerCase()) : params;
-  try {
-    const response = await new sdk[clientName]({}).send(new Command(input));
-    const output = asTaskOutput(response);
-    return camel ? recase(output, (c) => c.toUpperCase()) : output;
-  } catch (error) {
-    const named = new Error((error as Error).message);
-    const name = (error as Error).name;
-    named.name = `${SERVICE_ERROR_PREFIX[service]}.${name.endsWith('Exception') ? name : `${name}Exception`}`;
-    throw named;
   }
 }

@@ -5,7 +5,8 @@ import { LocalStepFunctions } from '../emulator/sfn-shim';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { TemplateResolver, synthesize } from '../emulator/template';
+import { synthesize } from '../app/synth';
+import { TemplateResolver } from '../emulator/template';
 
 describe('training log to FinalMetricDataList', () => {
   test('takes the last value each metric definition captures, as SageMaker does', () => {
