@@ -13,7 +13,6 @@ module.exports = {
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
-  setupFiles: ['<rootDir>/test/setup.ts'],
   // Synthesizing the whole app bundles every Lambda with esbuild; give it room on 2 cores.
   testTimeout: 120000,
 };
