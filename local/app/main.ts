@@ -27,7 +27,7 @@ export type ImportLabels = (
 
 /** Options of {@link runLocal}; every one has a default that suits `npm start`. */
 export interface LocalOptions {
-  /** Repository root. @default the folder above scripts/ */
+  /** Repository root. @default the folder above local/ */
   readonly repoRoot?: string;
   /** Images to generate for the pipeline. @default 48 */
   readonly imagesCount?: number;

@@ -1,6 +1,6 @@
 /**
  * `npm start`: runs the whole pipeline and the API on this machine, with no AWS account and no Docker
- * (see docs/readme/local.md). `npm start -- --help` lists the options.
+ * (README, "Run it locally"). `npm start -- --help` lists the options.
  */
 import '../emulator/polyfills';
 import { parseArgs } from 'util';
