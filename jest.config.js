@@ -1,12 +1,17 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test', '<rootDir>/contracts', '<rootDir>/lib', '<rootDir>/scripts'],
+  roots: [
+    '<rootDir>/test',
+    '<rootDir>/local',
+    '<rootDir>/contracts',
+    '<rootDir>/lib',
+    '<rootDir>/scripts',
+  ],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
-  setupFiles: ['<rootDir>/test/setup.ts'],
   // Synthesizing the whole app bundles every Lambda with esbuild; give it room on 2 cores.
   testTimeout: 120000,
 };

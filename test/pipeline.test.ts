@@ -3,10 +3,10 @@ import { execFileSync } from 'child_process';
 import { existsSync, readdirSync } from 'fs';
 import { join } from 'path';
 import { METRIC_DEFINITIONS } from '../contracts';
-import { AslDefinition, AslState, loadPipelineDefinition } from '../scripts/local/definition';
 import { buildApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { newApp } from './app-context';
+import { AslDefinition, AslState, synthesizedDefinition } from './state-machine';
 
 const ALTERNATIVE = {
   workteamArn: 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers',
@@ -26,7 +26,7 @@ function synth(context: Record<string, unknown>): {
     loadConfig((key) => context[key]),
   );
   const template = Template.fromStack(pipeline);
-  return { template, definition: loadPipelineDefinition(template.toJSON() as never), outdir: app.outdir };
+  return { template, definition: synthesizedDefinition(template), outdir: app.outdir };
 }
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };

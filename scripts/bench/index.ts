@@ -6,7 +6,6 @@
  * serving, local).
  * The local section runs the default `npm start` once (about three minutes).
  */
-import '../polyfills';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { bundleFigures } from './bundles';

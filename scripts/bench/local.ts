@@ -1,4 +1,4 @@
-import { runLocal } from '../local/main';
+import { runLocal } from '../../local/app/main';
 import { Figure, Section } from './report';
 import { clockText } from './stats';
 

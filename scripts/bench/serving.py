@@ -47,7 +47,8 @@ def post(url: str, body: bytes) -> float:
 
 def serve_latencies(root: Path, image: bytes, runs: int) -> list:
     port = free_port()
-    env = {**os.environ, "ML_ROOT": str(root), "SAGEMAKER_BIND_TO_PORT": str(port), "MODEL_SERVER_WORKERS": "1"}
+    env = {**os.environ, "ML_ROOT": str(root), "SAGEMAKER_BIND_TO_PORT": str(port), "MODEL_SERVER_HOST": "127.0.0.1",
+           "MODEL_SERVER_WORKERS": "1"}
     server = subprocess.Popen([sys.executable, str(CONTAINER / "bin" / "serve")], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -1,5 +1,7 @@
 """The serving app on the session's tiny model: in process for the request rules, under gunicorn for the real server."""
 import base64
+import importlib.machinery
+import importlib.util
 import io
 import itertools
 import json
@@ -163,10 +165,37 @@ def request(port: int, path: str, data: Optional[bytes] = None, content_type: Op
         return err.code, json.loads(err.read())
 
 
+def gunicorn_bind(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> str:
+    """The address ``bin/serve`` hands gunicorn's ``--bind`` in `environment` (the exec is intercepted)."""
+    loader = importlib.machinery.SourceFileLoader("serve_entry", str(CONTAINER / "bin" / "serve"))
+    spec = importlib.util.spec_from_loader("serve_entry", loader)
+    assert spec is not None
+    serve = importlib.util.module_from_spec(spec)
+    loader.exec_module(serve)
+    for name in ("MODEL_SERVER_HOST", "SAGEMAKER_BIND_TO_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    executed: list[list[str]] = []
+    monkeypatch.setattr(serve.os, "execv", lambda path, argv: executed.append(argv))
+    serve.main()
+    argv = executed[0]
+    return argv[argv.index("--bind") + 1]
+
+
+def test_serve_binds_all_interfaces_in_the_container_and_the_host_it_is_given_elsewhere(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # SageMaker hosting reaches the container from outside it; local mode and the tests must not be reachable.
+    assert gunicorn_bind(monkeypatch, {}) == "0.0.0.0:8080"
+    assert gunicorn_bind(monkeypatch, {"MODEL_SERVER_HOST": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": "9001"}) == (
+        "127.0.0.1:9001"
+    )
+
+
 def test_serve_runs_gunicorn_on_the_sagemaker_port(trained):
     port = free_port()
     env = {**os.environ, "ML_ROOT": str(trained.root), "SAGEMAKER_BIND_TO_PORT": str(port),
-           "MODEL_SERVER_WORKERS": "1", "MODEL_VERSION": "train-tiny"}
+           "MODEL_SERVER_HOST": "127.0.0.1", "MODEL_SERVER_WORKERS": "1", "MODEL_VERSION": "train-tiny"}
     server = subprocess.Popen([sys.executable, str(CONTAINER / "bin" / "serve")], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -1,5 +1,6 @@
 import { IncomingMessage, ServerResponse, createServer } from 'http';
 import { AddressInfo } from 'net';
+import { LOOPBACK } from './net';
 
 /** A running SageMaker runtime shim. */
 export interface RuntimeShim {
@@ -29,9 +30,9 @@ export async function startRuntimeShim(
       runtimeError(response, 500, 'InternalFailure', error.message),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -69,7 +70,7 @@ async function invoke(
   }
   let upstream: Response;
   try {
-    upstream = await fetch(`http://127.0.0.1:${port}/invocations`, {
+    upstream = await fetch(`http://${LOOPBACK}:${port}/invocations`, {
       method: 'POST',
       headers,
       body: Buffer.concat(chunks),

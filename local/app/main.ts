@@ -1,19 +1,22 @@
-import '../polyfills';
+import '../emulator/polyfills';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'child_process';
 import { mkdirSync, rmSync } from 'fs';
 import { extname, join, relative } from 'path';
-import { ProxyHandler, startApiServer, LocalApi, DEFAULT_BINARY_MEDIA_TYPES } from './api-server';
-import { stopAll } from './children';
+import { ProxyHandler, startApiServer, LocalApi, DEFAULT_BINARY_MEDIA_TYPES } from '../emulator/api-gateway';
+import { stopAll } from '../emulator/processes';
 import { uploadInputs, uploadPretrained } from './inputs';
-import { MotoServer, startMoto } from './moto';
+import { MotoServer, startMoto } from '../emulator/moto';
 import { ApiCheck, apiTable, checkApi, clock } from './report';
-import { LocalResources, createLocalResources, stateMachineDefinition } from './resources';
-import { ExecutionReport, Handler, LocalRunner } from './runner';
-import { LocalSageMaker } from './sagemaker';
-import { LocalStepFunctions } from './sfn-shim';
-import { CfnTemplate, SynthesizedApp, handlerDirs, resourcesOfType, synthesize } from './template';
+import { stateMachineDefinition } from '../emulator/asl';
+import { Handler, serviceIntegrations } from '../emulator/integrations';
+import { LocalResources, createLocalResources } from '../emulator/resources';
+import { ExecutionReport, LocalRunner } from '../emulator/runner';
+import { LocalSageMaker } from '../emulator/sagemaker';
+import { LocalStepFunctions } from '../emulator/sfn-shim';
+import { CfnTemplate, resourcesOfType } from '../emulator/template';
+import { SynthesizedApp, handlerDirOf, handlerDirs, synthesize } from './synth';
 
 /** The label-import command's entry, as local mode calls it in the operator's place. */
 export type ImportLabels = (
@@ -24,7 +27,7 @@ export type ImportLabels = (
 
 /** Options of {@link runLocal}; every one has a default that suits `npm start`. */
 export interface LocalOptions {
-  /** Repository root. @default the folder above scripts/ */
+  /** Repository root. @default the folder above local/ */
   readonly repoRoot?: string;
   /** Images to generate for the pipeline. @default 48 */
   readonly imagesCount?: number;
@@ -303,7 +306,10 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       delete process.env[name];
     }
     await moto.reset();
-    const resources = await createLocalResources(app.templates, app.assemblyDir, handlerDirs(repoRoot));
+    const dirs = handlerDirs(repoRoot);
+    const resources = await createLocalResources(app.templates, (resource, logicalId) =>
+      handlerDirOf(resource, app.assemblyDir, dirs, logicalId),
+    );
     const rawBucket = output(app.templates, app.dataStack, 'RawBucketName', resources);
     const datasetBucket = output(app.templates, app.dataStack, 'DatasetBucketName', resources);
     const artifactsBucket = output(app.templates, app.dataStack, 'ArtifactsBucketName', resources);
@@ -350,10 +356,9 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       app.pipelineStack,
       resources.resolver,
     );
-    const runner = new LocalRunner(
-      definition as never,
-      { arn, name },
-      {
+    const runner = new LocalRunner(definition, {
+      stateMachine: { arn, name },
+      tasks: serviceIntegrations({
         functions: resources.functions,
         handlers,
         sagemaker,
@@ -363,8 +368,10 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
           step(`operator: importing ${shown(repoRoot, labelFile)} with the label import command`);
           await importLabels(labelFile, datasetBucket, step);
         },
-      },
-    );
+      }),
+      sfn,
+      log: step,
+    });
     const labelingStates = runner.waitingStates();
 
     const executions: ExecutionReport[] = [];

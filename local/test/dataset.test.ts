@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { GeneratedBox, drawLogo, generateDataset, seededRandom, toCoco } from '../scripts/local/dataset';
+import { GeneratedBox, drawLogo, generateDataset, seededRandom, toCoco } from '../app/dataset';
 
 /** Luma of every pixel of an encoded image. */
 async function luma(data: Buffer): Promise<{ pixels: Buffer; width: number; height: number }> {

@@ -1,4 +1,4 @@
-/** Polyfills for Node 20, where the local tools run; the Lambda runtime (Node 24) needs none of them. */
+/** Polyfills for Node 20, where local mode runs: aws-local-stepfunctions calls Promise.withResolvers (Node 22+). */
 type Resolvers<T> = {
   promise: Promise<T>;
   resolve: (value: T | PromiseLike<T>) => void;

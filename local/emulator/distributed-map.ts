@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { RunOptions, StateMachine } from 'aws-local-stepfunctions';
 import { randomUUID } from 'crypto';
-import { Definition, Json, State, evaluateTemplate, prepareDefinition } from './asl';
+import { Json, State, evaluateTemplate, itemProcessorOf, prepareDefinition } from './asl';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './resources';
 
 /** One Distributed Map state to run, and what running it needs. */
@@ -96,10 +96,7 @@ export async function runDistributedMap(run: DistributedMapRun): Promise<Json> {
       });
     }
   }
-  const processor = (state.ItemProcessor ?? state.Iterator) as Definition;
-  const childDefinition = { ...processor } as Definition & { ProcessorConfig?: unknown };
-  delete childDefinition.ProcessorConfig;
-  const prepared = prepareDefinition(childDefinition as Definition);
+  const prepared = prepareDefinition(itemProcessorOf(state));
   const machine = new StateMachine(prepared.definition as never, {
     validationOptions: { noValidate: true },
   });

@@ -1,4 +1,4 @@
-import { parseStartArgs } from '../scripts/start';
+import { parseStartArgs } from '../app/start';
 
 describe('npm start arguments', () => {
   test('options map to local mode settings', () => {

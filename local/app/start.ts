@@ -1,11 +1,11 @@
 /**
  * `npm start`: runs the whole pipeline and the API on this machine, with no AWS account and no Docker
- * (see docs/readme/local.md). `npm start -- --help` lists the options.
+ * (README, "Run it locally"). `npm start -- --help` lists the options.
  */
-import './polyfills';
+import '../emulator/polyfills';
 import { parseArgs } from 'util';
-import { stopAll } from './local/children';
-import { LocalOptions, runLocal } from './local/main';
+import { stopAll } from '../emulator/processes';
+import { LocalOptions, runLocal } from './main';
 
 const USAGE = `Usage: npm start -- [options]
 

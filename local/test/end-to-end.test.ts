@@ -2,21 +2,27 @@ import { existsSync, mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
-import { OUTCOME_STATES } from '../lib/pipeline';
+import { OUTCOME_STATES } from '../../lib/pipeline';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { runDistributedMap } from '../scripts/local/distributed-map';
-import { runLocal } from '../scripts/local/main';
-import { MotoServer, startMoto } from '../scripts/local/moto';
+import { runDistributedMap } from '../emulator/distributed-map';
+import { runLocal } from '../app/main';
+import { MotoServer, startMoto } from '../emulator/moto';
+import { ListeningSocket, listeningSockets } from './support/listeners';
 
 // The same entry as `npm start`, shortened: fewer images, two short epochs. It synthesizes the app, starts moto
 // and runs the container's train and serve, so it needs the venv (runLocal calls scripts/py-env.sh first; the
 // runs stay in this one file so two workers never create the venv at once).
 jest.setTimeout(600000);
 
+const onLinux = process.platform === 'linux';
+
 describe('local mode (npm start), shortened', () => {
   const outDir = mkdtempSync(join(tmpdir(), 'local-out-'));
   const lines: string[] = [];
   let result: Awaited<ReturnType<typeof runLocal>>;
+  // Taken when the API is up (moto, both shims, the endpoint's serve and the API all listen then), with the
+  // number of progress lines printed by that time.
+  let listening: { sockets: ListeningSocket[]; lines: number } | undefined;
 
   beforeAll(async () => {
     result = await runLocal({
@@ -27,7 +33,12 @@ describe('local mode (npm start), shortened', () => {
       retrain: true,
       outDir,
       workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
-      log: (line) => lines.push(line),
+      log: (line) => {
+        lines.push(line);
+        if (onLinux && /■ API on http/.test(line)) {
+          listening = { sockets: listeningSockets(process.pid), lines: lines.length };
+        }
+      },
     });
   });
 
@@ -92,6 +103,20 @@ describe('local mode (npm start), shortened', () => {
     expect(result.retrained?.answeredBy).toBe(result.retrained?.modelVersion);
   });
 
+  // The README promises it: local mode has no authentication, so nothing it starts may be reachable from elsewhere.
+  (onLinux ? test : test.skip)('every server local mode starts listens on 127.0.0.1 only', () => {
+    expect(listening).toBeDefined();
+    const shown = lines.slice(0, listening!.lines).join('\n');
+    const ports = [
+      ...shown.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g),
+      ...shown.matchAll(/starting serve for model \S+ on port (\d+)/g),
+    ].map((match) => Number(match[1]));
+    // moto, the Step Functions shim, the SageMaker runtime shim, the endpoint's serve and the API.
+    expect(new Set(ports).size).toBe(5);
+    expect(listening!.sockets.map((socket) => socket.port)).toEqual(expect.arrayContaining(ports));
+    expect(listening!.sockets.filter((socket) => socket.address !== '127.0.0.1')).toEqual([]);
+  });
+
   test('progress shows the stages, the states entered and the training epochs', () => {
     expect(lines).toEqual(
       expect.arrayContaining([
@@ -135,7 +160,10 @@ describe('Distributed Map emulation, on moto', () => {
   const bucket = 'map-items';
 
   beforeAll(async () => {
-    moto = await startMoto(join(__dirname, '..'), join(mkdtempSync(join(tmpdir(), 'moto-')), 'moto.log'));
+    moto = await startMoto(
+      join(__dirname, '..', '..'),
+      join(mkdtempSync(join(tmpdir(), 'moto-')), 'moto.log'),
+    );
     s3 = new S3Client({
       endpoint: moto.endpoint,
       region: 'us-east-1',

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { randomUUID } from 'crypto';
 import { IncomingHttpHeaders, IncomingMessage, Server, createServer } from 'http';
 import { AddressInfo } from 'net';
+import { LOOPBACK } from './net';
 
 /** The API's proxy handler, as local mode calls it. */
 export type ProxyHandler = (
@@ -159,10 +160,10 @@ export async function startApiServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+    server.listen(options.port ?? 0, LOOPBACK, resolve);
   });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

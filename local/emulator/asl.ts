@@ -1,5 +1,6 @@
-import '../polyfills';
+import './polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { CfnTemplate, TemplateResolver, resourcesOfType } from './template';
 
 /** Any JSON value a state reads or writes. */
 export type Json = unknown;
@@ -11,6 +12,46 @@ export type Definition = { StartAt: string; States: Record<string, State>; [key:
 /** A deep copy made in this realm (structuredClone's copies fail the interpreter's plain-object checks under jest). */
 export function cloneJson<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** A state machine of a synthesized stack, as Step Functions would receive it. */
+export interface SynthesizedStateMachine {
+  /** Its definition, every CloudFormation reference resolved. */
+  readonly definition: Definition;
+  readonly arn: string;
+  readonly name: string;
+}
+
+/**
+ * Takes the one state machine of `stack` from its synthesized template: its `DefinitionString` (text, or an
+ * `Fn::Join` of text and references) resolved by `resolver` and parsed, and its ARN and name as `Ref` and
+ * `Fn::GetAtt ... Name` resolve.
+ *
+ * @throws when the stack has no or several state machines, or a reference the resolver cannot resolve.
+ */
+export function stateMachineDefinition(
+  templates: Record<string, CfnTemplate>,
+  stack: string,
+  resolver: TemplateResolver,
+): SynthesizedStateMachine {
+  const machines = resourcesOfType(templates[stack] ?? {}, 'AWS::StepFunctions::StateMachine');
+  if (machines.length !== 1) {
+    throw new Error(`Expected one state machine in stack ${stack}, found ${machines.length}`);
+  }
+  const [logicalId, resource] = machines[0];
+  const text = String(resolver.resolve(resource.Properties?.DefinitionString, stack));
+  return {
+    definition: JSON.parse(text) as Definition,
+    arn: String(resolver.resolve({ Ref: logicalId }, stack)),
+    name: String(resolver.resolve({ 'Fn::GetAtt': [logicalId, 'Name'] }, stack)),
+  };
+}
+
+/** The item processor of a Map state as a state machine of its own (its `ProcessorConfig` left out). */
+export function itemProcessorOf(map: State): Definition {
+  const processor = { ...((map.ItemProcessor ?? map.Iterator) as Definition) };
+  delete processor.ProcessorConfig;
+  return processor;
 }
 
 /** Marks a Task state that stands for a Distributed Map (the interpreter runs only inline maps). */

@@ -7,8 +7,8 @@ import { createInterface } from 'readline';
 import { promisify } from 'util';
 import { METRIC_DEFINITIONS } from '../../contracts';
 import { parseS3Uri } from '../../lambda/shared/aws';
-import { stopChild, track } from './children';
-import { freePort, waitForHttp } from './net';
+import { stopChild, track } from './processes';
+import { LOOPBACK, freePort, waitForHttp } from './net';
 import { RuntimeShim, startRuntimeShim } from './runtime-shim';
 
 const run = promisify(execFile);
@@ -355,6 +355,8 @@ export class LocalSageMaker {
           ...process.env,
           ...(model.PrimaryContainer?.Environment ?? {}),
           ML_ROOT: root,
+          // serve binds every interface by default, as a container must; here only this machine may reach it.
+          MODEL_SERVER_HOST: LOOPBACK,
           SAGEMAKER_BIND_TO_PORT: String(port),
           MODEL_VERSION: model.PrimaryContainer?.Environment?.MODEL_VERSION ?? modelName,
           PYTHONUNBUFFERED: '1',
@@ -372,7 +374,7 @@ export class LocalSageMaker {
       `endpoint ${endpointName}: starting serve for model ${modelName} on port ${port}`,
     );
     waitForHttp(
-      `http://127.0.0.1:${port}/ping`,
+      `http://${LOOPBACK}:${port}/ping`,
       `serve for ${endpointName}`,
       180000,
       () => child.exitCode === null,

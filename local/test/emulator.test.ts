@@ -1,11 +1,12 @@
 import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { prepareDefinition } from '../scripts/local/asl';
-import { finalMetrics, sageMakerError } from '../scripts/local/sagemaker';
-import { LocalStepFunctions } from '../scripts/local/sfn-shim';
+import { prepareDefinition } from '../emulator/asl';
+import { finalMetrics, sageMakerError } from '../emulator/sagemaker';
+import { LocalStepFunctions } from '../emulator/sfn-shim';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { TemplateResolver, synthesize } from '../scripts/local/template';
+import { synthesize } from '../app/synth';
+import { TemplateResolver } from '../emulator/template';
 
 describe('training log to FinalMetricDataList', () => {
   test('takes the last value each metric definition captures, as SageMaker does', () => {
@@ -199,7 +200,7 @@ describe('template references resolved locally', () => {
 
 test('the local synth imports labels even when cdk.json configures a Ground Truth workteam', () => {
   const root = mkdtempSync(join(tmpdir(), 'local-synth-'));
-  const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as {
+  const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };
   cdkJson.context.workteamArn = 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team';

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { buildProxyEvent, isBinary, startApiServer } from '../scripts/local/api-server';
+import { buildProxyEvent, isBinary, startApiServer } from '../emulator/api-gateway';
 
 const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0xff, 0xd9]);
 

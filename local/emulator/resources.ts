@@ -1,8 +1,7 @@
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { loadPipelineDefinition } from './definition';
-import { CfnResource, CfnTemplate, TemplateResolver, handlerDirOf, resourcesOfType } from './template';
+import { CfnResource, CfnTemplate, TemplateResolver, resourcesOfType } from './template';
 
 /** Account and region local mode pretends to be in (moto's default account). */
 export const LOCAL_ACCOUNT = '123456789012';
@@ -15,7 +14,7 @@ export interface LocalFunction {
   readonly logicalId: string;
   /** The ARN the state machine calls it by. */
   readonly arn: string;
-  /** The lambda/<folder> whose handler it runs. */
+  /** The code it runs: the name {@link createLocalResources}'s `handlerOf` gave it (a lambda/<folder> here). */
   readonly handlerDir: string;
   /** Its environment variables, resolved. */
   readonly environment: Record<string, string>;
@@ -89,17 +88,11 @@ function physicalValue(stack: string, logicalId: string, resource: CfnResource, 
 }
 
 /**
- * Creates on moto what the templates declare and the pipeline needs at run time: every bucket (versioned when
- * the template says so), every SNS topic and every SSM parameter with its initial value. Returns a resolver
- * that maps template references to those local resources, and the app's Lambda functions with their resolved
- * environments and the handler folder each runs.
+ * Resolves template references to the local stand-ins of the physical names and ARNs CloudFormation would assign
+ * (the names {@link createLocalResources} creates), in {@link LOCAL_REGION} and {@link LOCAL_ACCOUNT}.
  */
-export async function createLocalResources(
-  templates: Record<string, CfnTemplate>,
-  assemblyDir: string,
-  dirs: string[],
-): Promise<LocalResources> {
-  const resolver = new TemplateResolver(
+export function localResolver(templates: Record<string, CfnTemplate>): TemplateResolver {
+  return new TemplateResolver(
     templates,
     {
       'AWS::Region': LOCAL_REGION,
@@ -110,6 +103,20 @@ export async function createLocalResources(
     },
     physicalValue,
   );
+}
+
+/**
+ * Creates on moto what the templates declare and the pipeline needs at run time: every bucket (versioned when
+ * the template says so), every SNS topic and every SSM parameter with its initial value. Returns a resolver
+ * that maps template references to those local resources, and the Lambda functions with their resolved
+ * environments and the code each runs: `handlerOf` names it, or returns undefined for a function that runs none
+ * of the app's code (CDK's own custom resource providers), which is left out.
+ */
+export async function createLocalResources(
+  templates: Record<string, CfnTemplate>,
+  handlerOf: (resource: CfnResource, logicalId: string) => string | undefined,
+): Promise<LocalResources> {
+  const resolver = localResolver(templates);
   const s3 = new S3Client({});
   const sns = new SNSClient({});
   const ssm = new SSMClient({});
@@ -141,8 +148,7 @@ export async function createLocalResources(
       );
     }
     for (const [logicalId, resource] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-      const handlerDir = handlerDirOf(resource, assemblyDir, dirs, logicalId);
-      // Functions CDK adds for itself (custom resource providers, log retention) run no code of ours.
+      const handlerDir = handlerOf(resource, logicalId);
       if (!handlerDir) continue;
       const variables =
         (resource.Properties?.Environment as { Variables?: unknown } | undefined)?.Variables ?? {};
@@ -161,69 +167,4 @@ export async function createLocalResources(
     }
   }
   return { resolver, functions, buckets };
-}
-
-/**
- * The local value of every reference in a template fragment, keyed as {@link loadPipelineDefinition} looks
- * them up: `Ref`s by logical id (or pseudo parameter), `Fn::GetAtt`s by `<logical id>.<attribute>`,
- * `Fn::ImportValue`s by export name, and the `${...}` names of `Fn::Sub`.
- */
-export function referenceValues(
-  fragment: unknown,
-  stack: string,
-  resolver: TemplateResolver,
-): Record<string, string> {
-  const values: Record<string, string> = {};
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(visit);
-    if (node === null || typeof node !== 'object') return;
-    const object = node as Record<string, unknown>;
-    if (typeof object.Ref === 'string') values[object.Ref] = String(resolver.resolve(object, stack));
-    const getAtt = object['Fn::GetAtt'];
-    if (getAtt) {
-      const [id, ...attr] = typeof getAtt === 'string' ? getAtt.split('.') : (getAtt as string[]);
-      values[`${id}.${attr.join('.')}`] = String(resolver.resolve(object, stack));
-    }
-    if (object['Fn::ImportValue'] !== undefined) {
-      values[String(resolver.resolve(object['Fn::ImportValue'], stack))] = String(
-        resolver.resolve(object, stack),
-      );
-    }
-    const sub = object['Fn::Sub'];
-    if (typeof sub === 'string') {
-      for (const [, name] of sub.matchAll(/\$\{([^}!]+)\}/g)) {
-        const [id, ...attr] = name.split('.');
-        const ref = attr.length ? { 'Fn::GetAtt': [id, attr.join('.')] } : { Ref: id };
-        values[name] = String(resolver.resolve(ref, stack));
-      }
-    }
-    Object.values(object).forEach(visit);
-  };
-  visit(fragment);
-  return values;
-}
-
-/**
- * The state machine definition of `stack`, taken from its synthesized template by the pipeline's own loader
- * ({@link loadPipelineDefinition}), with every reference substituted by its local value.
- */
-export function stateMachineDefinition(
-  templates: Record<string, CfnTemplate>,
-  stack: string,
-  resolver: TemplateResolver,
-): { definition: Record<string, unknown>; arn: string; name: string } {
-  const machines = resourcesOfType(templates[stack], 'AWS::StepFunctions::StateMachine');
-  if (machines.length !== 1) {
-    throw new Error(`Expected one state machine in stack ${stack}, found ${machines.length}`);
-  }
-  const [logicalId, resource] = machines[0];
-  const substitutions = referenceValues(resource.Properties?.DefinitionString, stack, resolver);
-  const definition = loadPipelineDefinition(templates[stack] as never, substitutions);
-  const unresolved = /"<[^"<>]+>"|<[A-Za-z0-9:.]+>/.exec(JSON.stringify(definition));
-  if (unresolved) throw new Error(`The definition keeps an unresolved reference ${unresolved[0]}`);
-  return {
-    definition: definition as unknown as Record<string, unknown>,
-    arn: physicalValue(stack, logicalId, resource, 'Arn') as string,
-    name: physicalValue(stack, logicalId, resource, 'Name') as string,
-  };
 }

@@ -1,8 +1,8 @@
 import { spawn } from 'child_process';
 import { createWriteStream, existsSync } from 'fs';
 import { join } from 'path';
-import { stopChild, track } from './children';
-import { freePort, waitForHttp } from './net';
+import { stopChild, track } from './processes';
+import { LOOPBACK, freePort, waitForHttp } from './net';
 
 /** A running moto server. */
 export interface MotoServer {
@@ -29,11 +29,11 @@ export async function startMoto(repoRoot: string, logFile: string): Promise<Moto
   const port = await freePort();
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = track(
-    spawn(executable, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(executable, ['-H', LOOPBACK, '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${LOOPBACK}:${port}`;
   await waitForHttp(
     `${endpoint}/moto-api/`,
     `moto_server (log: ${logFile})`,

@@ -1,11 +1,17 @@
 import { createServer } from 'net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
+/**
+ * The one address every server local mode starts listens on: local mode has no authentication, so nothing it
+ * starts may be reachable from another machine.
+ */
+export const LOOPBACK = '127.0.0.1';
+
+/** A TCP port on {@link LOOPBACK} that was free a moment ago. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, LOOPBACK, () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'crypto';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'http';
 import { AddressInfo } from 'net';
+import { LOOPBACK } from './net';
 
 /** An error a waiting task fails with, named as Step Functions names it (the `error` of SendTaskFailure). */
 export class TaskFailedError extends Error {
@@ -52,8 +53,8 @@ export class LocalStepFunctions {
         this.reply(response, 500, 'InternalError', error.message),
       );
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.server!.listen(0, LOOPBACK, resolve));
+    this.endpoint = `http://${LOOPBACK}:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** Stops the HTTP endpoint and fails every task still waiting. */

@@ -1,14 +1,14 @@
 import { StateMachine } from 'aws-local-stepfunctions';
-import { AslDefinition, forLocalInterpreter, loadPipelineDefinition } from '../scripts/local/definition';
-import { pipelineTemplate, runLocally, ServiceError, TaskHandler } from './support/local-pipeline';
+import { Definition, itemProcessorOf, prepareDefinition } from '../emulator/asl';
+import { pipelineDefinition, runLocally, ServiceError, TaskHandler } from './support/pipeline';
 
 const WORKTEAM = 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers';
-let importMode: AslDefinition;
-let groundTruthMode: AslDefinition;
+let importMode: Definition;
+let groundTruthMode: Definition;
 
 beforeAll(() => {
-  importMode = loadPipelineDefinition(pipelineTemplate());
-  groundTruthMode = loadPipelineDefinition(pipelineTemplate({ workteamArn: WORKTEAM }));
+  importMode = pipelineDefinition();
+  groundTruthMode = pipelineDefinition({ workteamArn: WORKTEAM });
 });
 
 /** Stand-ins for AWS on the path where new images arrive, labels are imported and the endpoint is created. */
@@ -376,14 +376,13 @@ describe('pipeline outcomes, executed locally', () => {
   });
 
   test('the preprocessing map hands each batch to the handler as a PreprocessEvent', async () => {
-    const { distributedMaps } = forLocalInterpreter(importMode);
-    const map = distributedMaps['Preprocess raw images'];
+    const map = prepareDefinition(importMode).distributedMaps['Preprocess raw images'];
     const batch = {
       Items: [{ Key: 'raw/a.png', Size: 10, Etag: '"e"' }],
-      BatchInput: (map.state.ItemBatcher as { BatchInput: Record<string, unknown> }).BatchInput,
+      BatchInput: (map.ItemBatcher as { BatchInput: Record<string, unknown> }).BatchInput,
     };
     const events: unknown[] = [];
-    const result = await new StateMachine(map.itemProcessor as never, {
+    const result = await new StateMachine(itemProcessorOf(map) as never, {
       validationOptions: { checkPaths: false, checkArn: false },
     }).run(batch as never, {
       overrides: {

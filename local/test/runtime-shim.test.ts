@@ -1,7 +1,7 @@
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { IncomingHttpHeaders, Server, createServer } from 'http';
 import { AddressInfo } from 'net';
-import { RuntimeShim, startRuntimeShim } from '../scripts/local/runtime-shim';
+import { RuntimeShim, startRuntimeShim } from '../emulator/runtime-shim';
 
 // The model server here is a plain HTTP server standing in for the container's `serve`, so each answer the
 // shim must translate can be produced on demand; the client is the real SDK client the API proxy uses.

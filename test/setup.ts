@@ -1,2 +1,0 @@
-// Node 20 lacks Promise.withResolvers, which aws-local-stepfunctions uses; Lambda's Node 24 runtime has it.
-import '../scripts/polyfills';
