@@ -17,6 +17,7 @@ import {
   UngrantedS3Location,
   withRetry,
 } from './pipeline-tasks';
+import { PipelineStage } from './stage';
 
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
@@ -44,50 +45,28 @@ export interface DeploymentProps {
 }
 
 /**
- * Stage 6: a model and an endpoint config for the new training job, then CreateEndpoint (first deployment) or
- * a blue/green UpdateEndpoint that rolls back on 5XX errors, a poll until the endpoint is InService, and the
- * live-model record. Every SageMaker resource is tagged with the stack, so teardown can find it.
+ * The deploy stage: a model and an endpoint config for the new training job, then CreateEndpoint (first
+ * deployment) or a blue/green UpdateEndpoint that rolls back on 5XX errors, a poll until the endpoint is
+ * InService with the new config, and the live-model record (`$.live`, {@link LiveModel}). An endpoint that ends
+ * Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
+ * teardown can find it.
  */
-export class Deployment extends Construct {
-  /** Names the run's model and endpoint config at `$.deploy`. */
-  public readonly name: sfn.Pass;
-  /** CreateModel from the training job's artifacts, serving image and network isolation. */
-  public readonly createModel: tasks.SageMakerCreateModel;
-  /** CreateEndpointConfig: one variant of the new model, storage encrypted with the pipeline's key. */
-  public readonly createEndpointConfig: tasks.SageMakerCreateEndpointConfig;
-  /** DescribeEndpoint before deploying; its not-found error leads to `createEndpoint`. */
-  public readonly findEndpoint: tasks.CallAwsService;
-  /** Routes a DescribeEndpoint error: not found → create, anything else → failure. */
-  public readonly endpointMissing: sfn.Choice;
-  /** CreateEndpoint, for the first deployment. */
-  public readonly createEndpoint: tasks.SageMakerCreateEndpoint;
-  /** Blue/green UpdateEndpoint, for every later deployment. */
-  public readonly updateEndpoint: BlueGreenUpdateEndpoint;
-  /** The wait between polls. */
-  public readonly wait: sfn.Wait;
-  /** DescribeEndpoint while the endpoint is created or updated (`$.endpoint`). */
-  public readonly pollEndpoint: tasks.CallAwsService;
-  /** InService with the new config → record; Failed or rolled back → `failed`; otherwise wait again. */
-  public readonly checkStatus: sfn.Choice;
-  /** Puts the live-model record (`LiveModel` in live-model.ts) at `$.live`. */
-  public readonly describeLive: sfn.Pass;
-  /** Writes the live-model record. */
-  public readonly record: tasks.CallAwsService;
+export class Deployment extends PipelineStage {
+  public readonly startState: sfn.State;
+  public readonly endStates: sfn.INextable[];
   /** Alarm that rolls a blue/green update back. */
   public readonly alarm: cloudwatch.Alarm;
-  /** What the state machine's role needs beyond what the CDK tasks grant. */
-  public readonly stateMachinePolicy: iam.PolicyStatement[];
   /** The role the model runs as. */
   public readonly modelRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: DeploymentProps) {
-    super(scope, id);
+    super(scope, id, 'deploy');
     const { endpointName, namePrefix, key } = props;
     const stack = Stack.of(this);
     const tags = sfn.TaskInput.fromObject([{ Key: STACK_TAG_KEY, Value: stack.stackName }]);
     const modelName = sfn.JsonPath.stringAt('$.deploy.modelName');
     const configName = sfn.JsonPath.stringAt('$.deploy.endpointConfigName');
-    this.name = new sfn.Pass(this, 'Name deployment', {
+    const name = new sfn.Pass(this, 'Name deployment', {
       parameters: {
         modelName: runResourceName(namePrefix, 'model'),
         endpointConfigName: runResourceName(namePrefix, 'config'),
@@ -105,7 +84,7 @@ export class Deployment extends Construct {
       new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
     );
 
-    this.createModel = withRetry(
+    const createModel = withRetry(
       new tasks.SageMakerCreateModel(this, 'Create model', {
         modelName,
         role: this.modelRole,
@@ -127,7 +106,7 @@ export class Deployment extends Construct {
       }),
     );
 
-    this.createEndpointConfig = withRetry(
+    const createEndpointConfig = withRetry(
       new tasks.SageMakerCreateEndpointConfig(this, 'Create endpoint config', {
         endpointConfigName: configName,
         kmsKey: key,
@@ -161,10 +140,10 @@ export class Deployment extends Construct {
           resultPath,
         }),
       );
-    this.findEndpoint = describe('Find endpoint', '$.endpoint');
-    this.pollEndpoint = describe('Check endpoint', '$.endpoint');
+    const findEndpoint = describe('Find endpoint', '$.endpoint');
+    const pollEndpoint = describe('Check endpoint', '$.endpoint');
 
-    this.createEndpoint = withRetry(
+    const createEndpoint = withRetry(
       new tasks.SageMakerCreateEndpoint(this, 'Create endpoint', {
         endpointName,
         endpointConfigName: configName,
@@ -187,7 +166,7 @@ export class Deployment extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.updateEndpoint = withRetry(
+    const updateEndpoint = withRetry(
       new BlueGreenUpdateEndpoint(this, 'Update endpoint', {
         endpointName,
         endpointConfigName: configName,
@@ -204,7 +183,7 @@ export class Deployment extends Construct {
     );
 
     // Creating with tags needs AddTags; rolling back on an alarm needs the caller to be able to read it.
-    this.stateMachinePolicy = [
+    this.stateMachinePolicy.push(
       new iam.PolicyStatement({
         actions: ['sagemaker:AddTags'],
         resources: [
@@ -218,15 +197,9 @@ export class Deployment extends Construct {
         ],
       }),
       new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: [this.alarm.alarmArn] }),
-    ];
+    );
 
-    this.endpointMissing = new sfn.Choice(this, 'Endpoint missing?');
-    this.wait = new sfn.Wait(this, 'Wait for endpoint', {
-      time: sfn.WaitTime.duration(props.pollInterval ?? Duration.minutes(1)),
-    });
-    this.checkStatus = new sfn.Choice(this, 'Endpoint in service?');
-
-    this.describeLive = new sfn.Pass(this, 'Describe live model', {
+    const describeLive = new sfn.Pass(this, 'Describe live model', {
       parameters: {
         version: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
         map: sfn.JsonPath.numberAt('$.gate.map'),
@@ -235,7 +208,7 @@ export class Deployment extends Construct {
       },
       resultPath: '$.live',
     });
-    this.record = withRetry(
+    const record = withRetry(
       new tasks.CallAwsService(this, 'Record live model', {
         service: 'ssm',
         action: 'putParameter',
@@ -249,5 +222,90 @@ export class Deployment extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
+    this.catchFailures(
+      createModel,
+      createEndpointConfig,
+      findEndpoint,
+      createEndpoint,
+      updateEndpoint,
+      pollEndpoint,
+      record,
+    );
+
+    // An existing endpoint is updated. UpdateEndpoint cannot repair an endpoint whose creation failed: say what
+    // to do instead of failing obscurely.
+    name
+      .next(createModel)
+      .next(createEndpointConfig)
+      .next(findEndpoint)
+      .next(
+        new sfn.Choice(this, 'Endpoint usable?')
+          .when(
+            sfn.Condition.stringEquals('$.endpoint.EndpointStatus', 'Failed'),
+            this.failWith('Endpoint unusable', {
+              parameters: {
+                Error: 'EndpointFailed',
+                Cause: sfn.JsonPath.format(
+                  'The endpoint {} is in Failed state and cannot be updated ({}). Delete it ' +
+                    '(aws sagemaker delete-endpoint --endpoint-name {}) and start a new run to create it again.',
+                  sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
+                  sfn.JsonPath.stringAt('$.endpoint.FailureReason'),
+                  sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
+                ),
+              },
+            }),
+          )
+          .otherwise(updateEndpoint),
+      );
+    // A missing one is created: DescribeEndpoint answers it with an error, not a status.
+    findEndpoint.addCatch(
+      new sfn.Choice(this, 'Endpoint missing?')
+        .when(sfn.Condition.stringMatches('$.error.Cause', '*Could not find endpoint*'), createEndpoint)
+        .otherwise(this.failed),
+      {
+        errors: ['SageMaker.AmazonSageMakerException', 'SageMaker.ValidationException'],
+        resultPath: '$.error',
+      },
+    );
+
+    // Either way, poll until the endpoint serves the new config, then record the live model.
+    const wait = new sfn.Wait(this, 'Wait for endpoint', {
+      time: sfn.WaitTime.duration(props.pollInterval ?? Duration.minutes(1)),
+    });
+    createEndpoint.next(wait);
+    updateEndpoint.next(wait);
+    wait.next(pollEndpoint).next(
+      new sfn.Choice(this, 'Endpoint in service?')
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.stringEquals('$.endpoint.EndpointStatus', 'InService'),
+            sfn.Condition.stringEqualsJsonPath(
+              '$.endpoint.EndpointConfigName',
+              '$.deploy.endpointConfigName',
+            ),
+          ),
+          describeLive.next(record),
+        )
+        .when(
+          sfn.Condition.stringEquals('$.endpoint.EndpointStatus', 'InService'),
+          this.failWith('Update rolled back', {
+            result: sfn.Result.fromObject({
+              Error: 'UpdateRolledBack',
+              Cause:
+                'The endpoint rolled back to its previous configuration (its 5XX alarm fired during the update); ' +
+                'the previous model keeps serving.',
+            }),
+          }),
+        )
+        .when(
+          sfn.Condition.stringEquals('$.endpoint.EndpointStatus', 'Failed'),
+          this.failWith('Endpoint failed', {
+            parameters: { Error: 'EndpointFailed', Cause: sfn.JsonPath.stringAt('$.endpoint.FailureReason') },
+          }),
+        )
+        .otherwise(wait),
+    );
+    this.startState = name;
+    this.endStates = [record];
   }
 }

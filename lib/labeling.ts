@@ -7,9 +7,15 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { DATASET_LABEL_ATTRIBUTE } from '../contracts';
+import {
+  DATASET_LABEL_ATTRIBUTE,
+  FindUnlabeledEvent,
+  GroundTruthLabelsEvent,
+  RequestLabelsEvent,
+} from '../contracts';
 import { LabelingConfig } from './config';
 import { PREFIXES } from './data';
+import { handlerEvent } from './handler-event';
 import {
   grantSageMakerJobLogging,
   invoke,
@@ -17,6 +23,7 @@ import {
   runResourceName,
   withRetry,
 } from './pipeline-tasks';
+import { openBranch, PipelineStage } from './stage';
 
 /**
  * Accounts that publish Ground Truth's built-in bounding-box Lambdas (PRE-BoundingBox, ACS-BoundingBox), per
@@ -69,66 +76,77 @@ export interface LabelingProps {
 }
 
 /**
- * Stage 2: find the preprocessed images without a label and have them labeled, by a Ground Truth
- * bounding-box job for a private workteam or by waiting for the operator to import a label file.
- * `find` puts its result at `$.unlabeled`; `label` puts {@link LabelsImported} at `$.labels`.
+ * The label stage: find the preprocessed images without a label (`$.unlabeled`) and have them labeled, by a
+ * Ground Truth bounding-box job for a private workteam or by waiting for the operator to import a label file
+ * ({@link LabelsImported} at `$.labels`). With nothing to label, a run that preprocessed new images, or was
+ * started with `{"force": true}`, goes straight on; any other leaves at {@link nothingNew}.
  */
-export class Labeling extends Construct {
-  /** Lists the unlabeled images and writes their manifest. */
-  public readonly find: tasks.LambdaInvoke;
-  /** Labels the images found: the Ground Truth chain or the wait for an import. */
-  public readonly label: sfn.Chain;
-  /** Every Task of the stage, for the pipeline to attach its failure Catch. */
-  public readonly tasks: (sfn.TaskStateBase | sfn.CustomState)[];
-  /** Ground Truth mode: the Task converting the job's output (throws `LabelFileError` for unusable labels). */
-  public readonly importGroundTruth?: tasks.LambdaInvoke;
-  /** Import mode: the Task waiting for the operator (times out after `importTimeout`). */
-  public readonly waitForImport?: tasks.LambdaInvoke;
-  /** What the state machine's role needs for the tasks CDK does not know (the Ground Truth job). */
-  public readonly stateMachinePolicy: iam.PolicyStatement[];
-  /** How long an import-mode run waits for labels. */
-  public readonly importTimeout: Duration;
+export class Labeling extends PipelineStage {
+  public readonly startState: sfn.State;
+  public readonly endStates: sfn.INextable[];
+  /** Left when there is nothing to label, no new image and no `force`: the run has nothing to train on. */
+  public readonly nothingNew: sfn.INextable;
   /** Longest the labeling step may take: the import wait, or how long Ground Truth tasks stay available. */
   public readonly maxDuration: Duration;
 
   constructor(scope: Construct, id: string, props: LabelingProps) {
-    super(scope, id);
+    super(scope, id, 'label');
     const { datasetBucket, rawBucket } = props;
     const buckets = { rawBucket: rawBucket.bucketName, datasetBucket: datasetBucket.bucketName };
-    this.importTimeout = props.importTimeout ?? Duration.days(7);
+    const importTimeout = props.importTimeout ?? Duration.days(7);
     const taskAvailability = props.taskAvailability ?? Duration.days(10);
-    this.maxDuration = props.config.mode === 'groundtruth' ? taskAvailability : this.importTimeout;
+    this.maxDuration = props.config.mode === 'groundtruth' ? taskAvailability : importTimeout;
 
     const findFunction = pipelineFunction(this, 'FindFunction', { handler: 'find-unlabeled' });
     datasetBucket.grantRead(findFunction, `${PREFIXES.images}*`);
     datasetBucket.grantRead(findFunction, `${PREFIXES.labels}*`);
     datasetBucket.grantPut(findFunction, `${PREFIXES.manifests}labeling/*`);
-    this.find = invoke(this, 'Find unlabeled images', findFunction, {
-      payload: { ...buckets, executionName: sfn.JsonPath.executionName },
+    const find = invoke(this, 'Find unlabeled images', findFunction, {
+      payload: handlerEvent<FindUnlabeledEvent>({ ...buckets, executionName: sfn.JsonPath.executionName }),
       resultPath: '$.unlabeled',
     });
+    this.catchFailures(find);
 
+    let label: sfn.Chain;
     if (props.config.mode === 'groundtruth') {
       if (!props.config.workteamArn) throw new Error('Labeling: groundtruth mode needs a workteamArn');
-      const { steps, convert, policy } = this.groundTruth(
-        props,
-        props.config.workteamArn,
-        buckets,
-        taskAvailability,
-      );
-      this.importGroundTruth = convert;
-      this.label = steps.slice(1).reduce((chain, step) => chain.next(step), sfn.Chain.start(steps[0]));
-      this.tasks = [this.find, ...steps];
-      this.stateMachinePolicy = policy;
+      label = this.groundTruth(props, props.config.workteamArn, buckets, taskAvailability);
     } else {
-      const requestFunction = pipelineFunction(this, 'RequestFunction', { handler: 'request-labels' });
-      datasetBucket.grantPut(requestFunction, `${PREFIXES.manifests}labeling/*`);
-      props.topic.grantPublish(requestFunction);
-      this.waitForImport = withRetry(
-        new tasks.LambdaInvoke(this, 'Wait for imported labels', {
-          lambdaFunction: requestFunction,
-          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-          payload: sfn.TaskInput.fromObject({
+      label = this.waitForImport(props, buckets, importTimeout);
+    }
+
+    const anythingNew = new sfn.Choice(this, 'Anything new?').when(
+      sfn.Condition.numberGreaterThan('$.unlabeled.count', 0),
+      label,
+    );
+    const newImagesOrForced = sfn.Condition.or(
+      sfn.Condition.numberGreaterThan('$.preprocess.processed', 0),
+      sfn.Condition.and(sfn.Condition.isPresent('$.force'), sfn.Condition.booleanEquals('$.force', true)),
+    );
+    this.startState = find;
+    this.endStates = [...label.endStates, openBranch(anythingNew, newImagesOrForced)];
+    this.nothingNew = openBranch(anythingNew);
+    find.next(anythingNew);
+  }
+
+  /**
+   * Import mode: `request-labels` asks the operator for labels and the run waits for the label import's task
+   * token; after `importTimeout` the run fails with `LabelsNotImported`.
+   */
+  private waitForImport(
+    props: LabelingProps,
+    buckets: { rawBucket: string; datasetBucket: string },
+    importTimeout: Duration,
+  ): sfn.Chain {
+    const requestFunction = pipelineFunction(this, 'RequestFunction', { handler: 'request-labels' });
+    props.datasetBucket.grantPut(requestFunction, `${PREFIXES.manifests}labeling/*`);
+    props.topic.grantPublish(requestFunction);
+    const wait = withRetry(
+      new tasks.LambdaInvoke(this, 'Wait for imported labels', {
+        lambdaFunction: requestFunction,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject(
+          handlerEvent<RequestLabelsEvent>({
             ...buckets,
             taskToken: sfn.JsonPath.taskToken,
             executionName: sfn.JsonPath.executionName,
@@ -136,28 +154,38 @@ export class Labeling extends Construct {
             unlabeled: sfn.JsonPath.objectAt('$.unlabeled'),
             topicArn: props.topic.topicArn,
           }),
-          retryOnServiceExceptions: false,
-          taskTimeout: sfn.Timeout.duration(this.importTimeout),
-          resultPath: '$.labels',
+        ),
+        retryOnServiceExceptions: false,
+        taskTimeout: sfn.Timeout.duration(importTimeout),
+        resultPath: '$.labels',
+      }),
+    );
+    // The first matching Catch wins (CDK renders the catch-all last): the timeout has its own message.
+    wait.addCatch(
+      this.failWith('Labels not imported in time', {
+        result: sfn.Result.fromObject({
+          Error: 'LabelsNotImported',
+          Cause:
+            `No labels were imported within ${importTimeout.toHumanString()}. ` +
+            'Import labels for the images listed in the labeling request, then start a new run.',
         }),
-      );
-      this.label = sfn.Chain.start(this.waitForImport);
-      this.tasks = [this.find, this.waitForImport];
-      this.stateMachinePolicy = [];
-    }
+      }),
+      { errors: ['States.Timeout'], resultPath: '$.error' },
+    );
+    this.catchFailures(wait);
+    return sfn.Chain.start(wait);
   }
 
-  /** The Ground Truth chain: write the worker UI and categories, run the job, convert its output. */
+  /**
+   * Ground Truth mode: write the worker UI and categories, run the job, convert its output (unusable labels
+   * fail the run with `LabelFileError` and the handler's message).
+   */
   private groundTruth(
     props: LabelingProps,
     workteamArn: string,
     buckets: { rawBucket: string; datasetBucket: string },
     taskAvailability: Duration,
-  ): {
-    steps: (sfn.TaskStateBase | sfn.CustomState)[];
-    convert: tasks.LambdaInvoke;
-    policy: iam.PolicyStatement[];
-  } {
+  ): sfn.Chain {
     const { datasetBucket, namePrefix } = props;
     const stack = Stack.of(this);
     const bucketName = datasetBucket.bucketName;
@@ -263,16 +291,21 @@ export class Labeling extends Construct {
     datasetBucket.grantRead(convertFunction, `${PREFIXES.images}*`);
     datasetBucket.grantPut(convertFunction, `${PREFIXES.labels}*`);
     const convert = invoke(this, 'Import Ground Truth labels', convertFunction, {
-      payload: {
+      payload: handlerEvent<GroundTruthLabelsEvent>({
         ...buckets,
         outputManifestUri: sfn.JsonPath.stringAt('$.labelingJob.outputManifestUri'),
         labelAttributeName: DATASET_LABEL_ATTRIBUTE,
         classes: props.classes,
-      },
+      }),
       resultPath: '$.labels',
     });
+    this.explainHandlerError(convert, 'LabelFileError', {
+      read: 'Read label error',
+      explained: 'Labels not usable',
+    });
 
-    const policy = [
+    // The labeling job is a CustomState, which grants nothing itself.
+    this.stateMachinePolicy.push(
       new iam.PolicyStatement({
         actions: [
           'sagemaker:CreateLabelingJob',
@@ -302,7 +335,8 @@ export class Labeling extends Construct {
         resources: [jobRole.roleArn],
         conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
       }),
-    ];
-    return { steps: [writeCategories, writeTemplate, createJob, convert], convert, policy };
+    );
+    this.catchFailures(writeCategories, writeTemplate, createJob, convert);
+    return sfn.Chain.start(writeCategories).next(writeTemplate).next(createJob).next(convert);
   }
 }

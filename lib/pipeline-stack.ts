@@ -4,6 +4,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { join } from 'path';
+import { Assemble } from './assemble';
 import { RuntimeResourceCleanup } from './cleanup';
 import { AppConfig } from './config';
 import { DataBuckets } from './data';
@@ -15,6 +16,7 @@ import { Notifications } from './notifications';
 import { Pipeline } from './pipeline';
 import { sageMakerNamePrefix } from './pipeline-tasks';
 import { Preprocess } from './preprocess';
+import { QualityGate } from './quality-gate';
 import { Training } from './training';
 
 /** Properties of {@link PipelineStack}. */
@@ -63,7 +65,7 @@ export class PipelineStack extends Stack {
       rawBucket: buckets.raw,
       datasetBucket: buckets.dataset,
     });
-    const labeling = new Labeling(this, 'Labeling', {
+    const label = new Labeling(this, 'Labeling', {
       config: config.labeling,
       classes: config.classes,
       rawBucket: buckets.raw,
@@ -71,9 +73,13 @@ export class PipelineStack extends Stack {
       topic: notifications.topic,
       namePrefix,
     });
-    const training = new Training(this, 'Training', {
-      config,
+    const assemble = new Assemble(this, 'Assemble', {
+      classes: config.classes,
       rawBucket: buckets.raw,
+      datasetBucket: buckets.dataset,
+    });
+    const train = new Training(this, 'Training', {
+      config,
       datasetBucket: buckets.dataset,
       artifactsBucket: buckets.artifacts,
       key,
@@ -82,9 +88,12 @@ export class PipelineStack extends Stack {
         buildArgs: { DEVICE: 'gpu' },
       }),
       namePrefix,
+    });
+    const qualityGate = new QualityGate(this, 'QualityGate', {
+      config: config.qualityGate,
       liveModel: this.liveModel,
     });
-    const deployment = new Deployment(this, 'Deployment', {
+    const deploy = new Deployment(this, 'Deployment', {
       config: config.endpoint,
       endpointName: this.endpointName,
       artifactsBucket: buckets.artifacts,
@@ -98,9 +107,11 @@ export class PipelineStack extends Stack {
     });
     const pipeline = new Pipeline(this, 'Pipeline', {
       preprocess,
-      labeling,
-      training,
-      deployment,
+      label,
+      assemble,
+      train,
+      qualityGate,
+      deploy,
       notifications,
       key,
       schedule: config.schedule,

@@ -2,11 +2,13 @@ import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { PreprocessEvent, PreprocessReportEvent } from '../contracts';
 import { PreprocessConfig } from './config';
 import { PREFIXES } from './data';
+import { handlerEvent } from './handler-event';
 import { invoke, pipelineFunction } from './pipeline-tasks';
+import { PipelineStage } from './stage';
 
 /**
  * A ResultWriterV2 whose permissions cover only the objects under its prefix: CDK's lets the state machine put
@@ -34,18 +36,16 @@ export interface PreprocessProps {
 }
 
 /**
- * Stage 1: a Distributed Map lists `raw/` and hands batches of keys to the `preprocess` Lambda (grayscale,
- * EXIF orientation, resize), then `preprocess-report` collects the batches' results into one report.
+ * The preprocess stage: a Distributed Map lists `raw/` and hands batches of keys to the `preprocess` Lambda
+ * (grayscale, EXIF orientation, resize), then `preprocess-report` collects the batches' results into one report.
  * Result at `$.preprocess` ({@link PreprocessReportResult}).
  */
-export class Preprocess extends Construct {
-  /** The Distributed Map over the raw bucket. */
-  public readonly map: sfn.DistributedMap;
-  /** The report step after the map. */
-  public readonly report: tasks.LambdaInvoke;
+export class Preprocess extends PipelineStage {
+  public readonly startState: sfn.State;
+  public readonly endStates: sfn.INextable[];
 
   constructor(scope: Construct, id: string, props: PreprocessProps) {
-    super(scope, id);
+    super(scope, id, 'preprocess');
     const { config, rawBucket, datasetBucket } = props;
     const buckets = { rawBucket: rawBucket.bucketName, datasetBucket: datasetBucket.bucketName };
 
@@ -70,12 +70,10 @@ export class Preprocess extends Construct {
     datasetBucket.grantRead(reportFunction, `${PREFIXES.reports}*`);
     datasetBucket.grantPut(reportFunction, `${PREFIXES.reports}*`);
 
-    this.map = new sfn.DistributedMap(this, 'Preprocess raw images', {
+    const batchInput: PreprocessEvent['BatchInput'] = { ...buckets, maxSide: config.maxSide };
+    const map = new sfn.DistributedMap(this, 'Preprocess raw images', {
       itemReader: new sfn.S3ObjectsItemReader({ bucket: rawBucket, prefix: PREFIXES.raw }),
-      itemBatcher: new sfn.ItemBatcher({
-        maxItemsPerBatch: config.batchSize,
-        batchInput: { ...buckets, maxSide: config.maxSide },
-      }),
+      itemBatcher: new sfn.ItemBatcher({ maxItemsPerBatch: config.batchSize, batchInput }),
       maxConcurrency: config.maxConcurrency,
       toleratedFailurePercentage: config.toleratedFailurePercentage,
       resultWriterV2: new PrefixResultWriter({
@@ -85,19 +83,25 @@ export class Preprocess extends Construct {
       resultSelector: { 'ResultWriterDetails.$': '$.ResultWriterDetails' },
       resultPath: '$.preprocessMap',
     });
-    this.map.itemProcessor(
+    map.itemProcessor(
       invoke(this, 'Preprocess a batch', preprocess, {
-        payload: { 'Items.$': '$.Items', 'BatchInput.$': '$.BatchInput' },
+        payload: handlerEvent<PreprocessEvent>({
+          Items: sfn.JsonPath.objectAt('$.Items'),
+          BatchInput: sfn.JsonPath.objectAt('$.BatchInput'),
+        }),
       }),
     );
 
-    this.report = invoke(this, 'Summarize preprocessing', reportFunction, {
-      payload: {
+    const report = invoke(this, 'Summarize preprocessing', reportFunction, {
+      payload: handlerEvent<PreprocessReportEvent>({
         ...buckets,
         executionName: sfn.JsonPath.executionName,
         resultWriterDetails: sfn.JsonPath.objectAt('$.preprocessMap.ResultWriterDetails'),
-      },
+      }),
       resultPath: '$.preprocess',
     });
+    this.catchFailures(map, report);
+    this.startState = map;
+    this.endStates = map.next(report).endStates;
   }
 }

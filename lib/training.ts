@@ -3,7 +3,6 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -12,20 +11,17 @@ import { AppConfig } from './config';
 import { PREFIXES } from './data';
 import {
   grantSageMakerJobLogging,
-  invoke,
-  pipelineFunction,
   runResourceName,
   SpotTrainingJob,
   UngrantedS3Location,
   withRetry,
 } from './pipeline-tasks';
+import { openBranch, PipelineStage } from './stage';
 
 /** Properties of {@link Training}. */
 export interface TrainingProps {
   readonly config: AppConfig;
-  /** Raw uploads (only their name is passed on, as every handler event carries both buckets). */
-  readonly rawBucket: s3.IBucket;
-  /** Images, labels and the manifests `assemble-dataset` writes. */
+  /** Images and the manifests `assemble-dataset` writes. */
   readonly datasetBucket: s3.IBucket;
   /** pretrained/ (read), checkpoints/ and models/ (written). */
   readonly artifactsBucket: s3.IBucket;
@@ -35,13 +31,6 @@ export interface TrainingProps {
   readonly image: tasks.DockerImage;
   /** Lowercase prefix of the run's SageMaker resource names. */
   readonly namePrefix: string;
-  /** The live-model record the quality gate compares against. */
-  readonly liveModel: ssm.IStringParameter;
-  /**
-   * Percentage of images held out for validation.
-   * @default 20
-   */
-  readonly validationPercent?: number;
   /**
    * Size of the training instance's volume.
    * @default 50 GiB
@@ -50,55 +39,25 @@ export interface TrainingProps {
 }
 
 /**
- * Stages 3 to 5: assemble the cumulative dataset (`$.dataset`), train the SSD detector on SageMaker
- * (`$.training`: DescribeTrainingJob's output) and let the quality gate decide (`$.gate`).
- * Training starts from `pretrained/` when the operator uploaded weights there, else from the container's.
+ * The train stage: a SageMaker training job of the SSD detector on the assembled dataset (`$.training`:
+ * DescribeTrainingJob's output). Training starts from `pretrained/` when the operator uploaded weights there, else
+ * from the container's. A job that reported no metric fails the run with `NoMetrics`.
  */
-export class Training extends Construct {
-  /** Writes the dataset manifests and the train/validation split. */
-  public readonly assemble: tasks.LambdaInvoke;
-  /** Checks whether `pretrained/` holds anything (an empty File-mode channel fails the job). */
-  public readonly checkPretrained: tasks.CallAwsService;
-  /** Routes to one of the two training tasks. */
-  public readonly choosePretrained: sfn.Choice;
-  /** Training from the container's built-in weights. */
-  public readonly train: SpotTrainingJob;
-  /** Training from the weights under `pretrained/`. */
-  public readonly trainFromPretrained: SpotTrainingJob;
-  /** The quality gate (`$.gate`, {@link QualityGateResult}). */
-  public readonly gate: tasks.LambdaInvoke;
+export class Training extends PipelineStage {
+  public readonly startState: sfn.State;
+  public readonly endStates: sfn.INextable[];
   /** The role the training jobs run as. */
   public readonly role: iam.Role;
   /** Longest a training job may take, waiting for spot capacity included. */
   public readonly maxDuration: Duration;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
-    super(scope, id);
+    super(scope, id, 'train');
     const { config, datasetBucket, artifactsBucket, key, namePrefix } = props;
-    const validationPercent = props.validationPercent ?? 20;
-    if (!(validationPercent > 0 && validationPercent < 100)) {
-      throw new Error(`Training: validationPercent must be between 0 and 100, got ${validationPercent}`);
-    }
 
-    const assembleFunction = pipelineFunction(this, 'AssembleFunction', {
-      handler: 'assemble-dataset',
-      timeout: Duration.minutes(5),
-      memorySize: 1024,
-    });
-    datasetBucket.grantRead(assembleFunction, `${PREFIXES.labels}*`);
-    datasetBucket.grantRead(assembleFunction, `${PREFIXES.images}*`);
-    datasetBucket.grantPut(assembleFunction, `${PREFIXES.manifests}*`);
-    this.assemble = invoke(this, 'Assemble dataset', assembleFunction, {
-      payload: {
-        rawBucket: props.rawBucket.bucketName,
-        datasetBucket: datasetBucket.bucketName,
-        classes: config.classes,
-        validationPercent,
-      },
-      resultPath: '$.dataset',
-    });
-
-    this.checkPretrained = withRetry(
+    // An empty File-mode channel fails the job: the pretrained channel is added only when pretrained/ holds
+    // anything.
+    const checkPretrained = withRetry(
       new tasks.CallAwsService(this, 'Look for pretrained weights', {
         service: 's3',
         action: 'listObjectsV2',
@@ -204,24 +163,32 @@ export class Training extends Construct {
           resultPath: '$.training',
         }),
       );
-    this.train = job('Train', false);
-    this.trainFromPretrained = job('Train from pretrained weights', true);
-    this.choosePretrained = new sfn.Choice(this, 'Pretrained weights uploaded?')
-      .when(sfn.Condition.numberGreaterThan('$.pretrained.count', 0), this.trainFromPretrained)
-      .otherwise(this.train);
+    const train = job('Train', false);
+    const trainFromPretrained = job('Train from pretrained weights', true);
+    this.catchFailures(checkPretrained, train, trainFromPretrained);
 
-    const gateFunction = pipelineFunction(this, 'QualityGateFunction', {
-      handler: 'quality-gate',
-      environment: { LIVE_MODEL_PARAMETER: props.liveModel.parameterName },
-    });
-    props.liveModel.grantRead(gateFunction);
-    this.gate = invoke(this, 'Check model quality', gateFunction, {
-      payload: {
-        finalMetrics: sfn.JsonPath.listAt('$.training.FinalMetricDataList'),
-        minMap: config.qualityGate.minMap,
-        tolerance: config.qualityGate.tolerance,
-      },
-      resultPath: '$.gate',
-    });
+    // A job that printed no metric has no FinalMetricDataList; reading it in the quality gate's payload would fail
+    // the execution without any notification.
+    const metricsReported = new sfn.Choice(this, 'Metrics reported?').otherwise(
+      this.failWith('No metrics', {
+        result: sfn.Result.fromObject({
+          Error: 'NoMetrics',
+          Cause:
+            'The training job finished without reporting best_val_mAP; see its CloudWatch log for what it printed.',
+        }),
+      }),
+    );
+    this.startState = checkPretrained;
+    this.endStates = [
+      openBranch(metricsReported, sfn.Condition.isPresent('$.training.FinalMetricDataList[0]')),
+    ];
+    checkPretrained.next(
+      new sfn.Choice(this, 'Pretrained weights uploaded?')
+        .when(
+          sfn.Condition.numberGreaterThan('$.pretrained.count', 0),
+          trainFromPretrained.next(metricsReported),
+        )
+        .otherwise(train.next(metricsReported)),
+    );
   }
 }

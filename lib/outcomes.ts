@@ -1,0 +1,120 @@
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { Notifications } from './notifications';
+import { failedIn } from './stage';
+
+/** Names of the states a run ends in, one per outcome. */
+export const OUTCOME_STATES = {
+  deployed: 'Deployed',
+  rejected: 'Model rejected',
+  nothingNew: 'Nothing new',
+  alreadyRunning: 'Already running',
+  failed: 'Run failed',
+} as const;
+
+/** Properties of {@link Outcomes}. */
+export interface OutcomesProps {
+  /** The topic every outcome is published to. */
+  readonly notifications: Notifications;
+}
+
+/**
+ * How a run ends: each outcome publishes one message (`outcome`, `summary`, `execution` and what else the outcome
+ * has to say) and ends in its state of {@link OUTCOME_STATES}. A notification that cannot be published fails the
+ * run in stage `notify`; the failure notification itself ends in `Run failed` whether or not it is published.
+ */
+export class Outcomes extends Construct {
+  /** Publishes that the model is live (from `$.live`), then `Deployed`. */
+  public readonly deployed: sfn.Chain;
+  /** Publishes the gate's reason (from `$.gate`), then `Model rejected`. */
+  public readonly rejected: sfn.Chain;
+  /** Publishes the preprocessing summary, then `Nothing new`. */
+  public readonly nothingNew: sfn.Chain;
+  /** Publishes that another run is in progress, then `Already running`. */
+  public readonly alreadyRunning: sfn.Chain;
+  /** Publishes the stage (`$.failure.stage`) and the error (`$.error`), then `Run failed`. */
+  public readonly failed: sfn.Chain;
+
+  constructor(scope: Construct, id: string, props: OutcomesProps) {
+    super(scope, id);
+    const { notifications } = props;
+    const execution = sfn.JsonPath.executionName;
+
+    const runFailed = new sfn.Fail(this, OUTCOME_STATES.failed, {
+      error: 'PipelineFailed',
+      causePath: '$.error.Cause',
+    });
+    this.failed = notifications
+      .publish('Notify failure', 'logo-detection: pipeline run failed', {
+        outcome: 'failed',
+        summary: sfn.JsonPath.format(
+          'The run failed in stage {}: {}',
+          sfn.JsonPath.stringAt('$.failure.stage'),
+          sfn.JsonPath.stringAt('$.error.Cause'),
+        ),
+        stage: sfn.JsonPath.stringAt('$.failure.stage'),
+        error: sfn.JsonPath.stringAt('$.error.Error'),
+        cause: sfn.JsonPath.stringAt('$.error.Cause'),
+        execution,
+      })
+      .addCatch(runFailed, { resultPath: '$.notifyError' })
+      .next(runFailed);
+
+    const notifyFailed = failedIn(this, 'notify').next(this.failed);
+    const notify = (id: string, subject: string, message: Record<string, unknown>, end: string) =>
+      notifications
+        .publish(id, subject, { ...message, execution })
+        .addCatch(notifyFailed, { resultPath: '$.error' })
+        .next(new sfn.Succeed(this, end));
+
+    this.alreadyRunning = notify(
+      'Notify already running',
+      'logo-detection: a run is already in progress',
+      {
+        outcome: 'already-running',
+        summary: 'Another run of this pipeline is in progress, so this one stopped without doing anything.',
+      },
+      OUTCOME_STATES.alreadyRunning,
+    );
+    this.nothingNew = notify(
+      'Notify nothing new',
+      'logo-detection: nothing new to train on',
+      {
+        outcome: 'nothing-new',
+        summary:
+          'No new images and nothing left to label, so training was skipped. Start a run with {"force": true} to retrain anyway.',
+        preprocess: sfn.JsonPath.objectAt('$.preprocess'),
+      },
+      OUTCOME_STATES.nothingNew,
+    );
+    this.rejected = notify(
+      'Notify model rejected',
+      'logo-detection: new model rejected',
+      {
+        outcome: 'rejected',
+        summary: sfn.JsonPath.stringAt('$.gate.reason'),
+        version: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
+        map: sfn.JsonPath.numberAt('$.gate.map'),
+        liveMap: sfn.JsonPath.stringAt('$.gate.liveMap'),
+      },
+      OUTCOME_STATES.rejected,
+    );
+    this.deployed = notify(
+      'Notify deployed',
+      'logo-detection: new model deployed',
+      {
+        outcome: 'deployed',
+        summary: sfn.JsonPath.format(
+          'Model {} is live on endpoint {} with validation mAP {}.',
+          sfn.JsonPath.stringAt('$.live.version'),
+          sfn.JsonPath.stringAt('$.live.endpointName'),
+          sfn.JsonPath.stringAt('$.live.map'),
+        ),
+        version: sfn.JsonPath.stringAt('$.live.version'),
+        map: sfn.JsonPath.numberAt('$.live.map'),
+        endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
+      },
+      OUTCOME_STATES.deployed,
+    );
+  }
+}
