@@ -43,6 +43,8 @@ const PROXY_TIMEOUT = Duration.seconds(25);
 /**
  * API Gateway's own errors (authentication, throttling, unknown paths, its timeouts) in the API's error shape
  * `{"error": {"code", "message"}, "requestId"}`, with the codes documented in openapi/detection-api.yaml.
+ * Not REQUEST_TOO_LARGE: API Gateway does not support customizing its 413 for REST APIs, so the contract
+ * documents that 413's own body instead.
  */
 const GATEWAY_ERRORS: [apigateway.ResponseType, string, string?][] = [
   [apigateway.ResponseType.DEFAULT_4XX, 'ClientError'],
@@ -61,7 +63,6 @@ const GATEWAY_ERRORS: [apigateway.ResponseType, string, string?][] = [
   [apigateway.ResponseType.QUOTA_EXCEEDED, 'QuotaExceeded'],
   [apigateway.ResponseType.BAD_REQUEST_PARAMETERS, 'InvalidParameter'],
   [apigateway.ResponseType.BAD_REQUEST_BODY, 'InvalidRequestBody'],
-  [apigateway.ResponseType.REQUEST_TOO_LARGE, 'PayloadTooLarge'],
   [apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE, 'UnsupportedMediaType'],
   [apigateway.ResponseType.INTEGRATION_TIMEOUT, 'Timeout'],
 ];

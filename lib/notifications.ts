@@ -1,5 +1,5 @@
+import { Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -37,6 +37,9 @@ export class Notifications extends Construct {
     });
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     // EventBridge publishes the timed-out and aborted executions, so it must be able to use the topic's key.
+    // No aws:SourceArn/aws:SourceAccount condition here: the SNS developer guide says KMS key policies do not
+    // support them for EventBridge-to-encrypted-topic delivery (every notification would be dropped). The topic
+    // policy carries them instead (see watch).
     props.key.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
   }
 
@@ -58,24 +61,36 @@ export class Notifications extends Construct {
    * notification state of their own.
    */
   public watch(stateMachine: sfn.IStateMachine): events.Rule {
-    return new events.Rule(this, 'StoppedExecutions', {
+    const rule = new events.Rule(this, 'StoppedExecutions', {
       description: 'logo-detection: pipeline executions that timed out or were aborted',
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [stateMachine.stateMachineArn] },
       },
-      targets: [
-        new targets.SnsTopic(this.topic, {
-          message: events.RuleTargetInput.fromObject({
-            outcome: events.EventField.fromPath('$.detail.status'),
-            summary:
-              'The pipeline execution stopped before finishing; its history shows the last state it entered.',
-            execution: events.EventField.fromPath('$.detail.executionArn'),
-            stoppedAt: events.EventField.fromPath('$.time'),
-          }),
-        }),
-      ],
     });
+    const message = events.RuleTargetInput.fromObject({
+      outcome: events.EventField.fromPath('$.detail.status'),
+      summary:
+        'The pipeline execution stopped before finishing; its history shows the last state it entered.',
+      execution: events.EventField.fromPath('$.detail.executionArn'),
+      stoppedAt: events.EventField.fromPath('$.time'),
+    });
+    // Not targets.SnsTopic: it lets events.amazonaws.com publish on behalf of any rule in any account.
+    rule.addTarget({
+      bind: () => ({ arn: this.topic.topicArn, input: message, targetResource: this.topic }),
+    });
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          ArnEquals: { 'aws:SourceArn': rule.ruleArn },
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+        },
+      }),
+    );
+    return rule;
   }
 }
