@@ -1,8 +1,9 @@
 import validator from 'asl-validator';
 import { buildApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
-import { AslDefinition, CfnTemplate, loadPipelineDefinition } from '../scripts/local/definition';
+import { Template as AssertionTemplate } from 'aws-cdk-lib/assertions';
 import { newApp } from './app-context';
+import { AslDefinition, synthesizedDefinition } from './state-machine';
 
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
@@ -56,9 +57,14 @@ function placeholder(type: string, logicalId: string, attribute?: string): strin
   return attribute === 'Arn' ? arn : `${name}-${attribute.toLowerCase()}`;
 }
 
-type Template = CfnTemplate & {
+/** The parts of a synthesized CloudFormation template this test reads. */
+interface Template {
+  readonly Resources: Record<
+    string,
+    { readonly Type: string; readonly Properties?: Record<string, unknown> }
+  >;
   readonly Outputs?: Record<string, { readonly Value: unknown; readonly Export?: { readonly Name: string } }>;
-};
+}
 
 /** A value of the right shape for a `Ref` or `Fn::GetAtt` (`value`) to a resource of `template`. */
 function resolveReference(template: Template, value: unknown): string {
@@ -94,7 +100,12 @@ function resolvedDefinition(context: Record<string, unknown>): AslDefinition {
     (r) => r.Type === 'AWS::StepFunctions::StateMachine',
   );
   const { refs, getAtts, imports } = references(machine.Properties?.DefinitionString);
-  const substitutions: Record<string, string> = { 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT };
+  const substitutions: Record<string, string> = {
+    'AWS::Region': REGION,
+    'AWS::AccountId': ACCOUNT,
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
   for (const target of [...refs, ...getAtts].filter((name) => !name.startsWith('AWS::'))) {
     const [logicalId, attribute] = target.split('.');
     substitutions[target] = resolveReference(
@@ -107,12 +118,24 @@ function resolvedDefinition(context: Record<string, unknown>): AslDefinition {
     if (value === undefined) throw new Error(`No stack of the app exports ${name}`);
     substitutions[name] = value;
   }
-  const text = JSON.stringify(loadPipelineDefinition(template, substitutions));
-  // What the loader writes for a reference it could not resolve.
-  const placeholders = [...refs, ...getAtts].map((name) => `<${name}>`);
-  placeholders.push(...[...imports].map((name) => `<import:${name}>`));
-  expect(placeholders.filter((p) => text.includes(p))).toEqual([]);
-  return JSON.parse(text) as AslDefinition;
+  const unresolved: string[] = [];
+  const definition = synthesizedDefinition(AssertionTemplate.fromJSON(template), (intrinsic) => {
+    const sub = intrinsic['Fn::Sub'];
+    if (typeof sub === 'string') {
+      // Only pseudo parameters appear in the pipeline's Fn::Sub strings (the image URI of the training job).
+      return sub.replace(/\$\{([^}]+)\}/g, (whole, name: string) => {
+        if (substitutions[name] === undefined) unresolved.push(whole);
+        return substitutions[name] ?? whole;
+      });
+    }
+    const { refs: r, getAtts: g, imports: i } = references(intrinsic);
+    const [name] = [...r, ...g, ...i];
+    const value = name === undefined ? undefined : substitutions[name];
+    if (value === undefined) unresolved.push(JSON.stringify(intrinsic));
+    return value;
+  });
+  expect(unresolved).toEqual([]);
+  return definition;
 }
 
 describe('the synthesized state machine definition', () => {

@@ -31,9 +31,14 @@ function placeholder(intrinsic: Record<string, unknown>): string {
  * `Fn::Sub`) is left as a placeholder naming it. Physical names are not the test's concern; running the
  * definition with them is the local harness's (local/).
  *
+ * `resolve`, when given, is asked first for each reference part and may return its value.
+ *
  * @throws when the template has no or several state machines.
  */
-export function synthesizedDefinition(template: Template): AslDefinition {
+export function synthesizedDefinition(
+  template: Template,
+  resolve?: (intrinsic: Record<string, unknown>) => string | undefined,
+): AslDefinition {
   const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
   if (machines.length !== 1) {
     throw new Error(`Expected one state machine in the template, found ${machines.length}`);
@@ -44,8 +49,11 @@ export function synthesizedDefinition(template: Template): AslDefinition {
   const text = parts
     .map((part) => {
       if (typeof part === 'string') return part;
+      const intrinsic = part as Record<string, unknown>;
+      const resolved = resolve?.(intrinsic);
+      if (resolved !== undefined) return resolved;
       const ref = (part as { Ref?: string }).Ref;
-      return (ref && PSEUDO[ref]) ?? placeholder(part as Record<string, unknown>);
+      return (ref && PSEUDO[ref]) ?? placeholder(intrinsic);
     })
     .join(separator);
   return JSON.parse(text) as AslDefinition;
