@@ -1,3 +1,9 @@
+import {
+  BOX_COORDINATES,
+  MANIFEST_FIELDS as F,
+  METADATA_SUFFIX,
+  metadataAttribute,
+} from '../../../contracts';
 import { LabelProblem, ParsedLabels, parseJson, RawBox, RawLabel, toNumber } from './validate';
 
 type Json = Record<string, unknown>;
@@ -8,10 +14,10 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 function labelAttributes(line: Json): string[] {
   return Object.keys(line).filter(
     (k) =>
-      k !== 'source-ref' &&
-      !k.endsWith('-metadata') &&
+      k !== F.sourceRef &&
+      !k.endsWith(METADATA_SUFFIX) &&
       isObject(line[k]) &&
-      Array.isArray((line[k] as Json).annotations),
+      Array.isArray((line[k] as Json)[F.annotations]),
   );
 }
 
@@ -38,8 +44,9 @@ export function parseGroundTruthManifest(
       return;
     }
     const line = parsed.value;
-    if (!isObject(line) || typeof line['source-ref'] !== 'string') {
-      problems.push({ where, problem: 'expected a JSON object with a "source-ref" string' });
+    const source = isObject(line) ? line[F.sourceRef] : undefined;
+    if (!isObject(line) || typeof source !== 'string') {
+      problems.push({ where, problem: `expected a JSON object with a "${F.sourceRef}" string` });
       return;
     }
     const candidates = labelAttributeName
@@ -47,7 +54,7 @@ export function parseGroundTruthManifest(
       : labelAttributes(line);
     if (candidates.length !== 1) {
       const failed = Object.keys(line).some(
-        (k) => k.endsWith('-metadata') && isObject(line[k]) && 'failure-reason' in (line[k] as Json),
+        (k) => k.endsWith(METADATA_SUFFIX) && isObject(line[k]) && F.failureReason in (line[k] as Json),
       );
       if (candidates.length === 0 && failed) {
         skipped++;
@@ -59,27 +66,28 @@ export function parseGroundTruthManifest(
           candidates.length === 0
             ? labelAttributeName
               ? `no "${labelAttributeName}" label on this line`
-              : 'no bounding-box label on this line (expected an attribute holding "annotations")'
+              : `no bounding-box label on this line (expected an attribute holding "${F.annotations}")`
             : `several label attributes (${candidates.join(', ')}); say which with --label-attribute`,
       });
       return;
     }
     const attribute = candidates[0];
     const value = line[attribute];
-    if (!isObject(value) || !Array.isArray(value.annotations)) {
-      problems.push({ where, problem: `"${attribute}" has no "annotations" list` });
+    const annotations = isObject(value) ? value[F.annotations] : undefined;
+    if (!isObject(value) || !Array.isArray(annotations)) {
+      problems.push({ where, problem: `"${attribute}" has no "${F.annotations}" list` });
       return;
     }
-    const metadata = line[`${attribute}-metadata`];
+    const metadata = line[metadataAttribute(attribute)];
     const map =
-      isObject(metadata) && isObject(metadata['class-map']) ? (metadata['class-map'] as Json) : undefined;
-    const size =
-      Array.isArray(value.image_size) && isObject(value.image_size[0]) ? value.image_size[0] : undefined;
+      isObject(metadata) && isObject(metadata[F.classMap]) ? (metadata[F.classMap] as Json) : undefined;
+    const sizes = value[F.imageSize];
+    const size = Array.isArray(sizes) && isObject(sizes[0]) ? sizes[0] : undefined;
     const width = toNumber(size?.width);
     const height = toNumber(size?.height);
 
     const boxes: RawBox[] = [];
-    value.annotations.forEach((annotation: unknown, a: number) => {
+    annotations.forEach((annotation: unknown, a: number) => {
       const boxWhere = `${where} annotation ${a + 1}`;
       if (!isObject(annotation)) {
         problems.push({
@@ -88,7 +96,7 @@ export function parseGroundTruthManifest(
         });
         return;
       }
-      const classId = toNumber(annotation.class_id);
+      const classId = toNumber(annotation[F.classId]);
       if (classId === undefined) {
         problems.push({ where: boxWhere, problem: 'class_id is missing or not a number' });
         return;
@@ -97,12 +105,15 @@ export function parseGroundTruthManifest(
       if (map) {
         const name = map[String(classId)];
         if (typeof name !== 'string') {
-          problems.push({ where: boxWhere, problem: `class_id ${classId} is not in the line's class-map` });
+          problems.push({
+            where: boxWhere,
+            problem: `class_id ${classId} is not in the line's ${F.classMap}`,
+          });
           return;
         }
         className = name;
       }
-      const coordinates = ['left', 'top', 'width', 'height'].map((k) => toNumber(annotation[k]));
+      const coordinates = BOX_COORDINATES.map((k) => toNumber(annotation[k]));
       if (coordinates.some((c) => c === undefined)) {
         problems.push({ where: boxWhere, problem: 'left, top, width and height must all be numbers' });
         return;
@@ -119,7 +130,7 @@ export function parseGroundTruthManifest(
       });
     });
     labels.push({
-      imageRef: line['source-ref'],
+      imageRef: source,
       declaredSize: width !== undefined && height !== undefined ? { width, height } : undefined,
       boxes,
       where,
