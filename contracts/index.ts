@@ -7,4 +7,5 @@
 export * from './pipeline';
 export * from './s3-layout';
 export * from './manifest';
+export * from './training-job';
 export * from './live-model';

@@ -192,17 +192,3 @@ export interface QualityGateResult {
   /** One sentence a person can act on, e.g. "mAP 0.41 is below the minimum 0.50". */
   readonly reason: string;
 }
-
-/**
- * The metric the training container prints once at the end, for the best epoch, as `best_val_mAP=<float>`;
- * the quality gate reads it from FinalMetricDataList. During training it prints `epoch=<n> train_loss=<float>`
- * and `epoch=<n> val_mAP=<float>`.
- */
-export const BEST_MAP_METRIC = 'best_val_mAP';
-
-/** Regular expressions of the training job's metric definitions, shared by CDK and local mode. */
-export const METRIC_DEFINITIONS = [
-  { Name: 'train_loss', Regex: 'train_loss=([0-9.eE+-]+)' },
-  { Name: 'val_mAP', Regex: 'epoch=[0-9]+ val_mAP=([0-9.eE+-]+)' },
-  { Name: BEST_MAP_METRIC, Regex: 'best_val_mAP=([0-9.eE+-]+)' },
-] as const;

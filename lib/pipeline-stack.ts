@@ -1,9 +1,7 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { join } from 'path';
 import { RuntimeResourceCleanup } from './cleanup';
 import { AppConfig } from './config';
 import { DataBuckets } from './data';
@@ -15,7 +13,7 @@ import { Notifications } from './notifications';
 import { Pipeline } from './pipeline';
 import { sageMakerNamePrefix } from './pipeline-tasks';
 import { Preprocess } from './preprocess';
-import { Training } from './training';
+import { detectorImage, Training } from './training';
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
@@ -50,7 +48,6 @@ export class PipelineStack extends Stack {
     this.endpointName = endpointNameFor(this.stackName);
     this.liveModel = new LiveModelRecord(this, 'LiveModel').parameter;
     const namePrefix = sageMakerNamePrefix(this);
-    const container = join(__dirname, '..', 'training-container');
     const key = new kms.Key(this, 'Key', {
       description:
         'logo-detection pipeline: notifications, training volumes, model artifacts, endpoint storage',
@@ -77,10 +74,7 @@ export class PipelineStack extends Stack {
       datasetBucket: buckets.dataset,
       artifactsBucket: buckets.artifacts,
       key,
-      image: tasks.DockerImage.fromAsset(this, 'TrainingImage', {
-        directory: container,
-        buildArgs: { DEVICE: 'gpu' },
-      }),
+      image: detectorImage(this, 'TrainingImage', 'gpu'),
       namePrefix,
       liveModel: this.liveModel,
     });
@@ -89,10 +83,7 @@ export class PipelineStack extends Stack {
       endpointName: this.endpointName,
       artifactsBucket: buckets.artifacts,
       key,
-      image: tasks.DockerImage.fromAsset(this, 'ServingImage', {
-        directory: container,
-        buildArgs: { DEVICE: 'cpu' },
-      }),
+      image: detectorImage(this, 'ServingImage', 'cpu'),
       namePrefix,
       liveModel: this.liveModel,
     });
