@@ -1,13 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: [
-    '<rootDir>/test',
-    '<rootDir>/local',
-    '<rootDir>/contracts',
-    '<rootDir>/lib',
-    '<rootDir>/scripts',
-  ],
+  roots: ['<rootDir>/test', '<rootDir>/local', '<rootDir>/contracts', '<rootDir>/lib', '<rootDir>/scripts'],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }],

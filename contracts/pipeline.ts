@@ -1,7 +1,8 @@
 /**
  * The contracts between the pipeline's parts: what each Lambda handler receives from the state machine and
- * returns to it, and the formats of what they write to S3. The state machine definition (lib/), the handlers
- * (lambda/), the label-import command (scripts/) and local mode all build on these types.
+ * returns to it, and the records they write to S3 (where: s3-layout.ts; manifest fields: manifest.ts). The state
+ * machine definition (lib/), the handlers (lambda/), the label-import command (scripts/) and local mode all build
+ * on these types.
  */
 
 /** Bucket names a handler works on, passed in each event by the state machine. */
@@ -124,9 +125,6 @@ export interface PendingLabelRequest {
   readonly classes: string[];
 }
 
-/** Where the one pending label request is kept, in the dataset bucket (one execution runs at a time). */
-export const PENDING_LABEL_REQUEST_KEY = 'manifests/labeling/pending-request.json';
-
 /** Output of the label import sent with SendTaskSuccess, and of `ground-truth-labels`. */
 export interface LabelsImported {
   /** Label documents written under labels/. */
@@ -164,31 +162,6 @@ export interface GroundTruthLabelsEvent extends Buckets {
   readonly classes?: string[];
 }
 
-/** One bounding box in the pixel coordinates of the preprocessed image. */
-export interface Box {
-  readonly class_id: number;
-  readonly left: number;
-  readonly top: number;
-  readonly width: number;
-  readonly height: number;
-}
-
-/**
- * One label document per image, at `labels/<image key without "images/">.json` in the dataset bucket. Writing
- * a new document replaces the old one: the latest label wins.
- */
-export interface LabelDocument {
-  /** `s3://<dataset bucket>/images/...` */
-  readonly 'source-ref': string;
-  readonly image_size: [{ readonly width: number; readonly height: number; readonly depth: number }];
-  readonly annotations: Box[];
-  /** Class id (as a string) to class name, covering every configured class. */
-  readonly 'class-map': Record<string, string>;
-  /** `coco`, `voc` or `groundtruth`, and the file or job it came from. */
-  readonly source: string;
-  readonly 'labeled-at': string;
-}
-
 /** Input of `assemble-dataset`. */
 export interface AssembleDatasetEvent extends Buckets {
   /** Class names in class-id order, as configured. */
@@ -198,10 +171,9 @@ export interface AssembleDatasetEvent extends Buckets {
 }
 
 /**
- * Result of `assemble-dataset`. It writes three manifests in Ground Truth's output-manifest format, label
- * attribute {@link DATASET_LABEL_ATTRIBUTE}, one line per image: `manifests/dataset.manifest` (all),
- * `manifests/train/train.manifest` and `manifests/validation/validation.manifest` (each in a folder of its own,
- * so a File-mode channel can point at the folder).
+ * Result of `assemble-dataset`. It writes the three {@link DATASET_MANIFEST_KEYS} in Ground Truth's
+ * output-manifest format ({@link ManifestLine}, label attribute {@link DATASET_LABEL_ATTRIBUTE}), one line per
+ * image.
  */
 export interface AssembleDatasetResult {
   readonly images: number;
@@ -213,7 +185,7 @@ export interface AssembleDatasetResult {
    * lines without boxes. Always set by the handler.
    */
   readonly negatives?: number;
-  /** S3 URI prefixes of the two channel folders. */
+  /** S3 URI prefixes of the two channel folders ({@link TRAIN_MANIFEST_PREFIX}, {@link VALIDATION_MANIFEST_PREFIX}). */
   readonly trainManifestPrefix: string;
   readonly validationManifestPrefix: string;
 }
@@ -223,9 +195,6 @@ export interface AssembleDatasetResult {
  * stack's name as value; the cleanup custom resource deletes what carries it when the stack is deleted.
  */
 export const STACK_TAG_KEY = 'logo-detection:stack';
-
-/** The label attribute name used in the dataset manifests. */
-export const DATASET_LABEL_ATTRIBUTE = 'bounding-box';
 
 /** Input of `quality-gate`. */
 export interface QualityGateEvent {
@@ -244,30 +213,4 @@ export interface QualityGateResult {
   readonly liveMap: number | null;
   /** One sentence a person can act on, e.g. "mAP 0.41 is below the minimum 0.50". */
   readonly reason: string;
-}
-
-/**
- * The metric the training container prints once at the end, for the best epoch, as `best_val_mAP=<float>`;
- * the quality gate reads it from FinalMetricDataList. During training it prints `epoch=<n> train_loss=<float>`
- * and `epoch=<n> val_mAP=<float>`.
- */
-export const BEST_MAP_METRIC = 'best_val_mAP';
-
-/** Regular expressions of the training job's metric definitions, shared by CDK and local mode. */
-export const METRIC_DEFINITIONS = [
-  { Name: 'train_loss', Regex: 'train_loss=([0-9.eE+-]+)' },
-  { Name: 'val_mAP', Regex: 'epoch=[0-9]+ val_mAP=([0-9.eE+-]+)' },
-  { Name: BEST_MAP_METRIC, Regex: 'best_val_mAP=([0-9.eE+-]+)' },
-] as const;
-
-/** Key of the preprocessed image made from a raw key: `raw/a/b.PNG` → `images/a/b.jpg`. */
-export function imageKeyFor(rawKey: string, rawPrefix = 'raw/'): string {
-  const relative = rawKey.startsWith(rawPrefix) ? rawKey.slice(rawPrefix.length) : rawKey;
-  return `images/${relative.replace(/\.[^./]*$/, '')}.jpg`;
-}
-
-/** Key of the label document of a preprocessed image: `images/a/b.jpg` → `labels/a/b.json`. */
-export function labelKeyFor(imageKey: string): string {
-  if (!imageKey.startsWith('images/')) throw new Error(`Not a preprocessed image key: ${imageKey}`);
-  return `labels/${imageKey.slice('images/'.length).replace(/\.[^./]*$/, '')}.json`;
 }

@@ -1,30 +1,13 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ACCESS_LOG_PREFIXES, PREFIXES } from '../contracts';
 
-/** Where each kind of object lives. Every stage reads and writes only its own prefixes. */
-export const PREFIXES = {
-  /** Raw uploads, in the raw bucket. Never modified by the pipeline. */
-  raw: 'raw/',
-  /** Grayscale, resized images, in the dataset bucket, keyed deterministically from the raw key. */
-  images: 'images/',
-  /** Labels per image (one JSON document per image), in the dataset bucket. */
-  labels: 'labels/',
-  /** Label files operators upload for import (Ground Truth manifest, COCO, Pascal VOC), in the dataset bucket. */
-  labelImports: 'label-imports/',
-  /** Dataset manifests (cumulative, train and validation splits) and labeling-job manifests, in the dataset bucket. */
-  manifests: 'manifests/',
-  /** Preprocessing and run reports, in the dataset bucket. */
-  reports: 'reports/',
-  /** Ground Truth job output, in the dataset bucket. */
-  groundTruth: 'ground-truth/',
-  /** Pretrained weights supplied by the operator, in the artifacts bucket. */
-  pretrained: 'pretrained/',
-  /** Training job output (model tarballs), in the artifacts bucket. */
-  models: 'models/',
-  /** Spot training checkpoints, in the artifacts bucket. */
-  checkpoints: 'checkpoints/',
-} as const;
+/**
+ * Where each kind of object lives (contracts/s3-layout.ts), re-exported for the stage constructs that grant
+ * access by prefix. Every stage reads and writes only its own prefixes.
+ */
+export { PREFIXES };
 
 /** Properties of {@link DataBuckets}. */
 export interface DataBucketsProps {
@@ -92,13 +75,13 @@ export class DataBuckets extends Construct {
     this.raw = new s3.Bucket(this, 'Raw', {
       ...common,
       serverAccessLogsBucket: this.logs,
-      serverAccessLogsPrefix: 'raw/',
+      serverAccessLogsPrefix: ACCESS_LOG_PREFIXES.raw,
     });
 
     this.dataset = new s3.Bucket(this, 'Dataset', {
       ...common,
       serverAccessLogsBucket: this.logs,
-      serverAccessLogsPrefix: 'dataset/',
+      serverAccessLogsPrefix: ACCESS_LOG_PREFIXES.dataset,
       cors: props.labelingCors
         ? [
             {
@@ -113,7 +96,7 @@ export class DataBuckets extends Construct {
     this.artifacts = new s3.Bucket(this, 'Artifacts', {
       ...common,
       serverAccessLogsBucket: this.logs,
-      serverAccessLogsPrefix: 'artifacts/',
+      serverAccessLogsPrefix: ACCESS_LOG_PREFIXES.artifacts,
     });
   }
 }

@@ -1,9 +1,7 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { join } from 'path';
 import { Assemble } from './assemble';
 import { RuntimeResourceCleanup } from './cleanup';
 import { AppConfig } from './config';
@@ -17,7 +15,7 @@ import { Pipeline } from './pipeline';
 import { sageMakerNamePrefix } from './pipeline-tasks';
 import { Preprocess } from './preprocess';
 import { QualityGate } from './quality-gate';
-import { Training } from './training';
+import { detectorImage, Training } from './training';
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
@@ -52,7 +50,6 @@ export class PipelineStack extends Stack {
     this.endpointName = endpointNameFor(this.stackName);
     this.liveModel = new LiveModelRecord(this, 'LiveModel').parameter;
     const namePrefix = sageMakerNamePrefix(this);
-    const container = join(__dirname, '..', 'training-container');
     const key = new kms.Key(this, 'Key', {
       description:
         'logo-detection pipeline: notifications, training volumes, model artifacts, endpoint storage',
@@ -83,10 +80,7 @@ export class PipelineStack extends Stack {
       datasetBucket: buckets.dataset,
       artifactsBucket: buckets.artifacts,
       key,
-      image: tasks.DockerImage.fromAsset(this, 'TrainingImage', {
-        directory: container,
-        buildArgs: { DEVICE: 'gpu' },
-      }),
+      image: detectorImage(this, 'TrainingImage', 'gpu'),
       namePrefix,
     });
     const qualityGate = new QualityGate(this, 'QualityGate', {
@@ -98,10 +92,7 @@ export class PipelineStack extends Stack {
       endpointName: this.endpointName,
       artifactsBucket: buckets.artifacts,
       key,
-      image: tasks.DockerImage.fromAsset(this, 'ServingImage', {
-        directory: container,
-        buildArgs: { DEVICE: 'cpu' },
-      }),
+      image: detectorImage(this, 'ServingImage', 'cpu'),
       namePrefix,
       liveModel: this.liveModel,
     });

@@ -1,4 +1,4 @@
-import { Duration, Size } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, Size } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,7 +6,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { METRIC_DEFINITIONS } from '../contracts';
+import { join } from 'path';
+import { ChannelName, METRIC_DEFINITIONS, trainingHyperparameters } from '../contracts';
 import { AppConfig } from './config';
 import { PREFIXES } from './data';
 import {
@@ -17,6 +18,21 @@ import {
   withRetry,
 } from './pipeline-tasks';
 import { openBranch, PipelineStage } from './stage';
+
+/**
+ * The training and serving image: training-container/Dockerfile built with the repository root as context, so the
+ * image carries contracts/training-job.json beside the container's code. The root .dockerignore lets in only what
+ * the Dockerfile copies, so the asset hash does not change with the rest of the repository.
+ * @param device `gpu` for training, `cpu` for the endpoint (the Dockerfile's DEVICE build argument).
+ */
+export function detectorImage(scope: Construct, id: string, device: 'gpu' | 'cpu'): tasks.DockerImage {
+  return tasks.DockerImage.fromAsset(scope, id, {
+    directory: join(__dirname, '..'),
+    file: 'training-container/Dockerfile',
+    ignoreMode: IgnoreMode.DOCKER,
+    buildArgs: { DEVICE: device },
+  });
+}
 
 /** Properties of {@link Training}. */
 export interface TrainingProps {
@@ -89,7 +105,7 @@ export class Training extends PipelineStage {
     this.maxDuration = Duration.seconds(
       training.useSpot ? training.maxWaitSeconds : training.maxRuntimeSeconds,
     );
-    const channel = (channelName: string, bucket: s3.IBucket, prefix: string): tasks.Channel => ({
+    const channel = (channelName: ChannelName, bucket: s3.IBucket, prefix: string): tasks.Channel => ({
       channelName,
       dataSource: {
         s3DataSource: {
@@ -138,14 +154,14 @@ export class Training extends PipelineStage {
           inputDataConfig: withPretrained
             ? [...channels, channel('pretrained', artifactsBucket, PREFIXES.pretrained)]
             : channels,
-          hyperparameters: {
+          hyperparameters: trainingHyperparameters({
             classes: JSON.stringify(config.classes),
             epochs: String(training.epochs),
             batch_size: String(training.batchSize),
             learning_rate: String(training.learningRate),
             data_shape: String(training.dataShape),
             images_s3_prefix: `s3://${datasetBucket.bucketName}/${PREFIXES.images}`,
-          },
+          }),
           outputDataConfig: {
             // Granted above (put only): the CDK location would also grant deleting under models/.
             s3OutputLocation: new UngrantedS3Location(artifactsBucket.s3UrlForObject(PREFIXES.models)),

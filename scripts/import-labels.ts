@@ -13,7 +13,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { getText, isNotFound, listKeys, parseS3Uri, s3ClientOptions } from '../lambda/shared/aws';
-import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest } from '../contracts';
+import { imageKeyForLabel, PENDING_LABEL_REQUEST_KEY, PendingLabelRequest, PREFIXES } from '../contracts';
 import {
   detectFormat,
   importLabels,
@@ -234,7 +234,7 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
       `${result.rejected ? `, ${result.rejected} images left out as marked bad by a reviewer` : ''}` +
       `${result.crowd ? `, ${result.crowd} crowd regions left out` : ''}` +
       `${result.reoriented ? `, ${result.reoriented} images' boxes turned upright by their EXIF orientation` : ''}) ` +
-      `from ${args.file} (${format}) into s3://${bucket}/labels/.`;
+      `from ${args.file} (${format}) into s3://${bucket}/${PREFIXES.labels}.`;
     try {
       await sfn.send(
         new SendTaskSuccessCommand({ taskToken: request.taskToken, output: JSON.stringify(result) }),
@@ -270,9 +270,7 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
 
 /** Image keys that have a label document. */
 async function readLabelKeys(s3: S3Client, bucket: string): Promise<string[]> {
-  return (await listKeys(s3, bucket, 'labels/')).map(
-    (k) => `images/${k.slice('labels/'.length).replace(/\.json$/, '')}.jpg`,
-  );
+  return (await listKeys(s3, bucket, PREFIXES.labels)).map(imageKeyForLabel);
 }
 
 if (require.main === module) {

@@ -1,24 +1,174 @@
-import { imageKeyFor, labelKeyFor, METRIC_DEFINITIONS } from '../contracts';
+import { CfnWaitConditionHandle, Stack } from 'aws-cdk-lib';
+import { execFileSync } from 'child_process';
+import { readdirSync, readFileSync } from 'fs';
+import { join, relative } from 'path';
+import {
+  BEST_MAP_METRIC,
+  CHANNELS,
+  DATASET_MANIFEST_KEYS,
+  HYPERPARAMETERS,
+  imageKeyFor,
+  imageKeyForLabel,
+  labelingManifestKey,
+  labelKeyFor,
+  METRIC_DEFINITIONS,
+  PENDING_LABEL_REQUEST_KEY,
+  PREFIXES,
+  preprocessReportKey,
+  trainingHyperparameters,
+} from '../contracts';
+import { detectorImage } from '../lib/training';
+import { newApp } from './app-context';
 
-describe('key derivation', () => {
+const ROOT = join(__dirname, '..');
+const CONTRACT_FILE = join(ROOT, 'contracts', 'training-job.json');
+
+/** Runs Python in the project venv with the container's package importable; returns its stdout parsed as JSON. */
+function python(code: string, ...args: string[]): unknown {
+  const stdout = execFileSync(join(ROOT, '.venv', 'bin', 'python'), ['-c', code, ...args], {
+    env: { ...process.env, PYTHONPATH: join(ROOT, 'training-container', 'src') },
+    encoding: 'utf8',
+  });
+  return JSON.parse(stdout);
+}
+
+describe('S3 layout', () => {
   test('a raw key maps to one deterministic JPEG key under images/', () => {
     expect(imageKeyFor('raw/2024/shop front.PNG')).toBe('images/2024/shop front.jpg');
     expect(imageKeyFor('raw/a.b.jpeg')).toBe('images/a.b.jpg');
     expect(imageKeyFor('raw/noext')).toBe('images/noext.jpg');
   });
 
-  test('an image key maps to its label document', () => {
+  test('an image key maps to its label document, and back', () => {
     expect(labelKeyFor('images/2024/a.jpg')).toBe('labels/2024/a.json');
     expect(() => labelKeyFor('raw/a.jpg')).toThrow(/Not a preprocessed image key: raw\/a.jpg/);
+    expect(imageKeyForLabel('labels/2024/a.json')).toBe('images/2024/a.jpg');
+    expect(imageKeyForLabel(labelKeyFor('images/x/y.z.jpg'))).toBe('images/x/y.z.jpg');
+    expect(() => imageKeyForLabel('images/a.jpg')).toThrow(/Not a label document key: images\/a.jpg/);
+  });
+
+  test('per-run and fixed keys sit under the prefixes the stages are granted', () => {
+    expect(labelingManifestKey('run-1')).toBe('manifests/labeling/run-1.manifest');
+    expect(PENDING_LABEL_REQUEST_KEY).toBe('manifests/labeling/pending-request.json');
+    expect(preprocessReportKey('run-1')).toBe('reports/run-1/preprocess.json');
+    expect(DATASET_MANIFEST_KEYS).toEqual({
+      all: 'manifests/dataset.manifest',
+      train: 'manifests/train/train.manifest',
+      validation: 'manifests/validation/validation.manifest',
+    });
+    expect(Object.values(PREFIXES).every((prefix) => /^[a-z-]+\/$/.test(prefix))).toBe(true);
   });
 });
 
-describe('metric definitions', () => {
+describe('training job contract', () => {
   const log = 'epoch=3 train_loss=1.25\nepoch=3 val_mAP=0.4100\nbest_val_mAP=0.52\n';
   const last = (regex: string) => [...log.matchAll(new RegExp(regex, 'g'))].map((m) => Number(m[1])).pop();
 
-  test('each metric matches only its own lines', () => {
+  test('each metric matches only its own lines, and the quality gate reads one of them', () => {
     const byName = Object.fromEntries(METRIC_DEFINITIONS.map((d) => [d.Name, last(d.Regex)]));
     expect(byName).toEqual({ train_loss: 1.25, val_mAP: 0.41, best_val_mAP: 0.52 });
+    expect(METRIC_DEFINITIONS.map((d) => d.Name)).toContain(BEST_MAP_METRIC);
+  });
+
+  test('the state machine may send only hyperparameters the contract lists, and must send the required ones', () => {
+    expect(trainingHyperparameters({ classes: '["logo"]', epochs: '3' })).toEqual({
+      classes: '["logo"]',
+      epochs: '3',
+    });
+    expect(() => trainingHyperparameters({ epochs: '3' })).toThrow(
+      'Training hyperparameter classes is required by contracts/training-job.json; pass a value.',
+    );
+  });
+
+  test('the container reads the same file, and takes from it every hyperparameter, default and channel', () => {
+    // The container's own modules (logo_detector.paths, .hyperparameters) in the project venv (npm run py:env).
+    const defaults = Object.fromEntries(
+      Object.entries(HYPERPARAMETERS).flatMap(([name, spec]) => (spec.default ? [[name, spec.default]] : [])),
+    );
+    const container = python(
+      'import dataclasses, json, sys\n' +
+        'from logo_detector import hyperparameters as h, paths\n' +
+        'parse = lambda raw: dataclasses.asdict(h.parse_hyperparameters(raw))\n' +
+        'sent = {"classes": \'["logo"]\', **json.loads(sys.argv[1])}\n' +
+        'print(json.dumps({"file": str(paths.training_job_contract_path()), "names": list(h.SPEC),\n' +
+        '  "required": list(h.REQUIRED), "channels": list(paths.training_job_contract()["channels"]),\n' +
+        '  "same": parse(sent) == parse({"classes": sent["classes"]})}))',
+      JSON.stringify(defaults),
+    );
+    expect(container).toEqual({
+      file: CONTRACT_FILE,
+      names: Object.keys(HYPERPARAMETERS),
+      required: Object.entries(HYPERPARAMETERS)
+        .filter(([, spec]) => spec.required)
+        .map(([name]) => name),
+      channels: Object.keys(CHANNELS),
+      // Sending every default as TypeScript reads it gives what the container defaults to.
+      same: true,
+    });
+  });
+
+  test('Python and JavaScript read the same numbers with each metric regex', () => {
+    const lines = ['epoch=12 train_loss=3.5e-02', 'epoch=12 val_mAP=0.61', 'best_val_mAP=1e-3', 'unrelated'];
+    const captured = python(
+      'import json, re, sys\n' +
+        'from logo_detector.paths import training_job_contract\n' +
+        'lines = json.loads(sys.argv[1])\n' +
+        'print(json.dumps({m["name"]: [x.group(1) for l in lines for x in [re.search(m["regex"], l)] if x]\n' +
+        '  for m in training_job_contract()["metrics"]}))',
+      JSON.stringify(lines),
+    );
+    const inJs = Object.fromEntries(
+      METRIC_DEFINITIONS.map((d) => [
+        d.Name,
+        lines.flatMap((line) => new RegExp(d.Regex).exec(line)?.slice(1, 2) ?? []),
+      ]),
+    );
+    expect(captured).toEqual(inJs);
+    expect(inJs).toEqual({ train_loss: ['3.5e-02'], val_mAP: ['0.61'], best_val_mAP: ['1e-3'] });
+  });
+});
+
+describe('training image', () => {
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
+      .sort();
+
+  test('its build context holds the container sources and the training-job contract, and nothing else', () => {
+    const app = newApp();
+    const stack = new Stack(app, 'Test');
+    new CfnWaitConditionHandle(stack, 'Placeholder'); // synthesis rejects a template without resources
+    detectorImage(stack, 'Image', 'gpu');
+    const outdir = app.synth().directory;
+    const [asset] = readdirSync(outdir).filter((d) => d.startsWith('asset.'));
+    const context = files(join(outdir, asset));
+
+    expect(context).toEqual(
+      expect.arrayContaining([
+        'contracts/training-job.json',
+        'training-container/Dockerfile',
+        'training-container/requirements.txt',
+        'training-container/docker/fetch-pretrained.sh',
+        'training-container/bin/train',
+        'training-container/bin/serve',
+        'training-container/src/logo_detector/hyperparameters.py',
+      ]),
+    );
+    const outside = context.filter(
+      (file) =>
+        !/^training-container\/(bin|src|docker)\//.test(file) &&
+        ![
+          '.dockerignore',
+          'contracts/training-job.json',
+          'training-container/Dockerfile',
+          'training-container/requirements.txt',
+        ].includes(file),
+    );
+    expect(outside).toEqual([]);
+    expect(context.filter((file) => /__pycache__|\.pyc$/.test(file))).toEqual([]);
+    expect(readFileSync(join(outdir, asset, 'contracts', 'training-job.json'), 'utf8')).toBe(
+      readFileSync(CONTRACT_FILE, 'utf8'),
+    );
   });
 });

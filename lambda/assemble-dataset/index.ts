@@ -6,18 +6,18 @@ import {
   AssembleDatasetResult,
   Box,
   DATASET_LABEL_ATTRIBUTE,
+  DATASET_MANIFEST_KEYS,
+  LABEL_EXTENSION,
   LabelDocument,
+  ManifestLine,
+  metadataAttribute,
+  PREFIXES,
+  TRAIN_MANIFEST_PREFIX,
+  VALIDATION_MANIFEST_PREFIX,
 } from '../../contracts';
 import { classMap } from '../shared/labels/validate';
 
 const s3 = new S3Client(s3ClientOptions());
-
-/** Where the three manifests go, in the dataset bucket. */
-export const MANIFEST_KEYS = {
-  all: 'manifests/dataset.manifest',
-  train: 'manifests/train/train.manifest',
-  validation: 'manifests/validation/validation.manifest',
-} as const;
 
 /** The dataset cannot be trained on as it is; the message says what to do. */
 export class DatasetError extends Error {
@@ -34,19 +34,6 @@ export class DatasetError extends Error {
 export function isValidation(imageKey: string, validationPercent: number): boolean {
   const bucket = createHash('sha256').update(imageKey).digest().readUInt32BE(0) % 100;
   return bucket < validationPercent;
-}
-
-/** One line of a Ground Truth object-detection output manifest. */
-export interface ManifestLine {
-  readonly 'source-ref': string;
-  readonly [DATASET_LABEL_ATTRIBUTE]: { image_size: LabelDocument['image_size']; annotations: Box[] };
-  readonly [metadata: `${string}-metadata`]: {
-    'class-map': Record<string, string>;
-    type: 'groundtruth/object-detection';
-    'human-annotated': 'yes';
-    'creation-date': string;
-    'job-name': string;
-  };
 }
 
 /** The assembled dataset: manifest lines by split, and counts. */
@@ -101,17 +88,18 @@ export function assemble(
     if (split === train) for (const box of annotations) trainCounts[box.class_id]++;
     boxes += annotations.length;
     if (annotations.length === 0) negatives++;
-    split.push({
+    const line: ManifestLine = {
       'source-ref': ref,
       [DATASET_LABEL_ATTRIBUTE]: { image_size: doc.image_size, annotations },
-      [`${DATASET_LABEL_ATTRIBUTE}-metadata`]: {
+      [metadataAttribute(DATASET_LABEL_ATTRIBUTE)]: {
         'class-map': map,
         type: 'groundtruth/object-detection',
         'human-annotated': 'yes',
         'creation-date': doc['labeled-at'],
         'job-name': doc.source,
       },
-    } as ManifestLine);
+    };
+    split.push(line);
   }
 
   if (unknown.size > 0) {
@@ -169,7 +157,7 @@ export function readLabelDocument(key: string, text: string): LabelDocument {
 /** Merges label documents into the cumulative dataset manifest and its train/validation split. */
 export async function handler(event: AssembleDatasetEvent): Promise<AssembleDatasetResult> {
   const bucket = event.datasetBucket;
-  const keys = (await listKeys(s3, bucket, 'labels/')).filter((k) => k.endsWith('.json'));
+  const keys = (await listKeys(s3, bucket, PREFIXES.labels)).filter((k) => k.endsWith(LABEL_EXTENSION));
   const documents = await mapLimit(keys, 16, async (key) =>
     readLabelDocument(key, await getText(s3, bucket, key)),
   );
@@ -179,9 +167,9 @@ export async function handler(event: AssembleDatasetEvent): Promise<AssembleData
   );
   const put = (key: string, lines: readonly ManifestLine[]) => putJsonLines(s3, bucket, key, lines);
   await Promise.all([
-    put(MANIFEST_KEYS.all, all),
-    put(MANIFEST_KEYS.train, dataset.train),
-    put(MANIFEST_KEYS.validation, dataset.validation),
+    put(DATASET_MANIFEST_KEYS.all, all),
+    put(DATASET_MANIFEST_KEYS.train, dataset.train),
+    put(DATASET_MANIFEST_KEYS.validation, dataset.validation),
   ]);
   return {
     images: all.length,
@@ -189,7 +177,7 @@ export async function handler(event: AssembleDatasetEvent): Promise<AssembleData
     train: dataset.train.length,
     validation: dataset.validation.length,
     negatives: dataset.negatives,
-    trainManifestPrefix: `s3://${bucket}/manifests/train/`,
-    validationManifestPrefix: `s3://${bucket}/manifests/validation/`,
+    trainManifestPrefix: `s3://${bucket}/${TRAIN_MANIFEST_PREFIX}`,
+    validationManifestPrefix: `s3://${bucket}/${VALIDATION_MANIFEST_PREFIX}`,
   };
 }

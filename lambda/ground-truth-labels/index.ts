@@ -1,6 +1,12 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { getText, parseS3Uri, s3ClientOptions } from '../shared/aws';
-import { GroundTruthLabelsEvent, LabelsImported } from '../../contracts';
+import {
+  BoundingBoxMetadata,
+  GroundTruthLabelsEvent,
+  LabelsImported,
+  MANIFEST_FIELDS,
+  METADATA_SUFFIX,
+} from '../../contracts';
 import { parseGroundTruthManifest } from '../shared/labels/groundtruth';
 import { importLabels } from '../shared/labels/import';
 import { ParsedLabels } from '../shared/labels/validate';
@@ -16,10 +22,11 @@ export function classesFromManifest(parsed: ParsedLabels, text: string): string[
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
-      const value = JSON.parse(line) as Record<string, { 'class-map'?: Record<string, string> }>;
+      const value = JSON.parse(line) as Record<string, Partial<BoundingBoxMetadata> | undefined>;
       for (const [key, metadata] of Object.entries(value)) {
-        if (!key.endsWith('-metadata') || !metadata?.['class-map']) continue;
-        for (const [id, name] of Object.entries(metadata['class-map'])) names.set(Number(id), name);
+        const classMap = metadata?.[MANIFEST_FIELDS.classMap];
+        if (!key.endsWith(METADATA_SUFFIX) || !classMap) continue;
+        for (const [id, name] of Object.entries(classMap)) names.set(Number(id), name);
       }
     } catch {
       // Malformed lines are reported by the parser.

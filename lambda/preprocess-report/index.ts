@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { getText, putJson, s3ClientOptions } from '../shared/aws';
 import {
   PreprocessFailure,
+  preprocessReportKey,
   PreprocessReportEvent,
   PreprocessReportResult,
   PreprocessResult,
@@ -28,7 +29,7 @@ export interface ChildExecutionResult {
   readonly Cause?: string;
 }
 
-/** The report object written at `reports/<executionName>/preprocess.json`. */
+/** The report object written at {@link preprocessReportKey}: `reports/<executionName>/preprocess.json`. */
 export interface PreprocessReport {
   readonly executionName: string;
   readonly createdAt: string;
@@ -111,7 +112,7 @@ export async function handler(event: PreprocessReportEvent): Promise<PreprocessR
     createdAt: new Date().toISOString(),
     ...summarize(children),
   };
-  const reportKey = `reports/${event.executionName}/preprocess.json`;
+  const reportKey = preprocessReportKey(event.executionName);
   await putJson(s3, event.datasetBucket, reportKey, report, true);
   return { processed: report.processed, skipped: report.skipped, failed: report.failed.length, reportKey };
 }

@@ -1,7 +1,12 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { putJson, s3ClientOptions } from '../shared/aws';
-import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest, RequestLabelsEvent } from '../../contracts';
+import {
+  PENDING_LABEL_REQUEST_KEY,
+  PendingLabelRequest,
+  PREFIXES,
+  RequestLabelsEvent,
+} from '../../contracts';
 
 const s3 = new S3Client(s3ClientOptions());
 const sns = new SNSClient({});
@@ -16,7 +21,7 @@ export function labelRequestMessage(event: RequestLabelsEvent): { subject: strin
     `Pipeline execution ${event.executionName} is waiting for labels: ${count} image${count === 1 ? '' : 's'} ` +
       'have no bounding boxes yet.',
     '',
-    `Images: s3://${bucket}/images/ (grayscale, resized; label these, not the raw uploads)`,
+    `Images: s3://${bucket}/${PREFIXES.images} (grayscale, resized; label these, not the raw uploads)`,
     `Manifest of the images to label: s3://${bucket}/${manifestKey}`,
     'For example:',
     ...sample.map((key) => `  ${key}`),
@@ -31,7 +36,7 @@ export function labelRequestMessage(event: RequestLabelsEvent): { subject: strin
         '  - a Ground Truth bounding-box output manifest (JSON lines)',
         '  - a COCO object-detection JSON file (images, annotations, categories named as the classes)',
         '  - Pascal VOC XML annotation files (one per image; a file or a directory of them)',
-        'Images may be named as images/a.jpg, a.jpg or s3://.../images/a.jpg. An image listed without boxes is',
+        `Images may be named as ${PREFIXES.images}a.jpg, a.jpg or s3://.../${PREFIXES.images}a.jpg. An image listed without boxes is`,
         'recorded as containing none of the classes.',
         '',
         'Import them with:',

@@ -1,6 +1,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { PREFIXES } from '../../contracts';
 import { CocoFile, GeneratedBox, generateDataset, toCoco } from './dataset';
 
 /** An image kept out of the pipeline, to send through the API, with its true boxes when known. */
@@ -40,7 +41,7 @@ export async function uploadInputs(
   options: InputOptions,
 ): Promise<{ coco: CocoFile; labelFile: string; heldOut: HeldOutImage[] }> {
   const upload = (key: string, body: Buffer) =>
-    s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: `raw/${key}`, Body: body }));
+    s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: `${PREFIXES.raw}${key}`, Body: body }));
   if (options.images) {
     if (!options.labels) throw new Error('--images needs --labels <coco.json> (the boxes of those images)');
     const coco = JSON.parse(readFileSync(options.labels, 'utf8')) as CocoFile;
@@ -48,7 +49,9 @@ export async function uploadInputs(
       .filter((f) => /\.(jpe?g|png|webp|tiff?)$/i.test(f))
       .sort();
     if (files.length === 0) throw new Error(`No images (.jpg, .png, .webp, .tif) in ${options.images}`);
-    options.stage(`Uploading ${files.length} images from ${options.images} to s3://${rawBucket}/raw/`);
+    options.stage(
+      `Uploading ${files.length} images from ${options.images} to s3://${rawBucket}/${PREFIXES.raw}`,
+    );
     for (const file of files) await upload(file, readFileSync(join(options.images, file)));
     const heldOut = files.slice(0, options.holdout).map((file) => {
       const entry = coco.images.find((image) => image.file_name === file);
@@ -77,7 +80,7 @@ export async function uploadInputs(
   const labelFile = join(options.workDir, 'labels.coco.json');
   writeFileSync(labelFile, JSON.stringify(coco));
   options.step(
-    `${training.length} images with ${coco.annotations.length} logos uploaded to s3://${rawBucket}/raw/`,
+    `${training.length} images with ${coco.annotations.length} logos uploaded to s3://${rawBucket}/${PREFIXES.raw}`,
   );
   const heldOut = images
     .slice(options.count)
@@ -99,7 +102,7 @@ export async function uploadPretrained(
     await s3.send(
       new PutObjectCommand({
         Bucket: artifactsBucket,
-        Key: `pretrained/${file}`,
+        Key: `${PREFIXES.pretrained}${file}`,
         Body: readFileSync(join(dir, file)),
       }),
     );

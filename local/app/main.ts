@@ -4,6 +4,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'child_process';
 import { mkdirSync, rmSync } from 'fs';
 import { extname, join, relative } from 'path';
+import { PREFIXES } from '../../contracts';
 import { ProxyHandler, startApiServer, LocalApi, DEFAULT_BINARY_MEDIA_TYPES } from '../emulator/api-gateway';
 import { stopAll } from '../emulator/processes';
 import { uploadInputs, uploadPretrained } from './inputs';
@@ -166,8 +167,8 @@ async function executeWithoutNewData(
   s3: S3Client,
   datasetBucket: string,
 ): Promise<{ report: ExecutionReport; skipped: { preprocessing: boolean; labeling: boolean } }> {
-  const imagesBefore = await listing(s3, datasetBucket, 'images/');
-  const labelsBefore = await listing(s3, datasetBucket, 'labels/');
+  const imagesBefore = await listing(s3, datasetBucket, PREFIXES.images);
+  const labelsBefore = await listing(s3, datasetBucket, PREFIXES.labels);
   const report = await runner.execute(name);
   if (report.status !== 'SUCCEEDED')
     throw new Error(`Execution ${name} failed: ${describeError(report.error)}`);
@@ -175,8 +176,8 @@ async function executeWithoutNewData(
   return {
     report,
     skipped: {
-      preprocessing: sameListing(imagesBefore, await listing(s3, datasetBucket, 'images/')),
-      labeling: sameListing(labelsBefore, await listing(s3, datasetBucket, 'labels/')) && !waited,
+      preprocessing: sameListing(imagesBefore, await listing(s3, datasetBucket, PREFIXES.images)),
+      labeling: sameListing(labelsBefore, await listing(s3, datasetBucket, PREFIXES.labels)) && !waited,
     },
   };
 }

@@ -1,7 +1,6 @@
 """Shared fixtures: the package on sys.path, and one tiny model trained (then resumed) once per session."""
 import json
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ REPO = CONTAINER.parent
 sys.path.insert(0, str(CONTAINER / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from logo_detector.paths import training_job_contract  # noqa: E402
 from tinydata import make_ml_root  # noqa: E402
 
 TINY_HYPERPARAMETERS = {
@@ -29,12 +29,8 @@ TINY_HYPERPARAMETERS = {
 
 
 def metric_regexes() -> Dict[str, str]:
-    """The training job's metric definitions, read from the pipeline's contracts so both sides agree."""
-    contracts = (REPO / "contracts" / "pipeline.ts").read_text()
-    block = contracts[contracts.index("METRIC_DEFINITIONS"):]
-    names = {"BEST_MAP_METRIC": re.search(r"BEST_MAP_METRIC = '([^']+)'", contracts).group(1)}
-    found = re.findall(r"Name: (?:'([^']+)'|(\w+)), Regex: '([^']+)'", block[: block.index("] as const")])
-    return {quoted or names[ref]: regex for quoted, ref, regex in found}
+    """The training job's metric definitions, from the contract the pipeline sends them from (training-job.json)."""
+    return {metric["name"]: metric["regex"] for metric in training_job_contract()["metrics"]}
 
 
 def run_train(ml_root: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""What can be checked of the image without a Docker engine: pins, entry points, paths, and the weights fetch."""
+"""What can be checked of the image without a Docker engine: pins, entry points, paths, the build context, the
+training job's contract, and the weights fetch."""
 import os
 import re
 import subprocess
@@ -9,11 +10,17 @@ from pathlib import Path
 import pytest
 
 from conftest import CONTAINER, REPO
+from logo_detector.paths import training_job_contract_path
 from logo_detector.pretrained import VOC_WEIGHTS_FILE, VOC_WEIGHTS_SHA1, VOC_WEIGHTS_URL
 
 DOCKERFILE = (CONTAINER / "Dockerfile").read_text()
 INSTRUCTIONS = re.sub(r"\\\n", " ", "\n".join(l for l in DOCKERFILE.splitlines() if not l.lstrip().startswith("#")))
 FETCH = CONTAINER / "docker" / "fetch-pretrained.sh"
+# The build context is the repository root (lib/training.ts, detectorImage); COPY sources are relative to it.
+COPIES = {destination: source
+          for source, destination in re.findall(r"^COPY (?:--\S+ )*(\S+) (\S+)$", INSTRUCTIONS, re.M)}
+DOCKERIGNORE = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
 
 
 def requirement_pins(path: Path) -> dict:
@@ -36,7 +43,7 @@ def test_every_requirement_is_pinned_and_the_frozen_stack_holds():
 
 
 def test_the_image_installs_requirements_txt_and_only_swaps_mxnet_for_the_gpu():
-    assert "COPY requirements.txt /opt/program/requirements.txt" in INSTRUCTIONS
+    assert COPIES["/opt/program/requirements.txt"] == "training-container/requirements.txt"
     installs = [i.split() for i in re.findall(r"pip install ([^&\n]*)", INSTRUCTIONS)]
     assert installs == [["--no-cache-dir", "--disable-pip-version-check", "pip==25.3"],
                         ["--no-cache-dir", "--disable-pip-version-check", "-r", "/opt/program/requirements.txt"]]
@@ -58,12 +65,31 @@ def test_device_build_arg_selects_gpu_by_default_or_cpu():
 def test_train_and_serve_are_executables_on_path():
     path = re.search(r"PATH=([^\s]+)", INSTRUCTIONS).group(1).split(":")
     assert "/opt/program/bin" in path
-    assert "COPY bin /opt/program/bin" in INSTRUCTIONS and "COPY src /opt/program/src" in INSTRUCTIONS
+    assert COPIES["/opt/program/bin"] == "training-container/bin"
+    assert COPIES["/opt/program/src"] == "training-container/src"
     for name in ("train", "serve"):
         script = CONTAINER / "bin" / name
         assert script.read_text().startswith("#!/usr/bin/env python3\n")
         assert os.access(script, os.X_OK)
     assert not re.search(r"^(ENTRYPOINT|CMD)", INSTRUCTIONS, re.M), "SageMaker passes train/serve as the command"
+
+
+def test_the_build_context_lets_in_what_the_dockerfile_copies_and_nothing_else():
+    assert DOCKERIGNORE[0] == "*", "the root .dockerignore must start by leaving everything out"
+    allowed = [pattern[1:] for pattern in DOCKERIGNORE if pattern.startswith("!")]
+    for source in COPIES.values():
+        assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
+        assert any(source == a or source.startswith(a + "/") for a in allowed), f"{source} is not in .dockerignore"
+    for path in set(allowed) - {"training-container/Dockerfile"}:
+        assert any(path == s or path.startswith(s + "/") for s in COPIES.values()), f"{path} is let in but not copied"
+    assert not (CONTAINER / ".dockerignore").exists(), "the context is the repository root: use its .dockerignore"
+
+
+def test_the_image_carries_the_contract_where_the_code_looks_for_it():
+    # In a checkout the code reads the repository's file; in the image, the file the Dockerfile copies from it.
+    assert training_job_contract_path() == REPO / "contracts" / "training-job.json"
+    package_in_image = Path(next(d for d, s in COPIES.items() if s == "training-container/src")) / "logo_detector"
+    assert COPIES.get(str(training_job_contract_path(package_in_image))) == "contracts/training-job.json"
 
 
 def test_nothing_is_baked_under_opt_ml():

@@ -1,7 +1,39 @@
-"""Hyperparameters arrive as strings: defaults, types and errors that name the key."""
+"""Hyperparameters arrive as strings: defaults, types and errors that name the key, all from the training job's
+contract (contracts/training-job.json), which the CDK app sends them by."""
+import json
+from pathlib import Path
+
 import pytest
 
-from logo_detector.hyperparameters import HyperparameterError, parse_hyperparameters
+from conftest import REPO
+from logo_detector import hyperparameters
+from logo_detector.hyperparameters import SPEC, HyperparameterError, parse_hyperparameters
+from logo_detector.paths import MLPaths, training_job_contract
+
+CONTRACT = json.loads((REPO / "contracts" / "training-job.json").read_text())
+
+
+def test_the_container_reads_the_repositorys_contract_and_takes_every_name_and_help_from_it():
+    assert training_job_contract() == CONTRACT
+    assert list(SPEC) == list(CONTRACT["hyperparameters"])
+    for key, (_, help_text) in SPEC.items():
+        assert help_text.startswith(CONTRACT["hyperparameters"][key]["description"])
+
+
+def test_a_contract_that_does_not_match_the_typed_fields_is_refused():
+    entries = dict(CONTRACT["hyperparameters"])
+    renamed = {("epoch" if k == "epochs" else k): v for k, v in entries.items()}
+    with pytest.raises(ValueError, match=r"hyperparameters classes, epoch, .* has the fields classes, epochs"):
+        hyperparameters._spec(renamed)
+    with pytest.raises(ValueError, match=r"hyperparameter seed has type 'number', which does not parse into .*seed"):
+        hyperparameters._spec({**entries, "seed": {**entries["seed"], "type": "number", "maximum": 1}})
+
+
+def test_only_the_contracts_channels_have_a_folder(tmp_path: Path):
+    paths = MLPaths(tmp_path)
+    assert paths.channel("pretrained") == tmp_path / "input" / "data" / "pretrained"
+    with pytest.raises(ValueError, match=r"'trian' is not a channel of .*training-job.json: train, validation, images"):
+        paths.channel("trian")
 
 
 def test_defaults_apply_to_everything_but_classes():

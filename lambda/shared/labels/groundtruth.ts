@@ -1,3 +1,9 @@
+import {
+  BOX_COORDINATES,
+  MANIFEST_FIELDS as F,
+  METADATA_SUFFIX,
+  metadataAttribute,
+} from '../../../contracts';
 import { LabelProblem, ParsedLabels, parseJson, RawBox, RawLabel, toNumber } from './validate';
 
 type Json = Record<string, unknown>;
@@ -75,11 +81,13 @@ function attributesOf(line: Json): Attribute[] {
   const names = new Set(
     Object.keys(line)
       .filter((k) => k !== 'source-ref')
-      .map((k) => k.replace(/-metadata$/, '')),
+      .map((k) => (k.endsWith(METADATA_SUFFIX) ? k.slice(0, -METADATA_SUFFIX.length) : k)),
   );
   return [...names].map((name) => {
     const value = line[name];
-    const metadata = isObject(line[`${name}-metadata`]) ? (line[`${name}-metadata`] as Json) : undefined;
+    const metadata = isObject(line[metadataAttribute(name)])
+      ? (line[metadataAttribute(name)] as Json)
+      : undefined;
     const kind: Kind =
       value === undefined && metadata && 'failure-reason' in metadata
         ? 'failed'
@@ -172,8 +180,9 @@ export function parseGroundTruthManifest(
       return;
     }
     const line = parsed.value;
-    if (!isObject(line) || typeof line['source-ref'] !== 'string') {
-      problems.push({ where, problem: 'expected a JSON object with a "source-ref" string' });
+    const source = isObject(line) ? line[F.sourceRef] : undefined;
+    if (!isObject(line) || typeof source !== 'string') {
+      problems.push({ where, problem: `expected a JSON object with a "${F.sourceRef}" string` });
       return;
     }
     const attributes = attributesOf(line);
@@ -216,7 +225,7 @@ export function parseGroundTruthManifest(
     }
     const value = chosen.value as Json & { annotations: unknown[] };
     const metadata = chosen.metadata;
-    const map = isObject(metadata?.['class-map']) ? (metadata['class-map'] as Json) : undefined;
+    const map = isObject(metadata?.[F.classMap]) ? (metadata[F.classMap] as Json) : undefined;
     const size =
       Array.isArray(value.image_size) && isObject(value.image_size[0]) ? value.image_size[0] : undefined;
     const width = toNumber(size?.width);
@@ -232,7 +241,7 @@ export function parseGroundTruthManifest(
         });
         return;
       }
-      const classId = toNumber(annotation.class_id);
+      const classId = toNumber(annotation[F.classId]);
       if (classId === undefined) {
         problems.push({ where: boxWhere, problem: 'class_id is missing or not a number' });
         return;
@@ -241,12 +250,15 @@ export function parseGroundTruthManifest(
       if (map) {
         const name = map[String(classId)];
         if (typeof name !== 'string') {
-          problems.push({ where: boxWhere, problem: `class_id ${classId} is not in the line's class-map` });
+          problems.push({
+            where: boxWhere,
+            problem: `class_id ${classId} is not in the line's ${F.classMap}`,
+          });
           return;
         }
         className = name;
       }
-      const coordinates = ['left', 'top', 'width', 'height'].map((k) => toNumber(annotation[k]));
+      const coordinates = BOX_COORDINATES.map((k) => toNumber(annotation[k]));
       if (coordinates.some((c) => c === undefined)) {
         problems.push({ where: boxWhere, problem: 'left, top, width and height must all be numbers' });
         return;
@@ -263,7 +275,7 @@ export function parseGroundTruthManifest(
       });
     });
     labels.push({
-      imageRef: line['source-ref'],
+      imageRef: source,
       declaredSize: width !== undefined && height !== undefined ? { width, height } : undefined,
       boxes,
       where,

@@ -1,6 +1,6 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isNotFound, listKeys, mapLimit, putJson } from '../aws';
-import { labelKeyFor, LabelsImported } from '../../../contracts';
+import { labelKeyFor, LabelsImported, MANIFEST_FIELDS } from '../../../contracts';
 import { parseCoco } from './coco';
 import { parseGroundTruthManifest } from './groundtruth';
 import { PreprocessedImage } from './orientation';
@@ -24,6 +24,11 @@ export type LabelFormat = (typeof LABEL_FORMATS)[number];
 // S3 calls in flight while checking images and writing label documents.
 const CONCURRENCY = 16;
 
+// A Ground Truth manifest starts with a JSON object that has source-ref first, or on one line.
+const SOURCE_REF = `"${MANIFEST_FIELDS.sourceRef}"`;
+const MANIFEST_START = new RegExp(`^\\{\\s*${SOURCE_REF}`);
+const MANIFEST_FIRST_LINE = new RegExp(`^\\{[^\\n]*${SOURCE_REF}[^\\n]*\\}\\s*(\\n|$)`);
+
 /**
  * Guesses a label file's format: XML (or a directory of it) is VOC, a JSON object with `images` and
  * `annotations` is COCO, JSON lines with `source-ref` are a Ground Truth manifest.
@@ -33,8 +38,7 @@ export function detectFormat(files: readonly LabelFile[]): LabelFormat | undefin
     return 'voc';
   }
   const text = files[0]?.text.trimStart() ?? '';
-  if (/^\{\s*"source-ref"/.test(text) || /^\{[^\n]*"source-ref"[^\n]*\}\s*(\n|$)/.test(text))
-    return 'groundtruth';
+  if (MANIFEST_START.test(text) || MANIFEST_FIRST_LINE.test(text)) return 'groundtruth';
   if (text.startsWith('{')) return 'coco';
   return undefined;
 }

@@ -1,5 +1,5 @@
 import type { Box, LabelDocument } from '../../../contracts';
-import { imageKeyFor } from '../../../contracts';
+import { IMAGE_EXTENSION, imageKeyFor, PREFIXES } from '../../../contracts';
 import { orientBox, placeLabel, PreprocessedImage, swapsAxes } from './orientation';
 
 /** A label file's name (for messages) and its text. */
@@ -97,7 +97,7 @@ export function resolveImageKey(ref: string): string {
   const uri = /^s3:\/\/[^/]+\/(.*)$/.exec(key);
   if (uri) key = uri[1];
   key = key.replace(/^\.?\/+/, '');
-  if (key.startsWith('images/')) return `${key.replace(/\.[^./]*$/, '')}.jpg`;
+  if (key.startsWith(PREFIXES.images)) return `${key.replace(/\.[^./]*$/, '')}${IMAGE_EXTENSION}`;
   return imageKeyFor(key);
 }
 
@@ -200,7 +200,7 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
         where: label.where,
         problem:
           `no preprocessed image ${imageKey} (from "${label.imageRef}"); check the name, or upload the photo ` +
-          'under raw/ and let the pipeline preprocess it first',
+          `under ${PREFIXES.raw} and let the pipeline preprocess it first`,
       });
       continue;
     }

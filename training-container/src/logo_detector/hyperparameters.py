@@ -1,9 +1,15 @@
-"""Training hyperparameters: SageMaker passes every value as a string; this module gives them types and checks them."""
+"""Training hyperparameters: SageMaker passes every value as a string; this module gives them types and checks them.
+
+Which hyperparameters exist, and their types, limits, defaults and help, is the training job's contract,
+contracts/training-job.json, which the CDK app reads too (the state machine can only send names it lists). This
+module turns each contract type into a parser; ``Hyperparameters`` is the typed result, one field per name.
+"""
 import json
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .errors import OperatorFixableError
+from .paths import training_job_contract, training_job_contract_path
 
 
 class HyperparameterError(OperatorFixableError, ValueError):
@@ -12,27 +18,30 @@ class HyperparameterError(OperatorFixableError, ValueError):
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    """Validated training settings (see ``SPEC`` for what each one means)."""
+    """Validated training settings, one field per hyperparameter of the contract (see ``SPEC`` for each meaning)."""
 
     classes: Tuple[str, ...]
-    epochs: int = 40
-    batch_size: int = 16
-    learning_rate: float = 0.001
-    momentum: float = 0.9
-    wd: float = 0.0005
-    lr_decay_epochs: Tuple[int, ...] = (30, 35)
-    lr_decay: float = 0.1
-    data_shape: int = 512
-    val_interval: int = 1
-    seed: int = 42
-    pretrained: str = "voc"
-    num_workers: int = 0
-    max_iterations_per_epoch: int = 0
-    label_attribute: Optional[str] = None
-    images_s3_prefix: Optional[str] = None
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    momentum: float
+    wd: float
+    lr_decay_epochs: Tuple[int, ...]
+    lr_decay: float
+    data_shape: int
+    val_interval: int
+    seed: int
+    pretrained: str
+    num_workers: int
+    max_iterations_per_epoch: int
+    label_attribute: Optional[str]
+    images_s3_prefix: Optional[str]
 
 
-def _int(minimum: int) -> Callable[[str, str], int]:
+Parser = Callable[[str, str], Any]
+
+
+def _int(minimum: int, multiple_of: Optional[int] = None) -> Parser:
     def parse(key: str, value: str) -> int:
         try:
             number = int(value.strip())
@@ -40,12 +49,17 @@ def _int(minimum: int) -> Callable[[str, str], int]:
             raise HyperparameterError(f"Hyperparameter {key}={value!r} is not an integer.") from None
         if number < minimum:
             raise HyperparameterError(f"Hyperparameter {key}={value!r} must be at least {minimum}.")
+        if multiple_of and number % multiple_of:
+            raise HyperparameterError(
+                f"Hyperparameter {key}={value!r} must be a multiple of {multiple_of} "
+                f"(e.g. {8 * multiple_of}, {16 * multiple_of})."
+            )
         return number
 
     return parse
 
 
-def _float(low: float, high: float) -> Callable[[str, str], float]:
+def _float(low: float, high: float) -> Parser:
     def parse(key: str, value: str) -> float:
         try:
             number = float(value.strip())
@@ -87,14 +101,7 @@ def _epoch_list(key: str, value: str) -> Tuple[int, ...]:
     return epochs
 
 
-def _data_shape(key: str, value: str) -> int:
-    size = _int(64)(key, value)
-    if size % 32:
-        raise HyperparameterError(f"Hyperparameter {key}={value!r} must be a multiple of 32 (e.g. 256, 512).")
-    return size
-
-
-def _choice(*allowed: str) -> Callable[[str, str], str]:
+def _choice(*allowed: str) -> Parser:
     def parse(key: str, value: str) -> str:
         if value.strip() not in allowed:
             raise HyperparameterError(f"Hyperparameter {key}={value!r} must be one of: {', '.join(allowed)}.")
@@ -107,28 +114,51 @@ def _optional_text(key: str, value: str) -> Optional[str]:
     return value.strip() or None
 
 
-_S3_PREFIX_HELP = "S3 URI prefix stripped from source-ref to find an image in the images channel"
-
-SPEC: Dict[str, Tuple[Callable[[str, str], object], str]] = {
-    "classes": (_classes, 'Class names in class-id order, as a JSON list (required), e.g. ["logo"].'),
-    "epochs": (_int(1), "Training epochs."),
-    "batch_size": (_int(1), "Images per batch, over all devices."),
-    "learning_rate": (_float(1e-8, 10.0), "SGD learning rate."),
-    "momentum": (_float(0.0, 1.0), "SGD momentum."),
-    "wd": (_float(0.0, 1.0), "SGD weight decay."),
-    "lr_decay_epochs": (_epoch_list, 'Epochs after which the learning rate decays, e.g. "30,35".'),
-    "lr_decay": (_float(0.0, 1.0), "Factor applied to the learning rate at each decay epoch."),
-    "data_shape": (_data_shape, "Square input size of the model, in pixels; a multiple of 32."),
-    "val_interval": (_int(1), "Validate every this many epochs (and always after the last)."),
-    "seed": (_int(0), "Random seed."),
-    "pretrained": (_choice("voc", "none"), "voc: transfer from the VOC weights; none: random initialisation."),
-    "num_workers": (_int(0), "Data loader worker processes (0: load in the main process)."),
-    "max_iterations_per_epoch": (_int(0), "Stop each epoch after this many batches (0: all; for quick runs)."),
-    "label_attribute": (_optional_text, "Manifest label attribute (default: the key with a -metadata sibling)."),
-    "images_s3_prefix": (_optional_text, f"{_S3_PREFIX_HELP} (default: s3://<bucket>/images/)."),
+# Each contract type, its parser (built from the entry's limits) and the Python type of its field.
+_TYPES: Dict[str, Tuple[Callable[[Dict[str, Any]], Parser], Any]] = {
+    "integer": (lambda entry: _int(entry["minimum"], entry.get("multipleOf")), int),
+    "number": (lambda entry: _float(float(entry["minimum"]), float(entry["maximum"])), float),
+    "choice": (lambda entry: _choice(*entry["choices"]), str),
+    "text": (lambda entry: _optional_text, Optional[str]),
+    "class-list": (lambda entry: _classes, Tuple[str, ...]),
+    "epoch-list": (lambda entry: _epoch_list, Tuple[int, ...]),
 }
 
-DEFAULTS: Dict[str, object] = {f.name: f.default for f in fields(Hyperparameters) if f.name != "classes"}
+
+def _spec(contract: Mapping[str, Dict[str, Any]]) -> Dict[str, Tuple[Parser, str]]:
+    """A parser and help text per hyperparameter of the contract, checked against ``Hyperparameters``."""
+    field_types = {f.name: f.type for f in fields(Hyperparameters)}
+    if list(contract) != list(field_types):
+        raise ValueError(
+            f"{training_job_contract_path()} lists the hyperparameters {', '.join(contract)}, but Hyperparameters "
+            f"has the fields {', '.join(field_types)}; keep both the same, in the same order."
+        )
+    spec = {}
+    for key, entry in contract.items():
+        if entry["type"] not in _TYPES or _TYPES[entry["type"]][1] != field_types[key]:
+            raise ValueError(
+                f"{training_job_contract_path()}: hyperparameter {key} has type {entry['type']!r}, which does not "
+                f"parse into Hyperparameters.{key} ({field_types[key]}); known types: {', '.join(_TYPES)}."
+            )
+        help_text = f"{entry['description']} Required." if entry.get("required") else entry["description"]
+        spec[key] = (_TYPES[entry["type"]][0](entry), help_text)
+    return spec
+
+
+_CONTRACT: Mapping[str, Dict[str, Any]] = training_job_contract()["hyperparameters"]
+
+SPEC: Dict[str, Tuple[Parser, str]] = _spec(_CONTRACT)
+"""Every hyperparameter: its parser and its help text (``train --help``)."""
+
+REQUIRED: Tuple[str, ...] = tuple(key for key, entry in _CONTRACT.items() if entry.get("required"))
+"""Hyperparameters without a default; a job without them fails."""
+
+DEFAULTS: Dict[str, object] = {
+    key: None if entry["default"] is None else SPEC[key][0](key, entry["default"])
+    for key, entry in _CONTRACT.items()
+    if key not in REQUIRED
+}
+"""The typed value of every hyperparameter that has a default."""
 
 
 def parse_hyperparameters(raw: Mapping[str, object]) -> Hyperparameters:
@@ -138,9 +168,10 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> Hyperparameters:
         raise HyperparameterError(
             f"Unknown hyperparameter(s): {', '.join(unknown)}. Known: {', '.join(SPEC)}."
         )
-    if "classes" not in raw:
-        raise HyperparameterError('Hyperparameter classes is required: a JSON list of class names, e.g. ["logo"].')
-    values: Dict[str, Any] = {}
+    for key in REQUIRED:
+        if key not in raw:
+            raise HyperparameterError(f"Hyperparameter {key} is required. {_CONTRACT[key]['description']}")
+    values: Dict[str, Any] = dict(DEFAULTS)
     for key, (parse, _) in SPEC.items():
         if key in raw:
             value = raw[key]
