@@ -1,13 +1,12 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ACCESS_LOG_PREFIXES, PREFIXES } from '../contracts';
+import { ACCESS_LOG_PREFIXES } from '../contracts';
 
 /**
  * Where each kind of object lives (contracts/s3-layout.ts), re-exported for the stage constructs that grant
  * access by prefix. Every stage reads and writes only its own prefixes.
  */
-export { PREFIXES };
 
 /** Properties of {@link DataBuckets}. */
 export interface DataBucketsProps {

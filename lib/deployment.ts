@@ -8,8 +8,8 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { PREFIXES } from '../contracts';
 import { EndpointConfig } from './config';
-import { PREFIXES } from './data';
 import {
   BlueGreenUpdateEndpoint,
   runResourceName,

@@ -11,10 +11,11 @@ import {
   DATASET_LABEL_ATTRIBUTE,
   FindUnlabeledEvent,
   GroundTruthLabelsEvent,
+  LABELING_JOB_KEYS,
+  PREFIXES,
   RequestLabelsEvent,
 } from '../contracts';
 import { LabelingConfig } from './config';
-import { PREFIXES } from './data';
 import { handlerEvent } from './handler-event';
 import {
   grantSageMakerJobLogging,
@@ -43,12 +44,6 @@ export const GROUND_TRUTH_LAMBDA_ACCOUNTS: Record<string, string> = {
   'ap-south-1': '565803892007',
   'ap-southeast-1': '377565633583',
   'ap-southeast-2': '454466003867',
-};
-
-/** Where the Ground Truth job's worker UI and label categories are written, in the dataset bucket. */
-const LABELING_KEYS = {
-  template: `${PREFIXES.manifests}labeling/bounding-box.liquid.html`,
-  categories: `${PREFIXES.manifests}labeling/label-categories.json`,
 };
 
 /** Properties of {@link Labeling}. */
@@ -215,13 +210,13 @@ export class Labeling extends PipelineStage {
     };
     const writeCategories = writeObject(
       'Write label categories',
-      LABELING_KEYS.categories,
+      LABELING_JOB_KEYS.categories,
       JSON.stringify(categories),
       'application/json',
     );
     const writeTemplate = writeObject(
       'Write worker UI template',
-      LABELING_KEYS.template,
+      LABELING_JOB_KEYS.template,
       readFileSync(join(__dirname, 'labeling', 'bounding-box.liquid.html'), 'utf8'),
       'text/html',
     );
@@ -245,7 +240,7 @@ export class Labeling extends PipelineStage {
             'LabelingJobName.$': jobName,
             LabelAttributeName: DATASET_LABEL_ATTRIBUTE,
             RoleArn: jobRole.roleArn,
-            LabelCategoryConfigS3Uri: s3Uri(LABELING_KEYS.categories),
+            LabelCategoryConfigS3Uri: s3Uri(LABELING_JOB_KEYS.categories),
             InputConfig: {
               DataSource: {
                 S3DataSource: {
@@ -262,7 +257,7 @@ export class Labeling extends PipelineStage {
             OutputConfig: { S3OutputPath: s3Uri(PREFIXES.groundTruth) },
             HumanTaskConfig: {
               WorkteamArn: workteamArn,
-              UiConfig: { UiTemplateS3Uri: s3Uri(LABELING_KEYS.template) },
+              UiConfig: { UiTemplateS3Uri: s3Uri(LABELING_JOB_KEYS.template) },
               PreHumanTaskLambdaArn: builtIn('PRE-BoundingBox'),
               AnnotationConsolidationConfig: { AnnotationConsolidationLambdaArn: builtIn('ACS-BoundingBox') },
               TaskTitle: 'Draw a box around each logo',

@@ -3,9 +3,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { PreprocessEvent, PreprocessReportEvent } from '../contracts';
+import { PREFIXES, PREPROCESS_RESULTS_PREFIX, PreprocessEvent, PreprocessReportEvent } from '../contracts';
 import { PreprocessConfig } from './config';
-import { PREFIXES } from './data';
 import { handlerEvent } from './handler-event';
 import { invoke, pipelineFunction } from './pipeline-tasks';
 import { PipelineStage } from './stage';
@@ -78,7 +77,7 @@ export class Preprocess extends PipelineStage {
       toleratedFailurePercentage: config.toleratedFailurePercentage,
       resultWriterV2: new PrefixResultWriter({
         bucket: datasetBucket,
-        prefix: `${PREFIXES.reports}preprocess`,
+        prefix: PREPROCESS_RESULTS_PREFIX,
       }),
       resultSelector: { 'ResultWriterDetails.$': '$.ResultWriterDetails' },
       resultPath: '$.preprocessMap',

@@ -7,9 +7,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { join } from 'path';
-import { ChannelName, METRIC_DEFINITIONS, trainingHyperparameters } from '../contracts';
+import { ChannelName, METRIC_DEFINITIONS, PREFIXES, trainingHyperparameters } from '../contracts';
 import { AppConfig } from './config';
-import { PREFIXES } from './data';
 import {
   grantSageMakerJobLogging,
   runResourceName,

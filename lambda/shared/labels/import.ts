@@ -1,6 +1,6 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isNotFound, listKeys, mapLimit, putJson } from '../aws';
-import { labelKeyFor, LabelsImported, MANIFEST_FIELDS } from '../../../contracts';
+import { labelKeyFor, LabelsImported, MANIFEST_FIELDS, PREFIXES } from '../../../contracts';
 import { parseCoco } from './coco';
 import { parseGroundTruthManifest } from './groundtruth';
 import { PreprocessedImage } from './orientation';
@@ -116,7 +116,7 @@ export async function importLabels(options: ImportLabelsOptions): Promise<Labels
   const { s3, datasetBucket, parsed } = options;
   // Labels naming their image by a bare file name are looked up among the images that exist.
   const index = parsed.labels.some(needsLookup)
-    ? imagesByStem(await listKeys(s3, datasetBucket, 'images/'))
+    ? imagesByStem(await listKeys(s3, datasetBucket, PREFIXES.images))
     : undefined;
   const imageKeyOf: ImageKeyOf = (label) => resolveLabelImage(label, index);
   const sizes = await readImageSizes(
