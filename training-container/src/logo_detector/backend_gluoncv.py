@@ -28,6 +28,7 @@ from .backends import Detection, EpochCallback, TrainingResult, TrainingRun, Val
 from .errors import OperatorFixableError
 from .hyperparameters import Hyperparameters
 from .manifest import Sample
+from .mxnet_gpu import prepare_gpus
 from .preprocessing import MEAN, STD, gray3, load_luma, model_input
 
 CUSTOM_MODEL = "ssd_512_mobilenet1.0_custom"
@@ -416,6 +417,7 @@ class GluonCVBackend:
 
     def train(self, run: TrainingRun) -> TrainingResult:
         """Resumes from ``run.checkpoints`` when it holds a checkpoint of the same classes and data_shape."""
+        prepare_gpus(run.log)
         params = run.params
         resume = load_checkpoint_state(run.checkpoints)
         if resume is not None and (resume.classes != list(params.classes) or resume.data_shape != params.data_shape):
