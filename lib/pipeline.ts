@@ -208,6 +208,7 @@ export class Pipeline extends Construct {
       version: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
       map: sfn.JsonPath.numberAt('$.gate.map'),
       liveMap: sfn.JsonPath.stringAt('$.gate.liveMap'),
+      weights: training.startingWeights,
     }).next(new sfn.Succeed(this, OUTCOME_STATES.rejected));
 
     const deployed = notify('Notify deployed', 'logo-detection: new model deployed', {
@@ -221,6 +222,7 @@ export class Pipeline extends Construct {
       version: sfn.JsonPath.stringAt('$.live.version'),
       map: sfn.JsonPath.numberAt('$.live.map'),
       endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
+      weights: training.startingWeights,
     }).next(new sfn.Succeed(this, OUTCOME_STATES.deployed));
 
     catchInto(

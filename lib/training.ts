@@ -52,7 +52,8 @@ export interface TrainingProps {
 /**
  * Stages 3 to 5: assemble the cumulative dataset (`$.dataset`), train the SSD detector on SageMaker
  * (`$.training`: DescribeTrainingJob's output) and let the quality gate decide (`$.gate`).
- * Training starts from `pretrained/` when the operator uploaded weights there, else from the container's.
+ * Training fine-tunes the weights under `pretrained/` when the operator put them there (`npm run fetch-pretrained`),
+ * else starts from random initialization, and {@link startingWeights} says which.
  */
 export class Training extends Construct {
   /** Writes the dataset manifests and the train/validation split. */
@@ -61,7 +62,7 @@ export class Training extends Construct {
   public readonly checkPretrained: tasks.CallAwsService;
   /** Routes to one of the two training tasks. */
   public readonly choosePretrained: sfn.Choice;
-  /** Training from the container's built-in weights. */
+  /** Training from random initialization (`pretrained=none`): nothing under `pretrained/`. */
   public readonly train: SpotTrainingJob;
   /** Training from the weights under `pretrained/`. */
   public readonly trainFromPretrained: SpotTrainingJob;
@@ -71,6 +72,12 @@ export class Training extends Construct {
   public readonly role: iam.Role;
   /** Longest a training job may take, waiting for spot capacity included. */
   public readonly maxDuration: Duration;
+  /**
+   * For the outcome notifications, read at run time after {@link checkPretrained}: a sentence saying whether the
+   * model was fine-tuned from the weights under `pretrained/` or trained from random initialization, and then how
+   * to supply weights.
+   */
+  public readonly startingWeights: string;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
@@ -108,6 +115,16 @@ export class Training extends Construct {
         resultSelector: { 'count.$': '$.KeyCount' },
         resultPath: '$.pretrained',
       }),
+    );
+    // KeyCount is 0 or 1 (MaxKeys 1): it picks the sentence.
+    this.startingWeights = sfn.JsonPath.arrayGetItem(
+      sfn.JsonPath.array(
+        'Trained from random initialization: there are no weights under pretrained/ in the artifacts bucket, and a ' +
+          'model trained from scratch on a few hundred photos is weak. Run npm run fetch-pretrained once to put ' +
+          'the GluonCV VOC weights there, then npm run start-run -- --force.',
+        'Fine-tuned from the pretrained weights under pretrained/ in the artifacts bucket.',
+      ),
+      sfn.JsonPath.numberAt('$.pretrained.count'),
     );
 
     this.role = new iam.Role(this, 'Role', {
@@ -185,6 +202,7 @@ export class Training extends Construct {
             batch_size: String(training.batchSize),
             learning_rate: String(training.learningRate),
             data_shape: String(training.dataShape),
+            pretrained: withPretrained ? 'voc' : 'none',
             images_s3_prefix: `s3://${datasetBucket.bucketName}/${PREFIXES.images}`,
           },
           outputDataConfig: {
