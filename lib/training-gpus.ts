@@ -16,8 +16,8 @@ export const MXNET_GPU_BUILD = {
   /** Compute capabilities the build carries cubins for (no PTX). */
   cubins: ['5.0', '6.0', '7.0', '8.0', '8.6'],
   /**
-   * The newest compute capability MXNet's runtime kernel fusion can compile for: fusion compiles with the NVRTC of
-   * CUDA 11.2, which knows no target above 8.6. On a newer GPU the container turns fusion off.
+   * Above this compute capability (the build's newest cubin) the container turns MXNet's kernel fusion off: fusion
+   * compiles kernels with NVRTC for the GPU's exact architecture during training, a path never tried on such a GPU.
    */
   fusionNewest: '8.6',
 } as const;

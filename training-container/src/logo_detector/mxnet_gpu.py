@@ -7,8 +7,10 @@ rule): 7.0 code runs on a T4 (7.5), 8.6 code on an L4 or L40S (8.9), and nothing
 would fail deep inside its first kernel with "no kernel image is available". ``prepare_gpus`` checks every visible
 GPU first and fails with a reason an operator can act on.
 
-MXNet's runtime kernel fusion compiles for the GPU's own architecture with CUDA 11.2's NVRTC, which knows nothing
-above 8.6; on a newer GPU fusion is turned off (``MXNET_USE_FUSION=0``), which costs a little speed.
+MXNet's runtime kernel fusion is the one part that does not run the build's cubins: it compiles kernels with NVRTC
+for the GPU's exact architecture while training runs. On a GPU newer than the build's newest cubin (8.9) that path
+has never been tried with MXNet 1.9.1, and it would fail mid-training, so it is turned off there
+(``MXNET_USE_FUSION=0``): a little slower, and everything else runs the 8.6 code.
 
 The same facts decide which SageMaker families the CDK app accepts (``lib/training-gpus.ts``); a test checks that
 the two agree. This module imports no MXNet: it runs before MXNet reads its environment.
@@ -25,6 +27,7 @@ Capability = Tuple[int, int]
 
 BUILD = "mxnet-cu112 1.9.1"
 CUBINS: Tuple[Capability, ...] = ((5, 0), (6, 0), (7, 0), (8, 0), (8, 6))
+# Above this, kernel fusion is turned off: the newest capability the build was made for.
 FUSION_NEWEST: Capability = (8, 6)
 # The SageMaker families whose GPUs the build runs on (lib/training-gpus.ts decides which ones the app accepts).
 SUPPORTED_FAMILIES = "ml.g4dn (T4), ml.g5 (A10G), ml.g6 (L4), ml.g6e (L40S), ml.p4d or ml.p4de (A100)"
