@@ -1,4 +1,5 @@
 import { Node } from 'constructs';
+import { SUPPORTED_TRAINING_FAMILIES, trainingInstanceProblem } from './training-gpus';
 
 /** How images get their bounding boxes. */
 export type LabelingMode = 'groundtruth' | 'import';
@@ -201,7 +202,6 @@ function stringList(
   });
 }
 
-const GPU_FAMILIES = ['p3', 'p3dn', 'g4dn', 'g5', 'p4d', 'p4de'];
 const INSTANCE_TYPE = /^ml\.([a-z0-9]+)\.([a-z0-9]+)$/;
 const CLASS_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/;
 const WORKTEAM_ARN =
@@ -234,17 +234,13 @@ export const SETTINGS = {
   }),
   training: {
     instanceType: text('trainingInstanceType', {
-      default: 'ml.p3.2xlarge',
+      default: 'ml.g4dn.xlarge',
       description:
-        'GPU instance type for training (ml.p3, ml.g4dn, ml.g5, ml.p4d families; ml.p5 is not supported by MXNet 1.9.1).',
+        `GPU instance type for training: families ${SUPPORTED_TRAINING_FAMILIES.map((f) => `ml.${f.family}`).join(', ')} ` +
+        '(see [Training GPUs](#training-gpus) for why not ml.p3 or ml.p5).',
       check: (instanceType) => {
-        const family = INSTANCE_TYPE.exec(instanceType)?.[1];
-        if (family && GPU_FAMILIES.includes(family)) return undefined;
-        return {
-          expected:
-            `a GPU training instance of the ${GPU_FAMILIES.map((f) => `ml.${f}`).join(', ')} families ` +
-            '(MXNet 1.9.1 is built for CUDA 11.2, which does not run on ml.p5 H100)',
-        };
+        const problem = trainingInstanceProblem(instanceType);
+        return problem === undefined ? undefined : { expected: problem };
       },
     }),
     useSpot: flag('trainingUseSpot', {

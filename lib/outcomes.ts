@@ -16,6 +16,11 @@ export const OUTCOME_STATES = {
 export interface OutcomesProps {
   /** The topic every outcome is published to. */
   readonly notifications: Notifications;
+  /**
+   * A JSONPath expression, evaluated when a trained model is deployed or rejected, for the message's `weights`: the
+   * sentence saying what the model started from (the train stage's `startingWeights`).
+   */
+  readonly startingWeights: string;
 }
 
 /**
@@ -37,7 +42,7 @@ export class Outcomes extends Construct {
 
   constructor(scope: Construct, id: string, props: OutcomesProps) {
     super(scope, id);
-    const { notifications } = props;
+    const { notifications, startingWeights } = props;
     const execution = sfn.JsonPath.executionName;
 
     const runFailed = new sfn.Fail(this, OUTCOME_STATES.failed, {
@@ -96,6 +101,7 @@ export class Outcomes extends Construct {
         version: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
         map: sfn.JsonPath.numberAt('$.gate.map'),
         liveMap: sfn.JsonPath.stringAt('$.gate.liveMap'),
+        weights: startingWeights,
       },
       OUTCOME_STATES.rejected,
     );
@@ -113,6 +119,7 @@ export class Outcomes extends Construct {
         version: sfn.JsonPath.stringAt('$.live.version'),
         map: sfn.JsonPath.numberAt('$.live.map'),
         endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
+        weights: startingWeights,
       },
       OUTCOME_STATES.deployed,
     );

@@ -55,8 +55,9 @@ export interface TrainingProps {
 
 /**
  * The train stage: a SageMaker training job of the SSD detector on the assembled dataset (`$.training`:
- * DescribeTrainingJob's output). Training starts from `pretrained/` when the operator uploaded weights there, else
- * from the container's. A job that reported no metric fails the run with `NoMetrics`.
+ * DescribeTrainingJob's output). Training fine-tunes the weights under `pretrained/` when the operator put them
+ * there (`npm run fetch-pretrained`), else starts from random initialization, and {@link startingWeights} says
+ * which. A job that reported no metric fails the run with `NoMetrics`.
  */
 export class Training extends PipelineStage {
   public readonly startState: sfn.State;
@@ -65,6 +66,12 @@ export class Training extends PipelineStage {
   public readonly role: iam.Role;
   /** Longest a training job may take, waiting for spot capacity included. */
   public readonly maxDuration: Duration;
+  /**
+   * For the outcome notifications, read at run time after the `Look for pretrained weights` state: a sentence saying whether the
+   * model was fine-tuned from the weights under `pretrained/` or trained from random initialization, and then how
+   * to supply weights.
+   */
+  public readonly startingWeights: string;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id, 'train');
@@ -82,6 +89,16 @@ export class Training extends PipelineStage {
         resultSelector: { 'count.$': '$.KeyCount' },
         resultPath: '$.pretrained',
       }),
+    );
+    // KeyCount is 0 or 1 (MaxKeys 1): it picks the sentence.
+    this.startingWeights = sfn.JsonPath.arrayGetItem(
+      sfn.JsonPath.array(
+        'Trained from random initialization: there are no weights under pretrained/ in the artifacts bucket, and a ' +
+          'model trained from scratch on a few hundred photos is weak. Run npm run fetch-pretrained once to put ' +
+          'the GluonCV VOC weights there, then npm run start-run -- --force.',
+        'Fine-tuned from the pretrained weights under pretrained/ in the artifacts bucket.',
+      ),
+      sfn.JsonPath.numberAt('$.pretrained.count'),
     );
 
     this.role = new iam.Role(this, 'Role', {
@@ -159,6 +176,7 @@ export class Training extends PipelineStage {
             batch_size: String(training.batchSize),
             learning_rate: String(training.learningRate),
             data_shape: String(training.dataShape),
+            pretrained: withPretrained ? 'voc' : 'none',
             images_s3_prefix: `s3://${datasetBucket.bucketName}/${PREFIXES.images}`,
           }),
           outputDataConfig: {

@@ -6,6 +6,7 @@
  * labels/, and resumes the execution. A bad file is rejected whole and the execution keeps waiting, unless
  * --fail is given, which stops it with the reason.
  */
+import './node-version';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';

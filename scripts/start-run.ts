@@ -6,6 +6,7 @@
  *   npm run start-run -- --force      # train even when nothing is new
  *   npm run start-run -- --stack MyPipelineStack
  */
+import './node-version';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { stackOutput } from './stack-output';

@@ -12,7 +12,7 @@ describe('configuration defaults', () => {
     const config = from({});
     expect(config.classes).toEqual(['logo']);
     expect(config.training).toMatchObject({
-      instanceType: 'ml.p3.2xlarge',
+      instanceType: 'ml.g4dn.xlarge',
       useSpot: true,
       maxRuntimeSeconds: 14400,
       maxWaitSeconds: 28800,
@@ -49,6 +49,13 @@ describe('configuration defaults', () => {
     expect(from({ workteamArn: arn }).labeling).toEqual({ mode: 'groundtruth', workteamArn: arn });
   });
 
+  test.each(['ml.g4dn.xlarge', 'ml.g5.2xlarge', 'ml.g6.xlarge', 'ml.g6e.xlarge', 'ml.p4d.24xlarge'])(
+    'training on %s is allowed: the MXNet build runs on its GPU',
+    (instanceType) => {
+      expect(from({ trainingInstanceType: instanceType }).training.instanceType).toBe(instanceType);
+    },
+  );
+
   test('the max wait defaults to twice the max runtime', () => {
     expect(from({ trainingMaxRuntimeSeconds: 3600 }).training.maxWaitSeconds).toBe(7200);
   });
@@ -66,9 +73,19 @@ describe('configuration errors name the key, the value and what is allowed', () 
       /"trainingInstanceType".*"ml.m5.xlarge".*GPU/,
     ],
     [
-      'training instance p5',
+      'training instance p5: its H100 cannot run the MXNet build',
       { trainingInstanceType: 'ml.p5.48xlarge' },
-      /"trainingInstanceType".*ml\.p5 H100/,
+      /"trainingInstanceType".*"ml\.p5\.48xlarge".*ml\.g4dn \(NVIDIA T4\).*ml\.p5 has NVIDIA H100 GPUs \(compute capability 9\.0\).*mxnet-cu112 1\.9\.1 carries GPU code only for compute capability 5\.0, 6\.0, 7\.0, 8\.0 and 8\.6 and no PTX/,
+    ],
+    [
+      'training instance p3: retired by AWS',
+      { trainingInstanceType: 'ml.p3.2xlarge' },
+      /"trainingInstanceType".*ml\.p3 has NVIDIA V100 GPUs \(compute capability 7\.0\), which the build runs on, but AWS has retired P3/,
+    ],
+    [
+      'training instance not of the form ml.<family>.<size>',
+      { trainingInstanceType: 'g5.xlarge' },
+      /"trainingInstanceType".*"g5\.xlarge".*not an ml\.<family>\.<size> instance type/,
     ],
     ['spot not a boolean', { trainingUseSpot: 'yes' }, /"trainingUseSpot".*"yes".*true or false/],
     ['max runtime too short', { trainingMaxRuntimeSeconds: 10 }, /"trainingMaxRuntimeSeconds".*from 600/],

@@ -1,6 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { configurationTable, loadConfig } from '../lib/config';
+import { trainingGpuTable } from '../lib/training-gpus';
 
 const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
 const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as {
@@ -20,6 +21,12 @@ describe('README', () => {
   test('the configuration table is the one lib/config.ts declares, key for key', () => {
     // On a failure, paste configurationTable()'s output (the "Expected" side) into the README.
     const expected = configurationTable();
+    expect(tableStartingWith(expected.split('\n')[0])).toBe(expected);
+  });
+
+  test('the training GPU table is the one lib/training-gpus.ts gives, family for family', () => {
+    // On a failure, paste trainingGpuTable()'s output (the "Expected" side) into the README.
+    const expected = trainingGpuTable();
     expect(tableStartingWith(expected.split('\n')[0])).toBe(expected);
   });
 

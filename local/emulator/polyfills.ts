@@ -1,3 +1,6 @@
+// The SDK's Node.js version warning is switched off for local mode as for the operator commands.
+import '../../scripts/node-version';
+
 /** Polyfills for Node 20, where local mode runs: aws-local-stepfunctions calls Promise.withResolvers (Node 22+). */
 type Resolvers<T> = {
   promise: Promise<T>;

@@ -226,6 +226,40 @@ describe('pipeline outcomes, executed locally', () => {
     });
   });
 
+  test('the outcome says how the model started: from random initialization and how to fix that, or fine-tuned', async () => {
+    const scratch = await runLocally(importMode, services());
+    expect(scratch.calls.Train[0].HyperParameters).toMatchObject({ pretrained: 'none' });
+    expect(message(scratch, 'Notify deployed').weights).toBe(
+      'Trained from random initialization: there are no weights under pretrained/ in the artifacts bucket, and a ' +
+        'model trained from scratch on a few hundred photos is weak. Run npm run fetch-pretrained once to put the ' +
+        'GluonCV VOC weights there, then npm run start-run -- --force.',
+    );
+
+    const fineTuned = await runLocally(
+      importMode,
+      services({
+        'Look for pretrained weights': () => ({ KeyCount: 1 }),
+        'Train from pretrained weights': (job) => ({
+          TrainingJobName: job.TrainingJobName,
+          TrainingJobStatus: 'Completed',
+          FinalMetricDataList: [{ MetricName: 'best_val_mAP', Value: 0.41 }],
+        }),
+        'Check model quality': () => ({
+          accept: false,
+          map: 0.41,
+          liveMap: 0.6,
+          reason: 'below the live model',
+        }),
+      }),
+    );
+    expect(fineTuned.calls['Train from pretrained weights'][0].HyperParameters).toMatchObject({
+      pretrained: 'voc',
+    });
+    expect(message(fineTuned, 'Notify model rejected').weights).toBe(
+      'Fine-tuned from the pretrained weights under pretrained/ in the artifacts bucket.',
+    );
+  });
+
   test('a failed training job publishes a failure naming the stage and the cause, and the run fails', async () => {
     const run = await runLocally(
       importMode,

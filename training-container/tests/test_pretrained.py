@@ -1,4 +1,6 @@
 """Where the VOC weights are looked up, in order: the pretrained channel, then the image's copy; never the network."""
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Optional
@@ -46,5 +48,37 @@ def test_the_images_copy_is_used_without_a_channel(tmp_path, weights):
 def test_a_corrupt_copy_in_the_image_counts_as_none(tmp_path, weights):
     paths, env = layout(tmp_path, {}, baked=b"truncated")
     expected = "upload the .params file to the artifacts bucket under pretrained/"
+    with pytest.raises(PretrainedWeightsError, match=re.escape(expected)):
+        find_voc_weights(paths, env)
+
+
+def record_for(name: str, content: bytes) -> bytes:
+    digest = hashlib.sha1(content).hexdigest()  # noqa: S324 - the digest the record keeps
+    return json.dumps({"file": name, "sha1": digest, "model": "ssd_512_mobilenet1.0_voc"}).encode()
+
+
+def test_a_file_weights_json_records_is_used_whatever_its_sha1(tmp_path):
+    content = b"weights checked by npm run fetch-pretrained"
+    name = "ssd_512_mobilenet1.0_voc-0a1b2c3d.params"
+    paths, env = layout(tmp_path, {name: content, pretrained.WEIGHTS_RECORD: record_for(name, content)})
+    assert find_voc_weights(paths, env) == paths.channel("pretrained") / name
+
+
+def test_a_recorded_file_changed_after_its_check_is_refused(tmp_path):
+    name = "ssd_512_mobilenet1.0_voc-0a1b2c3d.params"
+    paths, env = layout(tmp_path, {name: b"changed", pretrained.WEIGHTS_RECORD: record_for(name, b"as checked")})
+    with pytest.raises(PretrainedWeightsError, match=r"changed after it was checked\..*npm run fetch-pretrained"):
+        find_voc_weights(paths, env)
+
+
+def test_gluoncvs_own_file_needs_no_record(tmp_path, weights):
+    paths, env = layout(tmp_path, {pretrained.VOC_WEIGHTS_FILE: weights,
+                                   pretrained.WEIGHTS_RECORD: record_for("other.params", b"gone")})
+    assert find_voc_weights(paths, env) == paths.channel("pretrained") / pretrained.VOC_WEIGHTS_FILE
+
+
+def test_a_record_that_is_not_the_commands_is_refused_saying_how_to_fix_it(tmp_path):
+    paths, env = layout(tmp_path, {"x.params": b"x", pretrained.WEIGHTS_RECORD: b'{"file": 3}'})
+    expected = 'no "file" and "sha1" strings. Delete pretrained/weights.json'
     with pytest.raises(PretrainedWeightsError, match=re.escape(expected)):
         find_voc_weights(paths, env)

@@ -5,8 +5,9 @@ import mxnet as mx
 import numpy as np
 from gluoncv import model_zoo
 
-from logo_detector.backend_gluoncv import VOC_MODEL, build_network, learning_rate
+from logo_detector.backend_gluoncv import build_network, learning_rate
 from logo_detector.hyperparameters import parse_hyperparameters
+from logo_detector.pretrained import VOC_MODEL
 
 
 def test_voc_weights_are_loaded_and_the_class_predictors_replaced(tmp_path):

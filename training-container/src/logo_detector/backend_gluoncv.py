@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import random
+import re
+import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -28,12 +30,15 @@ from .backends import Detection, EpochCallback, TrainingResult, TrainingRun, Val
 from .errors import OperatorFixableError
 from .hyperparameters import Hyperparameters
 from .manifest import Sample
+from .mxnet_gpu import prepare_gpus
 from .preprocessing import MEAN, STD, gray3, load_luma, model_input
+from .pretrained import VOC_MODEL, PretrainedWeightsError
 
 CUSTOM_MODEL = "ssd_512_mobilenet1.0_custom"
-VOC_MODEL = "ssd_512_mobilenet1.0_voc"
 EXPORT_PREFIX = "model"
 NMS = {"nms_thresh": 0.45, "nms_topk": 400, "post_nms": 100}
+# arg:/aux: and the top block's prefix, e.g. "arg:ssd0_", before a parameter's name in an exported file.
+EXPORTED_PREFIX = re.compile(r"^(arg|aux):[a-z]+\d+_")
 # state.json's format. 2: no pickle anywhere, and a SHA-256 for each file. 1 (no "format" key) pickled the optimizer.
 CHECKPOINT_FORMAT = 2
 
@@ -72,6 +77,55 @@ def build_network(classes: Sequence[str], voc_weights: Optional[Path]) -> gluon.
         warnings.simplefilter("ignore")
         net.initialize()
     return net
+
+
+def check_voc_weights(source: Path, destination: Path) -> int:
+    """Checks that ``source`` holds GluonCV's ``ssd_512_mobilenet1.0_voc`` weights and writes them to ``destination``.
+
+    Every parameter of the VOC network must be in the file, with its shape, and nothing else. ``source`` may be
+    in ``save_parameters``' format (written to ``destination`` unchanged) or in ``export``'s (``arg:``/``aux:`` and
+    the full parameter names; converted). ``destination`` is then loaded into the network as ``build_network``
+    loads it. Returns the number of parameters. Raises ``PretrainedWeightsError`` naming what does not fit.
+    """
+    try:
+        loaded = mx.nd.load(str(source))
+    except mx.base.MXNetError as err:
+        reason = str(err).strip().splitlines()[-1]
+        raise PretrainedWeightsError(f"{source} is not an MXNet parameter file ({reason}).") from None
+    if not isinstance(loaded, dict) or not loaded:
+        raise PretrainedWeightsError(f"{source} holds no named parameters.")
+    net = model_zoo.get_model(VOC_MODEL, pretrained=False, pretrained_base=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.initialize()
+    net(mx.nd.zeros((1, 3, 512, 512)))  # gives every parameter its shape (some are deferred until a forward pass)
+    params = net._collect_params_with_prefix()
+    exported = all(key.startswith(("arg:", "aux:")) for key in loaded)
+    if exported:
+        # Exported names are full names under the network's own prefix, whose counter (ssd0_, ssd1_) depends on
+        # how many networks the exporting process had built; match them without it.
+        by_name = {param.name[len(net.prefix):]: key for key, param in params.items()}
+        loaded = {by_name.get(EXPORTED_PREFIX.sub("", key), key): value for key, value in loaded.items()}
+    expected = {key: tuple(param.shape) for key, param in params.items()}
+    missing = sorted(expected.keys() - loaded.keys())
+    extra = sorted(loaded.keys() - expected.keys())
+    reshaped = [f"{key} {tuple(loaded[key].shape)} instead of {expected[key]}"
+                for key in sorted(expected.keys() & loaded.keys()) if tuple(loaded[key].shape) != expected[key]]
+    problems = [f"{len(found)} {what} (e.g. {', '.join(found[:3])})" for what, found in (
+        (f"of the network's {len(expected)} parameters are missing", missing),
+        ("parameters are not the network's", extra),
+        ("parameters have another shape", reshaped),
+    ) if found]
+    if problems:
+        raise PretrainedWeightsError(f"{source} does not fit GluonCV's {VOC_MODEL}: {'; '.join(problems)}.")
+    if exported:
+        for key, param in params.items():
+            param.set_data(loaded[key])
+        net.save_parameters(str(destination))
+    else:
+        shutil.copyfile(source, destination)
+    net.load_parameters(str(destination))
+    return len(expected)
 
 
 class DetectionDataset(gluon.data.Dataset):
@@ -416,6 +470,7 @@ class GluonCVBackend:
 
     def train(self, run: TrainingRun) -> TrainingResult:
         """Resumes from ``run.checkpoints`` when it holds a checkpoint of the same classes and data_shape."""
+        prepare_gpus(run.log)
         params = run.params
         resume = load_checkpoint_state(run.checkpoints)
         if resume is not None and (resume.classes != list(params.classes) or resume.data_shape != params.data_shape):
