@@ -136,7 +136,9 @@ describe('local mode (npm start), shortened', () => {
     );
     expect(lines).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/train: dataset: \d+ training images \(\d+ boxes\), \d+ validation images/),
+        expect.stringMatching(
+          /train: dataset: \d+ training images? \(\d+ box(es)?\), \d+ validation images? \(\d+ box(es)?\)$/,
+        ),
         expect.stringMatching(/⤷ Find endpoint → Endpoint missing\? \(on SageMaker\./),
       ]),
     );
