@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
-import { addNagChecks, buildApp } from '../lib/app';
+import { addNagChecks, buildApp, missingCredentialsNote } from '../lib/app';
 import { ConfigError } from '../lib/config';
 
+const note = missingCredentialsNote(process.env);
+if (note) process.stderr.write(`${note}\n`);
 const app = new App();
 try {
   buildApp(app);

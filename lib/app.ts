@@ -40,3 +40,20 @@ export function buildApp(app: App, config: AppConfig = configFromContext(app.nod
 export function addNagChecks(app: App): void {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 }
+
+/**
+ * A note for `cdk deploy` (and `cdk bootstrap`) without AWS credentials, which the CLI otherwise answers only with
+ * its generic "Unable to resolve AWS account to use". The CLI runs the app with CDK_DEFAULT_REGION set, and
+ * CDK_DEFAULT_ACCOUNT only when it found credentials. Undefined when the app does not run under the CLI, or when
+ * credentials were found.
+ */
+export function missingCredentialsNote(
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  if (!env.CDK_CLI_VERSION || !env.CDK_DEFAULT_REGION || env.CDK_DEFAULT_ACCOUNT) return undefined;
+  return (
+    'Note: the CDK CLI found no AWS credentials. cdk synth does not need them; cdk bootstrap and cdk deploy do. ' +
+    'Configure them first (aws configure, or aws sso login with AWS_PROFILE=<profile>), then the region to deploy ' +
+    `to (AWS_REGION, or the region of the profile; without one the CLI uses ${env.CDK_DEFAULT_REGION}).`
+  );
+}

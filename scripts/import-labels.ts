@@ -23,7 +23,7 @@ import {
   parseLabelFiles,
 } from '../lambda/shared/labels/import';
 import { LabelFile, LabelFileError, resolveImageKey } from '../lambda/shared/labels/validate';
-import { StackOutputError, stackOutput } from './stack-output';
+import { StackOutputError, missingAwsSetup, stackOutput } from './stack-output';
 
 /** The clients and output streams the command uses; tests pass mocked ones. */
 export interface ImportDeps {
@@ -45,7 +45,13 @@ const USAGE = `Usage: npm run import-labels -- --file <path> [options]
   --label-attribute NAME  Ground Truth label attribute, when lines carry several
   --dataset-bucket NAME   dataset bucket (default: the ${DATA_STACK_NAME} stack's DatasetBucketName output)
   --stack NAME            data stack to read the bucket from (default: ${DATA_STACK_NAME})
-  --fail "REASON"         stop the waiting execution with REASON: alone, or if the file is rejected`;
+  --fail "REASON"         stop the waiting execution with REASON: alone, or if the file is rejected
+  -h, --help              this help
+
+Uses your AWS credentials and region (AWS_PROFILE, AWS_REGION). Examples:
+  npm run import-labels -- --file labels.json
+  npm run import-labels -- --file ./voc-annotations/ --format voc
+  npm run import-labels -- --fail "no labeler available this week"`;
 
 /** Raised for a mistake the operator can fix; the message says how. */
 class UsageError extends Error {}
@@ -58,6 +64,8 @@ export interface ImportArgs {
   readonly datasetBucket?: string;
   readonly stack: string;
   readonly fail?: string;
+  /** `--help` (or `-h`): print the usage and do nothing else. */
+  readonly help?: boolean;
 }
 
 /** Parses the command line; throws a usage error naming what is wrong. */
@@ -74,11 +82,13 @@ export function parseImportArgs(argv: string[]): ImportArgs {
         'dataset-bucket': { type: 'string' },
         stack: { type: 'string', default: DATA_STACK_NAME },
         fail: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  if (values.help) return { stack: values.stack ?? DATA_STACK_NAME, help: true };
   const format = values.format;
   if (format !== undefined && !(LABEL_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format must be one of ${LABEL_FORMATS.join(', ')}, got "${format}"`);
@@ -178,6 +188,10 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
   const { s3, sfn, out, err } = deps;
   try {
     const args = parseImportArgs(argv);
+    if (args.help) {
+      out(USAGE);
+      return 0;
+    }
     // Local files are read and recognised before any AWS call, so a wrong path fails fast.
     const files = args.file === undefined ? [] : await readLabelFiles(s3, args.file);
     const format = args.format ?? detectFormat(files);
@@ -264,6 +278,11 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
       err(error.message);
       if (/give --file|--format must|Unknown option|argument/i.test(error.message)) err(USAGE);
       return 2;
+    }
+    const missing = await missingAwsSetup(error, s3);
+    if (missing) {
+      err(missing);
+      return 1;
     }
     throw error;
   }

@@ -11,25 +11,43 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { stackOutput } from './stack-output';
 
+/** What `npm run start-run -- --help` prints. */
+export const USAGE = `Usage: npm run start-run -- [--force] [--stack <name>]
+
+Starts a pipeline run: reads the state machine from the pipeline stack's StateMachineArn output, starts an
+execution and prints its ARN and console link. Uses your AWS credentials and region (AWS_PROFILE, AWS_REGION).
+
+Options:
+  --force        train even when nothing new arrived (e.g. after changing a hyperparameter)
+  --stack NAME   the pipeline stack (default LogoDetectionPipeline)
+  -h, --help     this help
+
+Example:
+  AWS_REGION=eu-west-1 npm run start-run -- --force`;
+
 /** Parsed command line. */
 export interface StartRunOptions {
   readonly stackName: string;
   readonly force: boolean;
+  /** `--help` (or `-h`): print {@link USAGE} and start nothing. */
+  readonly help?: true;
 }
 
-/** Reads `--stack <name>` and `--force`; throws on anything else. */
+/** Reads `--stack <name>`, `--force` and `--help`; throws on anything else. */
 export function parseArgs(argv: string[]): StartRunOptions {
   let stackName = 'LogoDetectionPipeline';
   let force = false;
+  let help = false;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--force') force = true;
+    else if (argv[i] === '--help' || argv[i] === '-h') help = true;
     else if (argv[i] === '--stack' && argv[i + 1]) stackName = argv[++i];
     else
       throw new Error(
-        `Unknown argument "${argv[i]}". Usage: npm run start-run -- [--force] [--stack <name>]`,
+        `Unknown argument "${argv[i]}". Usage: npm run start-run -- [--force] [--stack <name>] (--help for more)`,
       );
   }
-  return { stackName, force };
+  return { stackName, force, ...(help ? { help: true as const } : {}) };
 }
 
 /** The console page of an execution. */
@@ -67,8 +85,12 @@ export async function startRun(
 
 if (require.main === module) {
   Promise.resolve()
-    .then(() => startRun(parseArgs(process.argv.slice(2))))
-    .then((run) => console.log(`Started ${run.executionArn}\n${run.consoleUrl}`))
+    .then(async () => {
+      const options = parseArgs(process.argv.slice(2));
+      if (options.help) return console.log(USAGE);
+      const run = await startRun(options);
+      console.log(`Started ${run.executionArn}\n${run.consoleUrl}`);
+    })
     .catch((error: Error) => {
       console.error(error.message);
       process.exit(1);

@@ -1,7 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { consoleLink, parseArgs, startRun } from '../scripts/start-run';
+import { USAGE, consoleLink, parseArgs, startRun } from '../scripts/start-run';
 
 const cloudFormation = mockClient(CloudFormationClient);
 const stepFunctions = mockClient(SFNClient);
@@ -65,5 +65,13 @@ describe('npm run start-run', () => {
     );
     expect(parseArgs([])).toEqual({ stackName: 'LogoDetectionPipeline', force: false });
     expect(consoleLink(EXECUTION)).toContain('region=eu-west-1');
+  });
+
+  test('--help (or -h) asks for the usage, which lists the options and an example', () => {
+    expect(parseArgs(['--help'])).toMatchObject({ help: true });
+    expect(parseArgs(['-h', '--force'])).toMatchObject({ help: true, force: true });
+    expect(USAGE).toMatch(/^Usage: npm run start-run -- \[--force\] \[--stack <name>\]/);
+    expect(USAGE).toContain('--stack NAME');
+    expect(USAGE).toMatch(/Example:\n {2}AWS_REGION=eu-west-1 npm run start-run -- --force/);
   });
 });

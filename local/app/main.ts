@@ -5,9 +5,23 @@ import { spawn } from 'child_process';
 import { mkdirSync, rmSync } from 'fs';
 import { extname, join, relative } from 'path';
 import { PREFIXES } from '../../contracts';
-import { ProxyHandler, startApiServer, LocalApi, DEFAULT_BINARY_MEDIA_TYPES } from '../emulator/api-gateway';
+import {
+  ProxyHandler,
+  startApiServer,
+  LocalApi,
+  DEFAULT_BINARY_MEDIA_TYPES,
+  requestLine,
+} from '../emulator/api-gateway';
 import { stopAll } from '../emulator/processes';
-import { uploadInputs, uploadPretrained } from './inputs';
+import { checkOwnLabels, readOwnInputs, uploadInputs, uploadPretrained } from './inputs';
+import {
+  MIN_TRAINING_IMAGES,
+  SplitCounts,
+  TrainingProgress,
+  datasetAdvice,
+  describeSplits,
+  splitCounts,
+} from './progress';
 import { MotoServer, startMoto } from '../emulator/moto';
 import { ApiCheck, apiTable, checkApi, clock } from './report';
 import { stateMachineDefinition } from '../emulator/asl';
@@ -32,13 +46,22 @@ export interface LocalOptions {
   readonly repoRoot?: string;
   /** Images to generate for the pipeline. @default 48 */
   readonly imagesCount?: number;
-  /** Generated images held out of the pipeline and sent through the API. @default 4 */
+  /**
+   * Images sent through the API after the run: generated ones held out of the pipeline, or the first of your own
+   * (which were trained on). @default 4
+   */
   readonly holdout?: number;
   /** Seed of the generated dataset. @default 7 */
   readonly seed?: number;
-  /** Bring your own: a folder of images uploaded to raw/ instead of generated ones (with `labels`). */
+  /**
+   * Bring your own: a folder of images, sub-folders included, uploaded to raw/ at their paths within it instead of
+   * generated ones (with `labels`).
+   */
   readonly images?: string;
-  /** Bring your own: a COCO JSON label file for `images`, `file_name` relative to that folder. */
+  /**
+   * Bring your own: the labels of `images`, in any format the label import takes (COCO JSON, a Ground Truth
+   * output manifest, Pascal VOC XML as a file or a folder), image names relative to the `images` folder.
+   */
   readonly labels?: string;
   /** Training epochs. @default 30 */
   readonly epochs?: number;
@@ -69,7 +92,7 @@ export interface LocalOptions {
   readonly serve?: boolean;
   /** Port of the local API. @default a free port */
   readonly apiPort?: number;
-  /** Annotated API results. @default local-out/ */
+  /** Annotated API results; emptied at the start of each run. @default local-out/ */
   readonly outDir?: string;
   /** Scratch space (synthesized app, training roots, logs). @default .local/run/ */
   readonly workDir?: string;
@@ -93,6 +116,10 @@ export interface LocalResult {
   readonly apiChecks: ApiCheck[];
   /** Best validation mAP the training reached (from FinalMetricDataList), if it trained. */
   readonly map?: number;
+  /** Images and boxes of the training and validation splits of the first execution's training. */
+  readonly counts?: SplitCounts;
+  /** What local mode advised because the dataset is small (your own images only); empty when nothing. */
+  readonly advice: string[];
   /** Whether the second execution left preprocessed images and labels untouched and asked for no labels. */
   readonly secondSkipped?: { preprocessing: boolean; labeling: boolean };
   /** States that belong to labeling (they wait for a task token). */
@@ -197,14 +224,27 @@ async function realImportLabels(repoRoot: string): Promise<ImportLabels> {
     import('../../lambda/shared/aws'),
   ]);
   return async (labelFile, datasetBucket, log) => {
-    const code = await command.main(['--file', labelFile, '--dataset-bucket', datasetBucket], {
+    // In local mode nobody can fix the file while the execution waits: a rejected file stops it (--fail).
+    const argv = [
+      '--file',
+      labelFile,
+      '--dataset-bucket',
+      datasetBucket,
+      '--fail',
+      'local mode: labels rejected',
+    ];
+    const code = await command.main(argv, {
       s3: new S3(s3ClientOptions()),
       sfn: new SFNClient({}),
       cloudFormation: new CloudFormationClient({}),
       out: (line: string) => line.split('\n').forEach((l) => log(`import-labels: ${l}`)),
       err: (line: string) => line.split('\n').forEach((l) => log(`import-labels: ${l}`)),
     });
-    if (code !== 0) throw new Error(`The label import failed (exit code ${code}); see its messages above`);
+    if (code !== 0) {
+      throw new Error(
+        `The label import rejected ${labelFile} (its messages are above); fix the labels and run npm start again`,
+      );
+    }
   };
 }
 
@@ -218,20 +258,30 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
   const repoRoot = options.repoRoot ?? join(__dirname, '..', '..');
   const log = options.log ?? ((line: string) => console.log(line));
   const start = Date.now();
-  const stage = (text: string) => log(`[${clock(Date.now() - start)}] ■ ${text}`);
-  const step = (text: string) => log(`[${clock(Date.now() - start)}]   ${text}`);
+  let moto: MotoServer | undefined;
+  // S3 URIs are shown as what they are locally, URLs on moto (path-style), so none passes for a bucket in AWS.
+  const local = (text: string) => (moto ? text.replace(/\bs3:\/\/(?=\w)/g, `${moto.endpoint}/`) : text);
+  const stage = (text: string) => log(`[${clock(Date.now() - start)}] ■ ${local(text)}`);
+  const step = (text: string) => log(`[${clock(Date.now() - start)}]   ${local(text)}`);
   const workDir = options.workDir ?? join(repoRoot, '.local', 'run');
   const outDir = options.outDir ?? join(repoRoot, 'local-out');
   const settings = {
     ...DEFAULTS,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   };
+  if (options.images !== undefined && options.labels === undefined) {
+    throw new Error('--images needs --labels with the boxes of those images');
+  }
+  // Your images and labels are read before anything starts, so a wrong path or file fails at once.
+  const own = options.images ? await readOwnInputs(options.images, options.labels!) : undefined;
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
+  // Each run's annotated images, and no earlier run's.
+  rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
 
   const savedEnv = { ...process.env };
-  let moto: MotoServer | undefined;
+  let serving = false;
   let api: LocalApi | undefined;
   const sfn = new LocalStepFunctions();
   let sagemaker: LocalSageMaker | undefined;
@@ -262,9 +312,26 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
         .join(', ')})`,
     );
     const app: SynthesizedApp = synthesize(repoRoot, join(workDir, 'cdk.out'), context);
+    const checked = own
+      ? await checkOwnLabels(own, { classes: app.config.classes, maxSide: app.config.preprocess.maxSide })
+      : undefined;
+    if (checked) {
+      const boxes = [...checked.documents.values()].reduce((n, d) => n + d.annotations.length, 0);
+      step(
+        `checked ${checked.labels} (${checked.format}) against ${checked.files.length} images: ` +
+          `${checked.documents.size} labeled, with ${boxes} boxes of ${app.config.classes.join(', ')}`,
+      );
+      if (checked.documents.size < MIN_TRAINING_IMAGES) {
+        step(
+          `only ${checked.documents.size} labeled images: the run shows the pipeline works, but expect a weak ` +
+            'model (what to do is at the end)',
+        );
+      }
+    }
 
     moto = await startMoto(repoRoot, join(workDir, 'moto.log'));
     await sfn.start();
+    let progress = new TrainingProgress(settings.epochs);
     sagemaker = new LocalSageMaker({
       repoRoot,
       workDir,
@@ -272,10 +339,12 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
         max_iterations_per_epoch: String(settings.maxIterationsPerEpoch),
       },
       hooks: {
-        onTrainingLog: (line) => {
-          if (/epoch=|best_val_mAP|error|Traceback/i.test(line)) step(`train: ${line}`);
+        onTrainingLog: (line) => progress.line(line).forEach((shown) => step(`train: ${shown}`)),
+        onEvent: (message) => {
+          // A training job's channels are the first thing it reports: its progress starts again.
+          if (message.startsWith('channel ')) progress = new TrainingProgress(settings.epochs);
+          step(message);
         },
-        onEvent: (message) => step(message),
       },
     });
     await sagemaker.start();
@@ -326,16 +395,21 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
 
     const handlers: Record<string, Handler> = {};
     for (const dir of new Set(resources.functions.map((fn) => fn.handlerDir))) {
+      // The API's handler logs a warning for every rejected request; locally the API prints one line per
+      // request instead, so that handler's logger (configured as its module loads) keeps only errors, one line each.
+      const { POWERTOOLS_LOG_LEVEL, POWERTOOLS_DEV } = process.env;
+      if (dir === 'detect')
+        Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_DEV: 'false' });
       const module = (await import(join(repoRoot, 'lambda', dir, 'index.ts'))) as { handler: Handler };
+      Object.assign(process.env, { POWERTOOLS_LOG_LEVEL, POWERTOOLS_DEV });
       handlers[dir] = module.handler;
     }
 
     const s3 = new S3Client({});
-    const { coco, labelFile, heldOut } = await uploadInputs(s3, rawBucket, {
-      images: options.images,
-      labels: options.labels,
+    const { labelFile, labeled, apiImages, apiImagesTrainedOn } = await uploadInputs(s3, rawBucket, {
+      own: checked,
       count: settings.imagesCount,
-      holdout: settings.holdout,
+      apiImages: settings.holdout,
       seed: settings.seed,
       classes: app.config.classes,
       maxSide: Math.min(480, app.config.preprocess.maxSide),
@@ -390,6 +464,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     const map = sagemaker.lastTraining?.FinalMetricDataList.find(
       (m) => m.MetricName === 'best_val_mAP',
     )?.Value;
+    const counts = splitCounts(sagemaker.lastModelMetrics);
 
     const apiChecks: ApiCheck[] = [];
     if (!sagemaker.servingPort(endpointName)) {
@@ -401,12 +476,17 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
         port: options.apiPort,
         binaryMediaTypes: binaryMediaTypes(app.templates[app.apiStack]),
         onError: (error) => step(`API handler error: ${error.message}`),
+        // While it serves after the run, one line per request; the check below prints its own table.
+        onRequest: (request) => serving && step(requestLine(request)),
       });
       const query = `minScore=${settings.apiMinScore}&maxResults=5`;
       stage(
-        `API on ${api.url} (no auth locally): POST /detections?${query} with the ${heldOut.length} held-out images`,
+        `API on ${api.url} (no auth locally): POST /detections?${query} with ` +
+          (apiImagesTrainedOn
+            ? `${apiImages.length} of your images (trained on: this shows the API works, not how accurate it is)`
+            : `the ${apiImages.length} held-out images (not trained on)`),
       );
-      apiChecks.push(...(await checkApi(`${api.url}/detections?${query}`, heldOut, outDir)));
+      apiChecks.push(...(await checkApi(`${api.url}/detections?${query}`, apiImages, outDir)));
       log(apiTable(apiChecks));
       step(`annotated copies in ${shown(repoRoot, outDir)}/`);
     }
@@ -437,14 +517,14 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       executions.push(third);
       stage(`Execution 3 ${third.status} in ${clock(third.durationMs)}`);
       if (third.status !== 'SUCCEEDED') throw new Error(`Execution 3 failed: ${describeError(third.error)}`);
-      if (api && heldOut.length > 0) {
+      if (api && apiImages.length > 0) {
         const { model } = (await (await fetch(`${api.url}/model`)).json()) as { model: { version?: string } };
         const response = await fetch(`${api.url}/detections?minScore=${settings.apiMinScore}`, {
           method: 'POST',
           headers: {
-            'Content-Type': extname(heldOut[0].name).toLowerCase() === '.png' ? 'image/png' : 'image/jpeg',
+            'Content-Type': extname(apiImages[0].name).toLowerCase() === '.png' ? 'image/png' : 'image/jpeg',
           },
-          body: heldOut[0].data,
+          body: apiImages[0].data,
         });
         const body = (await response.json()) as { model?: { version?: string } };
         retrained = { modelVersion: model.version, answeredBy: body.model?.version, status: response.status };
@@ -456,18 +536,24 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
 
     stage(
       `Done in ${clock(Date.now() - start)}. Validation mAP ${map === undefined ? 'n/a' : map.toFixed(3)} ` +
-        `(a short CPU run on ${coco.images.length} images: it shows the pipeline works, not how accurate a GPU run is).`,
+        `(a short CPU run on ${labeled.images} images: it shows the pipeline works, not how accurate a GPU run is).`,
     );
+    if (counts) step(`dataset: ${describeSplits(counts)}`);
+    const advice = checked && counts ? datasetAdvice(counts, pretrained.length > 0) : [];
+    for (const line of advice) step(`! ${line}`);
     const result: LocalResult = {
       executions,
       apiUrl: api?.url,
       apiChecks,
       map,
+      counts,
+      advice,
       secondSkipped,
       labelingStates,
       retrained,
     };
     if (options.serve && api) {
+      serving = true;
       log(
         `\nThe API stays up until Ctrl-C:\n  curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' ${api.url}/detections\n`,
       );

@@ -1,5 +1,5 @@
-import { writeFileSync } from 'fs';
-import { basename, extname, join } from 'path';
+import { mkdirSync, writeFileSync } from 'fs';
+import { dirname, extname, join } from 'path';
 import sharp from 'sharp';
 import type { Detection } from '../../lambda/detect/model';
 
@@ -124,7 +124,8 @@ export function clock(ms: number): string {
 
 /**
  * Sends each image to the API (`POST url`, Content-Type from its extension), checks every 200 answer's
- * detections for shape, and writes an annotated copy of each answered image to `outDir`.
+ * detections for shape, and writes an annotated copy of each answered image to `outDir`, at the image's name
+ * (sub-folders included) with `.annotated.jpg` for its extension.
  */
 export async function checkApi(
   url: string,
@@ -161,7 +162,8 @@ export async function checkApi(
       expected: image.truth?.length,
     };
     if (response.status === 200) {
-      const target = join(outDir, `${basename(image.name, extname(image.name))}.annotated.jpg`);
+      const target = join(outDir, `${image.name.replace(/\.[^./]*$/, '')}.annotated.jpg`);
+      mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, await annotate(image.data, check.detections, image.truth));
       check.annotated = target;
     }

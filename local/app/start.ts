@@ -7,22 +7,33 @@ import { parseArgs } from 'util';
 import { stopAll } from '../emulator/processes';
 import { LocalOptions, runLocal } from './main';
 
-const USAGE = `Usage: npm start -- [options]
+/** What `npm start -- --help` prints. */
+export const USAGE = `Usage: npm start -- [options]
 
 Runs the synthesized pipeline locally (moto for S3, SSM, SNS and SageMaker; the real handlers; training and
-serving on the CPU), then the detection API, and prints what the API answered for held-out images.
+serving on the CPU), then the detection API, and prints what the API answered for a few images.
 
 Options:
   --images-count N   images to generate for the pipeline (default 48)
   --epochs N         training epochs (default 30)
-  --images DIR       bring your own images instead of generated ones (needs --labels)
-  --labels FILE      COCO JSON with the boxes of --images (file_name relative to DIR)
+  --images DIR       bring your own images instead of generated ones, sub-folders included (needs --labels)
+  --labels PATH      their labels, in any format npm run import-labels takes: COCO JSON, a Ground Truth output
+                     manifest, Pascal VOC XML (a file or a folder of them); image names relative to DIR.
+                     Checked against the images before anything starts.
   --seed N           seed of the generated dataset (default 7)
   --serve            keep the API up after the run, until Ctrl-C
   --port N           port of the local API (default: a free one)
   --no-second-run    skip the second execution (the one that shows a run with no new data skips work)
   --retrain          then run a third execution with {"force": true}: retrains and updates the endpoint
-  -h, --help         this help`;
+  -h, --help         this help
+
+Examples:
+  npm start
+  npm start -- --images ~/photos --labels ~/photos/coco.json --serve
+  npm start -- --images ~/photos --labels ~/photos/annotations/   # a folder of VOC XML files
+
+Keep your photos outside this folder (or in .local/, which git and the linters ignore). To start from pretrained
+weights, put the VOC .params file in .local/pretrained/ (README, "Pretrained weights").`;
 
 /** Parses `npm start` arguments into options of {@link runLocal}; throws naming a bad value. */
 export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean } {
@@ -50,7 +61,7 @@ export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean 
     return n;
   };
   if (values.images && !values.labels)
-    throw new Error('--images needs --labels <coco.json> with their boxes');
+    throw new Error('--images needs --labels <file or folder> with their boxes');
   if (values.labels && !values.images)
     throw new Error('--labels needs --images <dir> with the images it labels');
   return {

@@ -120,6 +120,37 @@ async function readRequest(request: IncomingMessage): Promise<LocalRequest> {
   };
 }
 
+/** One request the local API answered. */
+export interface AnsweredRequest {
+  readonly method: string;
+  /** Path and query. */
+  readonly url: string;
+  readonly status: number;
+  readonly latencyMs: number;
+  /** The response body. */
+  readonly body: Buffer;
+}
+
+/**
+ * One line for a request the API answered: method, path, status and latency, and for an error the API's code
+ * and message (`{"error": {"code", "message"}}`, or API Gateway's `{"message"}`).
+ */
+export function requestLine(request: AnsweredRequest): string {
+  const line = `${request.method} ${request.url} → ${request.status} in ${request.latencyMs} ms`;
+  if (request.status < 400) return line;
+  let said: string | undefined;
+  try {
+    const body = JSON.parse(request.body.toString('utf8')) as {
+      error?: { code?: string; message?: string };
+      message?: string;
+    };
+    said = body.error ? [body.error.code, body.error.message].filter(Boolean).join(': ') : body.message;
+  } catch {
+    // not JSON: the status says it
+  }
+  return said ? `${line}: ${said}` : line;
+}
+
 /** A running local API. */
 export interface LocalApi {
   /** `http://127.0.0.1:<port>` */
@@ -134,11 +165,25 @@ export interface LocalApi {
  */
 export async function startApiServer(
   handler: ProxyHandler,
-  options: { port?: number; binaryMediaTypes?: string[]; onError?: (error: Error) => void } = {},
+  options: {
+    port?: number;
+    binaryMediaTypes?: string[];
+    onError?: (error: Error) => void;
+    /** Called once per request, after the answer is sent (see {@link requestLine}). */
+    onRequest?: (request: AnsweredRequest) => void;
+  } = {},
 ): Promise<LocalApi> {
   const server: Server = createServer((request, response) => {
     void (async () => {
-      const event = buildProxyEvent(await readRequest(request), options.binaryMediaTypes);
+      const received = await readRequest(request);
+      const started = Date.now();
+      const answer = (status: number, headers: Record<string, string | string[]>, body: Buffer) => {
+        response.writeHead(status, headers);
+        response.end(body);
+        const { method, url } = received;
+        options.onRequest?.({ method, url, status, latencyMs: Date.now() - started, body });
+      };
+      const event = buildProxyEvent(received, options.binaryMediaTypes);
       try {
         const result = await handler(event, {
           awsRequestId: randomUUID(),
@@ -149,12 +194,18 @@ export async function startApiServer(
         for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
         for (const [name, values] of Object.entries(result.multiValueHeaders ?? {}))
           headers[name] = values.map(String);
-        response.writeHead(result.statusCode, headers);
-        response.end(Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8'));
+        answer(
+          result.statusCode,
+          headers,
+          Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8'),
+        );
       } catch (error) {
         options.onError?.(error as Error);
-        response.writeHead(502, { 'Content-Type': 'application/json' });
-        response.end(JSON.stringify({ message: 'Internal server error' }));
+        answer(
+          502,
+          { 'Content-Type': 'application/json' },
+          Buffer.from(JSON.stringify({ message: 'Internal server error' })),
+        );
       }
     })();
   });

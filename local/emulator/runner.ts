@@ -132,13 +132,20 @@ export class LocalRunner {
     });
     const execution = machine.run(input as never, { overrides, context: context as never });
     const logging = (async () => {
+      // A caught error is a branch of the definition (a missing endpoint is created), not a failure of the run:
+      // it is shown as the state it leads to, with the error that took it there.
+      const errors = new Map<string, string>();
       for await (const event of execution.eventLogs) {
         if (event.type === 'StateEntered') {
           if (!statesEntered.includes(event.state.name)) this.log(`▶ ${event.state.name}`);
           enter(event.state.name);
         }
+        if (event.type === 'StateFailed') errors.set(event.state.name, event.Error);
         if (event.type === 'StateRetried') this.log(`↻ ${event.state.name}: retrying`);
-        if (event.type === 'StateCaught') this.log(`⤷ ${event.state.name}: error caught`);
+        if (event.type === 'StateCaught') {
+          const error = errors.get(event.state.name);
+          this.log(`⤷ ${event.state.name} → ${event.catch.catcher.Next}${error ? ` (on ${error})` : ''}`);
+        }
       }
     })();
     try {

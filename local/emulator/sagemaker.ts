@@ -98,6 +98,8 @@ export class LocalSageMaker {
   runtimeEndpoint = '';
   /** What the last training job returned (DescribeTrainingJob-shaped). */
   lastTraining: { FinalMetricDataList: { MetricName: string; Value: number }[] } | undefined;
+  /** The metrics.json the last training job wrote with its model (best mAP, counts of each split), if any. */
+  lastModelMetrics: unknown;
 
   constructor(private readonly options: LocalSageMakerOptions) {
     this.overrides = { ...options.hyperparameterOverrides };
@@ -227,6 +229,10 @@ export class LocalSageMaker {
       throw error;
     }
 
+    const metricsFile = join(root, 'model', 'metrics.json');
+    this.lastModelMetrics = existsSync(metricsFile)
+      ? JSON.parse(readFileSync(metricsFile, 'utf8'))
+      : undefined;
     const output = parseS3Uri(String((params.OutputDataConfig as { S3OutputPath: string }).S3OutputPath));
     const tarball = join(root, 'model.tar.gz');
     await run('tar', ['-czf', tarball, '-C', join(root, 'model'), '.']);

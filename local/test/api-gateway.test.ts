@@ -1,5 +1,11 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { buildProxyEvent, isBinary, startApiServer } from '../emulator/api-gateway';
+import {
+  AnsweredRequest,
+  buildProxyEvent,
+  isBinary,
+  requestLine,
+  startApiServer,
+} from '../emulator/api-gateway';
 
 const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0xff, 0xd9]);
 
@@ -114,5 +120,46 @@ describe('local API server', () => {
     } finally {
       await api.close();
     }
+  });
+
+  test('reports each request once it is answered, for one line per request', async () => {
+    const answered: AnsweredRequest[] = [];
+    const api = await startApiServer(
+      async (event) =>
+        event.httpMethod === 'GET'
+          ? { statusCode: 200, body: '{"model":{}}' }
+          : {
+              statusCode: 415,
+              body: JSON.stringify({
+                error: { code: 'UnsupportedMediaType', message: 'Send a JPEG or PNG image.' },
+                requestId: 'r',
+              }),
+            },
+      { onRequest: (request) => answered.push(request) },
+    );
+    try {
+      await (await fetch(`${api.url}/model`)).text();
+      await (await fetch(`${api.url}/detections?minScore=0.3`, { method: 'POST', body: 'x' })).text();
+    } finally {
+      await api.close();
+    }
+
+    expect(answered.map(({ method, url, status }) => [method, url, status])).toEqual([
+      ['GET', '/model', 200],
+      ['POST', '/detections?minScore=0.3', 415],
+    ]);
+    expect(requestLine({ ...answered[1], latencyMs: 3 })).toBe(
+      'POST /detections?minScore=0.3 → 415 in 3 ms: UnsupportedMediaType: Send a JPEG or PNG image.',
+    );
+    expect(requestLine({ ...answered[0], latencyMs: 12 })).toBe('GET /model → 200 in 12 ms');
+    expect(
+      requestLine({
+        method: 'POST',
+        url: '/detections',
+        status: 502,
+        latencyMs: 5,
+        body: Buffer.from('{"message":"Internal server error"}'),
+      }),
+    ).toBe('POST /detections → 502 in 5 ms: Internal server error');
   });
 });

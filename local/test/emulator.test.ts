@@ -1,6 +1,7 @@
 import { SFNClient, SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { prepareDefinition } from '../emulator/asl';
 import { finalMetrics, sageMakerError } from '../emulator/sagemaker';
+import { LocalRunner } from '../emulator/runner';
 import { LocalStepFunctions } from '../emulator/sfn-shim';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
@@ -208,4 +209,41 @@ test('the local synth imports labels even when cdk.json configures a Ground Trut
   const app = synthesize(root, join(root, 'cdk.out'), { minMap: 0 });
   expect(app.config.labeling.mode).toBe('import');
   expect(app.config.qualityGate.minMap).toBe(0);
+});
+
+test('a Catch the definition takes is shown as the state it leads to, with the error, not as an error caught', async () => {
+  const lines: string[] = [];
+  const runner = new LocalRunner(
+    {
+      StartAt: 'Find endpoint',
+      States: {
+        'Find endpoint': {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::aws-sdk:sagemaker:describeEndpoint',
+          Catch: [{ ErrorEquals: ['SageMaker.AmazonSageMakerException'], Next: 'Create endpoint' }],
+          End: true,
+        },
+        'Create endpoint': { Type: 'Pass', End: true },
+      },
+    },
+    {
+      stateMachine: { arn: 'arn:aws:states:us-east-1:123456789012:stateMachine:m', name: 'm' },
+      tasks: () => () => {
+        throw Object.assign(new Error('Could not find endpoint "e"'), {
+          name: 'SageMaker.AmazonSageMakerException',
+        });
+      },
+      sfn: { executions: [], currentToken: () => 'token' },
+      log: (line) => lines.push(line),
+    },
+  );
+
+  const report = await runner.execute('run-1');
+
+  expect(report.status).toBe('SUCCEEDED');
+  expect(lines).toEqual([
+    '▶ Find endpoint',
+    '⤷ Find endpoint → Create endpoint (on SageMaker.AmazonSageMakerException)',
+    '▶ Create endpoint',
+  ]);
 });

@@ -127,15 +127,33 @@ describe('local mode (npm start), shortened', () => {
       ]),
     );
   });
+
+  test('the terminal shows one compact line per epoch, the split sizes, local URLs, and no caught branch as an error', () => {
+    const epochs = lines.filter((line) => /train: epoch=/.test(line));
+    expect(epochs).toHaveLength(2 * 2);
+    expect(epochs[0]).toMatch(
+      /train: epoch=1 train_loss=\d+(\.\d{1,4})? val_mAP=\d+(\.\d{1,4})? \(of 2; \d\d:\d\d\)$/,
+    );
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /train: dataset: \d+ training images? \(\d+ box(es)?\), \d+ validation images? \(\d+ box(es)?\)$/,
+        ),
+        expect.stringMatching(/⤷ Find endpoint → Endpoint missing\? \(on SageMaker\./),
+      ]),
+    );
+    expect(lines.filter((line) => /s3:\/\/|error caught|AP per class/.test(line))).toEqual([]);
+    expect(result.counts?.train.images).toBeGreaterThan(0);
+    expect(result.advice).toEqual([]);
+  });
 });
 
-test('a run that fails on bad input says what is wrong and stops the servers it started', async () => {
+test('bad input is refused before anything starts, naming what is wrong', async () => {
   const images = mkdtempSync(join(tmpdir(), 'local-no-images-'));
   writeFileSync(join(images, 'notes.txt'), 'not an image');
   const labels = join(images, 'coco.json');
   writeFileSync(labels, JSON.stringify({ images: [], annotations: [], categories: [] }));
   const lines: string[] = [];
-  const before = { ...process.env };
 
   await expect(
     runLocal({
@@ -144,7 +162,26 @@ test('a run that fails on bad input says what is wrong and stops the servers it 
       workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
       log: (l) => lines.push(l),
     }),
-  ).rejects.toThrow(`No images (.jpg, .png, .webp, .tif) in ${images}`);
+  ).rejects.toThrow(
+    `--images ${images}: no images (.jpg, .jpeg, .png, .webp, .tif, .tiff) in it or its sub-folders`,
+  );
+  expect(lines).toEqual([]);
+});
+
+test('a run that fails once its servers are up stops every server it started', async () => {
+  const lines: string[] = [];
+  const before = { ...process.env };
+
+  // The failure is raised where local mode prints that moto and the shims are up.
+  await expect(
+    runLocal({
+      workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
+      log: (l) => {
+        lines.push(l);
+        if (/■ moto on/.test(l)) throw new Error('stopped by the test');
+      },
+    }),
+  ).rejects.toThrow('stopped by the test');
 
   const moto = lines.map((line) => /moto on (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1]).find(Boolean);
   expect(moto).toBeDefined();

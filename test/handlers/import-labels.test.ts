@@ -220,4 +220,35 @@ describe('import-labels', () => {
     expect(err[0]).toBe('--format must be one of groundtruth, coco, voc, got "yolo"');
     expect(err[1]).toMatch(/^Usage: npm run import-labels/);
   });
+
+  test.each(['--help', '-h'])(
+    '%s prints the options and examples, and calls no AWS service',
+    async (flag) => {
+      expect(await run(flag)).toBe(0);
+      expect(out).toHaveLength(1);
+      expect(out[0]).toMatch(/^Usage: npm run import-labels -- --file <path>/);
+      expect(out[0]).toContain('--format FORMAT');
+      expect(out[0]).toContain('--fail "REASON"');
+      expect(out[0]).toMatch(/Examples:\n {2}npm run import-labels -- --file labels.json/);
+      expect(cloudFormation.calls()).toHaveLength(0);
+      expect(sfn.calls()).toHaveLength(0);
+      expect(err).toEqual([]);
+    },
+  );
+
+  test('without AWS credentials, says so before anything about the stack', async () => {
+    cloudFormation.on(DescribeStacksCommand).rejects(
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+    );
+
+    expect(await run('--file', file('labels.json', coco([10, 10, 20, 20])))).toBe(2);
+
+    expect(err[0]).toMatch(
+      /^Cannot read stack LogoDetectionData: No AWS credentials were found\. Configure them/,
+    );
+    expect(err[0]).not.toContain('--dataset-bucket');
+    expect(sfn.calls()).toHaveLength(0);
+  });
 });

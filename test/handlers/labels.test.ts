@@ -259,6 +259,44 @@ describe('COCO', () => {
     ]);
   });
 
+  test('a class many boxes use is one problem with their count, naming a case-only mismatch and the classes setting', async () => {
+    const text = JSON.stringify({
+      images: [
+        { id: 1, file_name: 'a.jpg', width: 100, height: 80 },
+        { id: 2, file_name: 'b.jpg', width: 200, height: 100 },
+      ],
+      annotations: [
+        ...[1, 2, 3].map((id) => ({ id, image_id: 1, category_id: 5, bbox: [1, 1, 10, 10] })),
+        ...[4, 5].map((id) => ({ id, image_id: 2, category_id: 5, bbox: [1, 1, 10, 10] })),
+        { id: 6, image_id: 2, category_id: 7, bbox: [1, 1, 10, 10] },
+      ],
+      categories: [
+        { id: 5, name: 'Logo' },
+        { id: 7, name: 'cat' },
+      ],
+    });
+
+    const result = (await validate(parseCoco(text, 'c.json'))) as LabelFileError;
+
+    expect(result.problems).toEqual([
+      {
+        where: 'c.json annotation id 1 and 4 more boxes',
+        problem: 'class "Logo" is not a configured class (configured: "logo", "badge")',
+      },
+      {
+        where: 'c.json annotation id 6',
+        problem: 'class "cat" is not a configured class (configured: "logo", "badge")',
+      },
+    ]);
+    expect(result.advice).toEqual([
+      'Class names must match exactly, case included: "Logo" is not "logo".',
+      expect.stringContaining('or configure the classes you labeled: the "classes" setting in cdk.json'),
+    ]);
+    expect(result.message).toMatch(
+      /\(configured: "logo", "badge"\)\nClass names must match exactly[^\n]*\nRename the classes[^\n]*-c classes=[^\n]*\nFix the file and run the import again\.$/,
+    );
+  });
+
   test('malformed JSON is reported with its line', () => {
     const parsed = parseCoco('{\n  "images": [],\n  "annotations": [,]\n}', 'c.json');
     expect(parsed.problems).toEqual([

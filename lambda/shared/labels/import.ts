@@ -124,7 +124,7 @@ export async function importLabels(options: ImportLabelsOptions): Promise<Labels
     datasetBucket,
     parsed.labels.flatMap((l) => imageKeyOf(l).key ?? []),
   );
-  const { documents, problems, reoriented } = toLabelDocuments({
+  const { documents, problems, reoriented, advice } = toLabelDocuments({
     labels: parsed.labels,
     classes: options.classes,
     sizes,
@@ -134,7 +134,7 @@ export async function importLabels(options: ImportLabelsOptions): Promise<Labels
     labeledAt: (options.now ?? new Date()).toISOString(),
   });
   const all = [...parsed.problems, ...problems];
-  if (all.length > 0) throw new LabelFileError(options.file, all);
+  if (all.length > 0) throw new LabelFileError(options.file, all, advice);
   if (documents.length === 0) {
     const left = [
       parsed.skipped ? `${parsed.skipped} skipped as not labeled` : '',

@@ -72,17 +72,38 @@ export interface ParsedLabels {
 /** Most problems listed in an error message; the rest are counted. */
 const MAX_LISTED = 50;
 
+/**
+ * The problems of a label file as people read them: a headline saying it was rejected (`outcome`, e.g. "nothing
+ * was imported"), one line per problem (the first {@link MAX_LISTED}, the rest counted), then `advice`.
+ */
+export function describeProblems(
+  file: string,
+  problems: readonly LabelProblem[],
+  advice: readonly string[],
+  outcome: string,
+): string {
+  const listed = problems.slice(0, MAX_LISTED).map((p) => `  ${p.where}: ${p.problem}`);
+  if (problems.length > MAX_LISTED) listed.push(`  ...and ${problems.length - MAX_LISTED} more`);
+  return [
+    `${file} was rejected; ${outcome} (${problems.length} problem${problems.length === 1 ? '' : 's'}):`,
+    ...listed,
+    ...advice,
+  ].join('\n');
+}
+
 /** A label file that cannot be imported. Nothing from it is written. */
 export class LabelFileError extends Error {
+  /**
+   * @param advice - lines that say how to fix what several problems have in common (e.g. the classes setting),
+   *   printed after the problems
+   */
   constructor(
     readonly file: string,
     readonly problems: LabelProblem[],
+    readonly advice: readonly string[] = [],
   ) {
-    const listed = problems.slice(0, MAX_LISTED).map((p) => `  ${p.where}: ${p.problem}`);
-    if (problems.length > MAX_LISTED) listed.push(`  ...and ${problems.length - MAX_LISTED} more`);
     super(
-      `${file} was rejected; nothing was imported (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        `${listed.join('\n')}\nFix the file and run the import again.`,
+      `${describeProblems(file, problems, advice, 'nothing was imported')}\nFix the file and run the import again.`,
     );
     this.name = 'LabelFileError';
   }
@@ -168,6 +189,8 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
   problems: LabelProblem[];
   /** Images whose boxes were turned from a photo's stored pixels to the upright image. */
   reoriented: number;
+  /** What to do about the problems several boxes share (see {@link LabelFileError}); empty when none. */
+  advice: string[];
 } {
   const { classes, sizes } = options;
   const problems: LabelProblem[] = [];
@@ -176,6 +199,8 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
   const classIds = new Map(classes.map((name, id) => [name, id]));
   const configured = classes.map((c) => `"${c}"`).join(', ');
   const imageKeyOf: ImageKeyOf = options.imageKeyOf ?? ((l) => ({ key: resolveImageKey(l.imageRef) }));
+  // A class the configuration lacks is one problem however many boxes use it: where it is first, and a count.
+  const unknownClasses = new Map<string, { index: number; count: number; name?: string }>();
   let reoriented = 0;
 
   for (const label of options.labels) {
@@ -229,10 +254,16 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
       const classId = box.className !== undefined ? classIds.get(box.className) : box.classId;
       if (classId === undefined || !Number.isInteger(classId) || classId < 0 || classId >= classes.length) {
         const named = box.className !== undefined ? `class "${box.className}"` : `class id ${box.classId}`;
-        problems.push({
-          where: box.where,
-          problem: `${named} is not a configured class (configured: ${configured})`,
-        });
+        const known = unknownClasses.get(named);
+        if (known) {
+          known.count++;
+        } else {
+          unknownClasses.set(named, { index: problems.length, count: 1, name: box.className });
+          problems.push({
+            where: box.where,
+            problem: `${named} is not a configured class (configured: ${configured})`,
+          });
+        }
         continue;
       }
       const { left, top, width, height } = box;
@@ -290,7 +321,33 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
       },
     });
   }
-  return { documents, problems, reoriented };
+  for (const { index, count } of unknownClasses.values()) {
+    if (count > 1) {
+      const { where, problem } = problems[index];
+      problems[index] = { where: `${where} and ${count - 1} more box${count === 2 ? '' : 'es'}`, problem };
+    }
+  }
+  return { documents, problems, reoriented, advice: classAdvice([...unknownClasses.values()], classes) };
+}
+
+/**
+ * What to do about classes a file uses that are not configured: a name that differs from a configured one only in
+ * case is pointed out, and the `classes` setting is named (it is the configuration the file must match).
+ */
+function classAdvice(unknown: readonly { name?: string }[], classes: readonly string[]): string[] {
+  if (unknown.length === 0) return [];
+  const nearMisses = unknown.flatMap(({ name }) => {
+    const match =
+      name === undefined ? undefined : classes.find((c) => c.toLowerCase() === name.toLowerCase());
+    return match === undefined ? [] : [`"${name}" is not "${match}"`];
+  });
+  return [
+    ...(nearMisses.length > 0
+      ? [`Class names must match exactly, case included: ${nearMisses.join(', ')}.`]
+      : []),
+    'Rename the classes in the file to configured ones, or configure the classes you labeled: the "classes" ' +
+      "setting in cdk.json's context, or -c classes=<name,...> (a deployed pipeline takes it at its next deploy).",
+  ];
 }
 
 /** Line and column of a character offset, for error messages about text files. */

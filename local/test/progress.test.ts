@@ -1,0 +1,97 @@
+import {
+  MIN_TRAINING_IMAGES,
+  MIN_VALIDATION_BOXES,
+  TrainingProgress,
+  datasetAdvice,
+  splitCounts,
+} from '../app/progress';
+
+describe('training progress in the terminal', () => {
+  test('one line per epoch with the loss, the validation mAP and the time since training started', () => {
+    let now = 0;
+    const progress = new TrainingProgress(30, () => now);
+    const log = [
+      'model: ssd_512_mobilenet1.0_custom, classes [logo], data_shape 256, random initialisation; devices cpu(0)',
+      'train: 10 images, 14 boxes; skipped 0 lines without annotations, clipped 1 boxes at the image edge, rejected 0 empty boxes',
+      'validation: 3 images, 4 boxes; skipped 0 lines without annotations, clipped 0 boxes at the image edge, rejected 0 empty boxes',
+      'epoch=1 train_loss=12.345678901234567',
+      'epoch=1 val_mAP=0.0012345678901234',
+      'epoch 1 AP per class: logo=0.0012',
+      'epoch 1 done in 4.2s; checkpoint saved',
+      'epoch=2 train_loss=9.87654321',
+      'epoch=2 val_mAP=0.05',
+      'epoch 2 AP per class: logo=0.0500',
+    ];
+    const shown = log.flatMap((line) => {
+      now += 21000;
+      return progress.line(line);
+    });
+    now += 1000;
+    shown.push(...progress.line('epoch 2 done in 4.0s; checkpoint saved'));
+    shown.push(...progress.line('best_val_mAP=0.05000000000000001'));
+
+    expect(shown).toEqual([
+      'dataset: 10 training images (14 boxes), 3 validation images (4 boxes)',
+      'epoch=1 train_loss=12.3457 val_mAP=0.0012 (of 30; 02:06)',
+      'epoch=2 train_loss=9.8765 val_mAP=0.05 (of 30; 03:10)',
+      'best_val_mAP=0.05',
+    ]);
+  });
+
+  test('an epoch without validation shows its loss; its line comes when the next epoch starts if no "done" line does', () => {
+    const progress = new TrainingProgress(3, () => 0);
+    expect(progress.line('epoch=1 train_loss=2.5')).toEqual([]);
+    expect(progress.line('epoch=2 train_loss=2.25')).toEqual(['epoch=1 train_loss=2.5 (of 3; 00:00)']);
+  });
+
+  test('errors are shown as they are', () => {
+    const progress = new TrainingProgress(3, () => 0);
+    expect(progress.line('Traceback (most recent call last):')).toEqual([
+      'Traceback (most recent call last):',
+    ]);
+    expect(progress.line('training failed: The train channel has no train.manifest')).toEqual([
+      'training failed: The train channel has no train.manifest',
+    ]);
+  });
+});
+
+describe('advice on a small dataset of your own', () => {
+  const counts = (train: number, validationBoxes: number) => ({
+    train: { images: train, boxes: train * 2 },
+    validation: { images: 3, boxes: validationBoxes },
+  });
+
+  test('too few training images and a validation split too small to measure: both, with the counts and what to do', () => {
+    const advice = datasetAdvice(counts(10, 4), false);
+    expect(advice[0]).toMatch(/^Too few images to learn from: 10 training images, fewer than 50\./);
+    expect(advice[1]).toMatch(
+      /^Validation too small to measure: 3 images with 4 boxes, fewer than 10 boxes; one box more or less found moves the mAP by about 0\.25\./,
+    );
+    expect(advice[2]).toMatch(/label more images/);
+    expect(advice[3]).toMatch(/pretrained weights.*\.local\/pretrained\/.*README, "Pretrained weights"/);
+  });
+
+  test('no advice to use pretrained weights when the run used them', () => {
+    const advice = datasetAdvice(counts(10, 20), true);
+    expect(advice).toHaveLength(2);
+    expect(advice.join('\n')).not.toContain('pretrained');
+  });
+
+  test('nothing to say at the thresholds', () => {
+    expect(datasetAdvice(counts(MIN_TRAINING_IMAGES, MIN_VALIDATION_BOXES), false)).toEqual([]);
+  });
+
+  test('the counts come from the model metrics.json', () => {
+    expect(
+      splitCounts({
+        map: 0.1,
+        counts: {
+          train: { images: 10, boxes: 14, skipped_lines: 0, clipped: 1, rejected: 0 },
+          validation: { images: 3, boxes: 4, skipped_lines: 0, clipped: 0, rejected: 0 },
+        },
+      }),
+    ).toEqual({ train: { images: 10, boxes: 14 }, validation: { images: 3, boxes: 4 } });
+    expect(splitCounts(undefined)).toBeUndefined();
+    expect(splitCounts({ counts: { train: { images: 1 } } })).toBeUndefined();
+  });
+});
