@@ -3,17 +3,19 @@
  * rewrites BENCHMARKS.md. It reports; it never fails the build (a section that cannot run says why).
  *
  * Options: --runs N (default 5) runs per figure; --only a,b (section keys: synth, payload, preprocess, coldstart,
- * serving, local).
- * The local section runs the default `npm start` once (about three minutes).
+ * serving, load, local) runs those sections and only prints them, unless --write is given too: then they replace
+ * their namesakes in BENCHMARKS.md and every other section stays as it was.
+ * The local section runs the default `npm start` once (about three minutes); the load section takes about two.
  */
-import { writeFileSync } from 'fs';
+import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { bundleFigures } from './bundles';
+import { benchLoad } from './load';
 import { benchLocal } from './local';
 import { benchColdStart } from './coldstart';
 import { benchPayload } from './payload';
 import { benchPreprocess } from './preprocess';
-import { Section, toMarkdown, toText } from './report';
+import { Section, replaceSections, toMarkdown, toText } from './report';
 import { benchServing } from './serving';
 import { benchSynth } from './synth';
 
@@ -82,12 +84,19 @@ async function main(): Promise<void> {
     )),
   );
 
+  sections.push(...(await section('load', only, 'API under load', '', () => benchLoad(work))));
+
   sections.push(...(await section('local', only, 'Local pipeline (npm start)', '', benchLocal)));
 
   console.log(toText(sections));
+  const report = join(ROOT, 'BENCHMARKS.md');
   if (!only) {
-    writeFileSync(join(ROOT, 'BENCHMARKS.md'), toMarkdown(sections, new Date(), `${runs} per figure`));
+    writeFileSync(report, toMarkdown(sections, new Date(), `${runs} per figure`));
     console.log('\nWrote BENCHMARKS.md');
+  } else if (process.argv.includes('--write')) {
+    const command = `npm run bench -- --only ${only.join(',')} --write`;
+    writeFileSync(report, replaceSections(readFileSync(report, 'utf8'), sections, new Date(), command));
+    console.log(`\nReplaced ${sections.map((s) => s.title).join(', ')} in BENCHMARKS.md`);
   }
 }
 

@@ -23,6 +23,8 @@ export interface Section {
   readonly explanation: string;
   /** Set when the section could not run, with the reason. */
   readonly skipped?: string;
+  /** Details the figures sum up, one row per case (e.g. per concurrency level), shown after the figures. */
+  readonly table?: { readonly header: string[]; readonly rows: string[][] };
 }
 
 /** CPU model and core count of this machine. */
@@ -47,8 +49,31 @@ export function toText(sections: Section[]): string {
           `${f.ratio ? `   ${f.ratio}` : ''}   goal ${f.goal}${verdict}`,
       );
     }
+    if (s.table) {
+      const { header, rows } = s.table;
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+      for (const row of [header, ...rows])
+        lines.push(`  ${row.map((c, i) => c.padEnd(widths[i])).join('  ')}`.trimEnd());
+    }
   }
   return lines.join('\n');
+}
+
+/** One section of BENCHMARKS.md, from its `## ` heading to its explanation. */
+function sectionMarkdown(s: Section): string[] {
+  const out = [`## ${s.title}`, ''];
+  if (s.skipped) return [...out, `Not measured in this run: ${s.skipped}`, '', s.explanation, ''];
+  out.push('| figure | value | baseline | ratio | goal | met |', '| --- | --- | --- | --- | --- | --- |');
+  for (const f of s.figures) {
+    const met = f.met === undefined ? '' : f.met ? 'yes' : 'no';
+    out.push(`| ${f.name} | ${f.value} | ${f.baseline} | ${f.ratio ?? ''} | ${f.goal} | ${met} |`);
+  }
+  if (s.table) {
+    const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+    out.push('', row(s.table.header), row(s.table.header.map(() => '---')), ...s.table.rows.map(row));
+  }
+  out.push('', s.explanation, '');
+  return out;
 }
 
 /** BENCHMARKS.md: the machine, the date, every figure beside its baseline, and what each means. */
@@ -64,18 +89,25 @@ export function toMarkdown(sections: Section[], date: Date, runs: string): strin
     `- Runs: ${runs}`,
     '',
   ];
-  for (const s of sections) {
-    out.push(`## ${s.title}`, '');
-    if (s.skipped) {
-      out.push(`Not measured in this run: ${s.skipped}`, '', s.explanation, '');
-      continue;
-    }
-    out.push('| figure | value | baseline | ratio | goal | met |', '| --- | --- | --- | --- | --- | --- |');
-    for (const f of s.figures) {
-      const met = f.met === undefined ? '' : f.met ? 'yes' : 'no';
-      out.push(`| ${f.name} | ${f.value} | ${f.baseline} | ${f.ratio ?? ''} | ${f.goal} | ${met} |`);
-    }
-    out.push('', s.explanation, '');
-  }
+  for (const s of sections) out.push(...sectionMarkdown(s));
   return out.join('\n');
+}
+
+/**
+ * `markdown` (a BENCHMARKS.md) with each of `sections` in place of the section of the same title, or appended
+ * when it has none; every other section is kept as it was. Each replaced section says when, on what machine and
+ * by which command it was measured, since the file's header describes the last full run.
+ */
+export function replaceSections(markdown: string, sections: Section[], date: Date, command: string): string {
+  // Each chunk after the first starts with a section's title line.
+  const chunks = markdown.replace(/\n*$/, '\n\n').split(/^## /m);
+  for (const s of sections) {
+    const note = `Measured on its own on ${date.toISOString().slice(0, 10)} by \`${command}\` (${machine()}).`;
+    const [heading, ...rest] = sectionMarkdown(s);
+    const text = [heading.slice('## '.length), '', note, ...rest, ''].join('\n');
+    const at = chunks.findIndex((c, i) => i > 0 && c.split('\n')[0] === s.title);
+    if (at > 0) chunks[at] = text;
+    else chunks.push(text);
+  }
+  return chunks.join('## ').replace(/\n+$/, '\n');
 }
