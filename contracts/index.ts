@@ -5,3 +5,4 @@
  */
 export * from './pipeline';
 export * from './live-model';
+export * from './images';
