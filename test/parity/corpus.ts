@@ -68,7 +68,11 @@ class Canvas {
 
   /** The canvas as sharp raw input: RGBA, or RGB with the alpha dropped. */
   sharp(channels: 3 | 4 = 3) {
-    const data = channels === 4 ? this.data : Buffer.from(this.data.filter((_, i) => i % 4 !== 3));
+    let data = this.data;
+    if (channels === 3) {
+      data = Buffer.alloc(this.width * this.height * 3);
+      for (let p = 0; p < this.width * this.height; p++) this.data.copy(data, p * 3, p * 4, p * 4 + 3);
+    }
     return sharp(data, { raw: { width: this.width, height: this.height, channels } });
   }
 }
@@ -135,8 +139,16 @@ function asymmetric(width: number, height: number): Canvas {
     );
 }
 
-/** A PNG written byte by byte: for the 1-bit grayscale kind, which no encoder we use writes. */
-function bilevelPng(width: number, height: number, on: (x: number, y: number) => boolean): Buffer {
+/**
+ * A grayscale PNG written byte by byte, for the kinds no encoder we use writes: 1-bit samples (`depth` 1, `sample`
+ * 0 or 1) and huge flat images written fast (`depth` 8).
+ */
+export function grayPng(
+  width: number,
+  height: number,
+  depth: 1 | 8,
+  sample: (x: number, y: number) => number,
+): Buffer {
   const table = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -155,17 +167,19 @@ function bilevelPng(width: number, height: number, on: (x: number, y: number) =>
     sum.writeUInt32BE(crc(body));
     return Buffer.concat([length, body, sum]);
   };
-  const stride = Math.ceil(width / 8);
-  const rows = Buffer.alloc((stride + 1) * height);
+  const stride = Math.ceil((width * depth) / 8) + 1; // a filter-type byte (0, none) starts each row
+  const rows = Buffer.alloc(stride * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      if (on(x, y)) rows[y * (stride + 1) + 1 + (x >> 3)] |= 0x80 >> (x & 7);
+      const value = sample(x, y);
+      if (depth === 8) rows[y * stride + 1 + x] = value;
+      else if (value) rows[y * stride + 1 + (x >> 3)] |= 0x80 >> (x & 7);
     }
   }
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
-  header.set([1, 0, 0, 0, 0], 8); // bit depth 1, grayscale, deflate, adaptive filtering, no interlace
+  header.set([depth, 0, 0, 0, 0], 8); // grayscale, deflate, adaptive filtering, no interlace
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', header),
@@ -272,10 +286,8 @@ export async function parityCorpus(): Promise<CorpusImage[]> {
   await add(
     'bilevel.png',
     '1-bit PNG',
-    bilevelPng(
-      300,
-      200,
-      (x, y) => (Math.floor(x / 25) + Math.floor(y / 25)) % 2 === 0 || (x - 150) ** 2 + (y - 100) ** 2 < 2500,
+    grayPng(300, 200, 1, (x, y) =>
+      Number((Math.floor(x / 25) + Math.floor(y / 25)) % 2 === 0 || (x - 150) ** 2 + (y - 100) ** 2 < 2500),
     ),
   );
 
@@ -343,13 +355,8 @@ export async function parityRefusals(): Promise<CorpusRefusal[]> {
       reason: 'unsupported-format',
       bytes: Buffer.from('this is a text file, not a photo'),
     },
-    {
-      name: 'flat-8000x7000.png',
-      reason: 'too-large',
-      bytes: await sharp({ create: { width: 8000, height: 7000, channels: 3, background: '#808080' } })
-        .toColourspace('b-w')
-        .png({ compressionLevel: 9 })
-        .toBuffer(),
-    },
+    // Issue 11's cases 4 and 5: a flat 8000x7000 gray PNG, and a 7071x7071 1-bit PNG of a few kilobytes.
+    { name: 'flat-8000x7000.png', reason: 'too-large', bytes: grayPng(8000, 7000, 8, () => 128) },
+    { name: 'bilevel-7071x7071.png', reason: 'too-large', bytes: grayPng(7071, 7071, 1, () => 0) },
   ];
 }

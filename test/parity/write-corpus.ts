@@ -101,6 +101,7 @@ function apiEvent(contentType: string, body: Buffer): APIGatewayProxyEvent {
 /** Writes the corpus and the TypeScript doors' outputs to `folder`; returns the index it wrote. */
 export async function writeParityCorpus(folder: string): Promise<ParityIndex> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const { route } = await import('../../lambda/detect');
   for (const sub of ['originals', 'stored', 'canonical', 'api', 'refusals']) {
     mkdirSync(join(folder, sub), { recursive: true });

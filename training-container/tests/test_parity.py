@@ -44,7 +44,7 @@ def corpus(tmp_path_factory) -> Corpus:
     """Runs the TypeScript corpus writer (the same one the jest suite runs) into a folder of this session."""
     tsx = REPO / "node_modules" / ".bin" / "tsx"
     if not tsx.exists():
-        pytest.fail("node_modules/.bin/tsx is missing: run npm ci (the parity corpus is written by the TypeScript side)")
+        pytest.fail("node_modules/.bin/tsx is missing: run npm ci (the TypeScript side writes the parity corpus)")
     folder = tmp_path_factory.mktemp("parity")
     env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "SILENT", "POWERTOOLS_METRICS_DISABLED": "true"}
     run = subprocess.run([str(tsx), "test/parity/write-corpus.ts", str(folder)], cwd=REPO, env=env,

@@ -331,7 +331,7 @@ def canonical_image(data: bytes, max_side: int = CANONICAL_MAX_SIDE) -> Canonica
                                "or corrupt.", detail=f"{type(err).__name__}: {err}") from None
     width, height = fitted_size(gray.shape[1], gray.shape[0], max_side)
     if (width, height) != (gray.shape[1], gray.shape[0]):
-        gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
+        gray = np.asarray(cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8)
     if orientation in _ORIENTATION:
         gray = np.asarray(Image.fromarray(gray).transpose(_ORIENTATION[orientation]), dtype=np.uint8)
     sent_width, sent_height = (header.height, header.width) if orientation >= 5 else (header.width, header.height)
@@ -362,9 +362,8 @@ def model_pixels(luma: npt.NDArray[np.uint8], data_shape: int) -> npt.NDArray[np
     Resizes with area interpolation when shrinking and cubic when enlarging, as MXNet's automatic choice does.
     """
     height, width = luma.shape
-    resized: npt.NDArray[np.uint8] = cv2.resize(luma, (data_shape, data_shape),
-                                                interpolation=_interpolation(height, width, data_shape))
-    return resized
+    resized = cv2.resize(luma, (data_shape, data_shape), interpolation=_interpolation(height, width, data_shape))
+    return np.asarray(resized, dtype=np.uint8)
 
 
 def model_input(luma: npt.NDArray[np.uint8], data_shape: int) -> npt.NDArray[np.float32]:
