@@ -23,11 +23,12 @@ export type ImageMediaType = (typeof IMAGE_FORMATS)[ImageFormat]['mediaType'];
 
 /**
  * Largest image accepted, in megapixels (width × height / 10^6), checked from the image's header before anything
- * is decoded. The model sees 512 × 512 pixels, so anything above a few megapixels only costs decoding time; 40 MP
- * takes the photos of 12 to 36 MP cameras and phones, and keeps the worst image an ml.m5.xlarge may have to decode
- * (a flat RGBA PNG, which no codec can decode at reduced size) within a few times the cost of an ordinary photo.
+ * is decoded. The model sees 512 × 512 pixels, so pixels beyond a few megapixels only cost decoding time. 16 MP takes
+ * a phone's 12 MP photo and 16 MP cameras, and bounds the worst image the endpoint may have to decode (a flat RGBA
+ * PNG or lossless WebP, which no codec decodes at reduced size) to about a quarter of a second on an ml.m5.xlarge:
+ * within three times the cost of an ordinary photo (`npm run bench` measures it).
  */
-export const MAX_IMAGE_MEGAPIXELS = 40;
+export const MAX_IMAGE_MEGAPIXELS = 16;
 
 /** {@link MAX_IMAGE_MEGAPIXELS} in pixels. */
 export const MAX_IMAGE_PIXELS = MAX_IMAGE_MEGAPIXELS * 1_000_000;

@@ -134,7 +134,7 @@ describe('POST /detections: formats and limits', () => {
 
       expect(status).toBe(413);
       expect(body.error).toEqual({ code: 'ImageTooLarge', message: tooLargeMessage(w, h) });
-      expect(body.error.message).toMatch(/\d+\.\d MP .*limit 40 MP/);
+      expect(body.error.message).toMatch(/\d+\.\d MP .*limit 16 MP/);
       expect(forwarded()).toHaveLength(0);
     },
   );

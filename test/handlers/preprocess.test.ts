@@ -194,7 +194,7 @@ describe('preprocess', () => {
     const result = await handler(event(items));
 
     expect(result.failed).toEqual([{ key: 'raw/flat.png', reason: tooLargeMessage(8000, 7000) }]);
-    expect(result.failed[0].reason).toMatch(/^Image too large: 56\.0 MP \(8000x7000 pixels\), limit 40 MP\./);
+    expect(result.failed[0].reason).toMatch(/^Image too large: 56\.0 MP \(8000x7000 pixels\), limit 16 MP\./);
   });
 
   test('skips an image already made from the same upload, and redoes it when the upload changes', async () => {

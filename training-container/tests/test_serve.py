@@ -269,6 +269,6 @@ def test_other_formats_and_oversized_images_are_refused_before_decoding(client):
     assert response.status_code == 413
     assert response.get_json()["error"] == {
         "code": "image_too_large",
-        "message": "Image too large: 56.0 MP (8000x7000 pixels), limit 40 MP. Downsize it and try again: the model "
+        "message": "Image too large: 56.0 MP (8000x7000 pixels), limit 16 MP. Downsize it and try again: the model "
                    "sees 512x512 pixels, so 1024 pixels on the longest side loses nothing.",
     }

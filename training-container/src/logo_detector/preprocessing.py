@@ -16,9 +16,13 @@ module implements the same steps with Pillow and is tested against the reference
 7. One downsizing rule: with s = max(1, longest side / max_side), each side becomes max(1, round(side / s)).
 
 Luma is linear in the encoded values, so flattening, gray conversion and resampling commute up to rounding: Pillow
-converts first and sharp resamples first, and both give the same image. Decoding here is bounded: a JPEG is decoded
-at reduced size straight to its luma plane (draft mode), everything else is reduced to one byte per pixel as soon
-as it is decoded, and no full-size float copy is ever made.
+converts first and sharp resamples first, and both give the same image (up to the resampling kernels: sharp's
+shrink-on-load and Lanczos 3 against libjpeg's scaled decoding and area averaging here).
+
+Decoding here is bounded: a JPEG is decoded at reduced size (libjpeg's 1/2, 1/4 or 1/8 scaling, "draft" mode) to
+8-bit RGB and converted on that small image; everything else is reduced to one byte of gray per pixel as soon as it
+is decoded, then area-averaged down by whole factors first. No float copy is ever made at full size, and the pixel
+limit is checked from the header before anything is decoded.
 
 The model then sees the canonical image stretched to ``data_shape`` x ``data_shape`` (area interpolation when
 shrinking, cubic when enlarging), replicated to three channels and normalized with the ImageNet mean and std.
@@ -39,7 +43,7 @@ STD = (0.229, 0.224, 0.225)
 # The image contract, as contracts/images.ts states it for the TypeScript side (tests/test_parity.py compares them).
 ACCEPTED_FORMATS = {"jpeg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png"), "webp": ("WebP", "image/webp")}
 ACCEPTED_FORMATS_TEXT = "JPEG, PNG and WebP"
-MAX_IMAGE_MEGAPIXELS = 40
+MAX_IMAGE_MEGAPIXELS = 16
 MAX_PIXELS = MAX_IMAGE_MEGAPIXELS * 1_000_000
 # The downsizing rule's longest side: the pipeline's default preprocessMaxSide, ample for a 512-pixel model input.
 CANONICAL_MAX_SIDE = 1024
@@ -242,8 +246,8 @@ def _flattened(gray: Image.Image, alpha: Image.Image) -> Image.Image:
     return white
 
 
-def _palette_gray(image: Image.Image) -> npt.NDArray[np.uint8]:
-    """A palette image through a 256-entry table: each entry's luma flattened onto white by its tRNS alpha."""
+def _palette_gray(image: Image.Image) -> Image.Image:
+    """A palette image read through its palette remapped to gray: each entry's luma flattened by its tRNS alpha."""
     palette = np.zeros((256, 3), dtype=np.int64)
     entries = np.asarray(image.getpalette("RGB") or [], dtype=np.int64).reshape(-1, 3)[:256]
     palette[: len(entries)] = entries
@@ -254,32 +258,31 @@ def _palette_gray(image: Image.Image) -> npt.NDArray[np.uint8]:
     elif isinstance(transparency, bytes):
         alpha[: len(transparency)] = np.frombuffer(transparency[:256], dtype=np.uint8)
     luma = (palette[:, 0] * 19595 + palette[:, 1] * 38470 + palette[:, 2] * 7471 + 0x8000) >> 16
-    table = ((luma * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
-    indices = np.asarray(image, dtype=np.uint8)
-    gray: npt.NDArray[np.uint8] = table[indices]
-    return gray
+    table = (luma * alpha + 255 * (255 - alpha) + 127) // 255
+    remapped = image.copy()
+    remapped.info.pop("transparency", None)
+    # An entry (t, t, t) has luma exactly t (the weights sum to 65536), so the conversion reads the table.
+    remapped.putpalette(np.repeat(table, 3).astype(np.uint8).tobytes(), "RGB")
+    return remapped.convert("L")
 
 
-def _gray(image: Image.Image) -> npt.NDArray[np.uint8]:
-    """One byte of flattened BT.601 luma per pixel, from whatever mode the decoder produced."""
+def _gray(image: Image.Image) -> Image.Image:
+    """One byte of flattened BT.601 luma per pixel (mode L), from whatever mode the decoder produced."""
     mode = image.mode
     if mode == "L":
-        return np.asarray(image, dtype=np.uint8)
-    if mode == "1":
-        return np.asarray(image.convert("L"), dtype=np.uint8)
+        return image
+    if mode in ("1", "RGB"):
+        return image.convert("L")
     if mode.startswith("I;16") or mode == "I":
-        wide = np.asarray(image)
-        return np.clip(wide >> 8, 0, 255).astype(np.uint8)
+        high = np.clip(np.asarray(image) >> 8, 0, 255).astype(np.uint8)
+        return Image.fromarray(high, "L")
     if mode == "P":
         return _palette_gray(image)
-    if mode == "RGB":
-        return np.asarray(image.convert("L"), dtype=np.uint8)
     if mode == "CMYK":
-        return np.asarray(image.convert("RGB").convert("L"), dtype=np.uint8)
+        return image.convert("RGB").convert("L")
     if mode not in ("LA", "RGBA"):
         image = image.convert("RGBA")
-    gray, alpha = image.convert("L"), image.getchannel("A")
-    return np.asarray(_flattened(gray, alpha), dtype=np.uint8)
+    return _flattened(image.convert("L"), image.getchannel("A"))
 
 
 def _orientation(image: Image.Image) -> int:
@@ -324,18 +327,20 @@ def canonical_image(data: bytes, max_side: int = CANONICAL_MAX_SIDE) -> Canonica
             image.load()
             orientation = _orientation(image)
             gray = _gray(image)
+            size = fitted_size(gray.width, gray.height, max_side)
+            if size != gray.size:
+                # As libvips does: a box reduction by whole factors first, then Lanczos 3 for the remaining fraction.
+                gray = gray.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+            if orientation in _ORIENTATION:
+                gray = gray.transpose(_ORIENTATION[orientation])
+            luma = np.array(gray, dtype=np.uint8)
     except ImageError:
         raise
     except Exception as err:  # noqa: BLE001 - Pillow raises many types on hostile input; all mean "not decodable"
         raise ImageDecodeError(f"The {ACCEPTED_FORMATS[header.format][0]} image cannot be decoded: it is truncated "
                                "or corrupt.", detail=f"{type(err).__name__}: {err}") from None
-    width, height = fitted_size(gray.shape[1], gray.shape[0], max_side)
-    if (width, height) != (gray.shape[1], gray.shape[0]):
-        gray = np.asarray(cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-    if orientation in _ORIENTATION:
-        gray = np.asarray(Image.fromarray(gray).transpose(_ORIENTATION[orientation]), dtype=np.uint8)
     sent_width, sent_height = (header.height, header.width) if orientation >= 5 else (header.width, header.height)
-    return CanonicalImage(np.ascontiguousarray(gray), sent_width, sent_height)
+    return CanonicalImage(luma, sent_width, sent_height)
 
 
 def load_luma(data: bytes) -> npt.NDArray[np.uint8]:
