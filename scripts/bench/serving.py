@@ -54,8 +54,17 @@ def reset_peak(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
+def media_type(body: bytes) -> str:
+    """The image's own type, as a client that knows it sends it."""
+    if body.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if body.startswith(b"\x89PNG"):
+        return "image/png"
+    return "image/webp" if body[8:12] == b"WEBP" else "application/octet-stream"
+
+
 def post(url: str, body: bytes) -> float:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/octet-stream"})
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": media_type(body)})
     start = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:
         response.read()

@@ -219,8 +219,13 @@ def test_a_truncated_image_gets_400_whatever_was_imported_before(client):
         assert response.get_json()["error"]["code"] == "invalid_image"
 
 
-def test_a_deeply_nested_json_body_gets_400(client):
-    response = client.post("/invocations", data=b"[" * 100_000 + b"]" * 100_000, content_type="application/json")
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,  # nested deeper than Python's recursion limit
+    b"[" + b"1," * 2_500_000 + b"1]",  # 5 MB of numbers
+    b'{"image": "", "maxResults": ' + b"9" * 100_000 + b"}",  # an integer of 100000 digits
+])
+def test_a_deep_or_huge_json_body_gets_400(client, body):
+    response = client.post("/invocations", data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_json"
 
