@@ -25,8 +25,9 @@ export type ImageMediaType = (typeof IMAGE_FORMATS)[ImageFormat]['mediaType'];
  * Largest image accepted, in megapixels (width × height / 10^6), checked from the image's header before anything
  * is decoded. The model sees 512 × 512 pixels, so pixels beyond a few megapixels only cost decoding time. 16 MP takes
  * a phone's 12 MP photo and 16 MP cameras, and bounds the worst image the endpoint may have to decode (a flat RGBA
- * PNG or lossless WebP, which no codec decodes at reduced size) to about a quarter of a second on an ml.m5.xlarge:
- * within three times the cost of an ordinary photo (`npm run bench` measures it).
+ * PNG or lossless WebP of a few kilobytes, which no codec decodes at reduced size) to a few times the cost of an
+ * ordinary photo; `npm run bench` measures both. A limit low enough to keep even a lossless WebP within 3× of a
+ * photo (about 8 MP) would refuse phone photos.
  */
 export const MAX_IMAGE_MEGAPIXELS = 16;
 
