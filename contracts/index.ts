@@ -9,3 +9,4 @@ export * from './s3-layout';
 export * from './manifest';
 export * from './training-job';
 export * from './live-model';
+export * from './images';

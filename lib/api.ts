@@ -158,7 +158,8 @@ export class DetectionApi extends Construct {
     const api = new apigateway.RestApi(this, 'Api', {
       description: 'logo-detection: send an image, get the objects found.',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
-      binaryMediaTypes: ['image/jpeg', 'image/png'],
+      // Any image type or octet-stream body reaches the proxy intact (base64-encoded); its bytes decide the format.
+      binaryMediaTypes: ['image/*', 'application/octet-stream'],
       // The account-wide CloudWatch role is an account singleton; see the README's deploy prerequisites.
       cloudWatchRole: false,
       apiKeySourceType: auth === 'apiKey' ? apigateway.ApiKeySourceType.HEADER : undefined,

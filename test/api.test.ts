@@ -32,10 +32,10 @@ const methods = (template: Template, httpMethod: string) =>
   );
 
 describe('DetectionApi', () => {
-  test('is a regional REST API passing JPEG and PNG bodies as bytes', () => {
+  test('is a regional REST API passing any image or octet-stream body as bytes', () => {
     synth().template.hasResourceProperties('AWS::ApiGateway::RestApi', {
       EndpointConfiguration: { Types: ['REGIONAL'] },
-      BinaryMediaTypes: ['image/jpeg', 'image/png'],
+      BinaryMediaTypes: ['image/*', 'application/octet-stream'],
     });
   });
 

@@ -75,6 +75,7 @@ export async function postDetections(
   logger.appendKeys({
     imageType: request.imageType,
     imageBytes: request.image.length,
+    imagePixels: request.width * request.height,
     detectionCount: output.detections.length,
     modelVersion: output.model.version,
   });

@@ -1,5 +1,6 @@
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import { DetectionRequest } from './parse';
+import { ACCEPTED_FORMATS_TEXT, MAX_IMAGE_MEGAPIXELS } from '../../contracts';
+import { DetectionRequest, MAX_IMAGE_BYTES } from './parse';
 import { ApiError } from './responses';
 
 /** One object found: class label, confidence and box in the pixel coordinates of the image sent. */
@@ -117,12 +118,32 @@ export function invokeError(error: unknown): ApiError {
   }
   if (name === 'ModelError') {
     const status = (error as { OriginalStatusCode?: number }).OriginalStatusCode ?? 500;
-    if (status === 415 || status === 400) {
-      // The signature looked right but the container could not decode the image: the client's to fix.
+    // The proxy checked the format, the header and the pixel limit, as the container does; what the container
+    // still refuses is the client's to fix: damaged pixel data, or (should the two ever disagree) its own checks.
+    if (status === 400) {
       return new ApiError(
-        status,
-        status === 415 ? 'UnsupportedMediaType' : 'InvalidImage',
-        'The image could not be decoded: it starts like a JPEG or PNG but is damaged or truncated.',
+        400,
+        'InvalidImage',
+        'The image could not be decoded: its header is sound but its data is damaged or truncated.',
+        {},
+        error,
+      );
+    }
+    if (status === 413) {
+      return new ApiError(
+        413,
+        'ImageTooLarge',
+        `The model refused the image as too large (limits: ${MAX_IMAGE_MEGAPIXELS} MP, ` +
+          `${MAX_IMAGE_BYTES} bytes); downsize it.`,
+        {},
+        error,
+      );
+    }
+    if (status === 415) {
+      return new ApiError(
+        415,
+        'UnsupportedMediaType',
+        `The model refused the image's format; accepted formats are ${ACCEPTED_FORMATS_TEXT}.`,
         {},
         error,
       );

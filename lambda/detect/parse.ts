@@ -1,4 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { ACCEPTED_FORMATS_TEXT, IMAGE_FORMATS, type ImageMediaType, sniffImageFormat } from '../../contracts';
+import { checkImageHeader, ImageRefusedError } from '../shared/image-header';
 import { ApiError } from './responses';
 
 /** Largest decoded image accepted: Lambda's 6 MB synchronous payload limit, less base64's 4/3 inflation. */
@@ -8,31 +10,41 @@ export const DEFAULT_MAX_RESULTS = 20;
 /** Largest `maxResults` a client may ask for. */
 export const MAX_RESULTS_LIMIT = 100;
 
-/** The image types the model accepts. */
-export type ImageType = 'image/jpeg' | 'image/png';
-const IMAGE_TYPES: readonly string[] = ['image/jpeg', 'image/png'];
+/** The image types the model accepts (contracts/images.ts): JPEG, PNG and WebP. */
+export type ImageType = ImageMediaType;
 const JSON_TYPE = 'application/json';
 const QUERY_PARAMETERS = ['minScore', 'maxResults'];
+const CONTENT_TYPES_TEXT =
+  "the image's bytes with an image/* Content-Type (or application/octet-stream), " +
+  'or application/json with {"image": "<base64>"}';
 
 /** A request to `POST /detections`, validated. */
 export interface DetectionRequest {
   /** The image bytes, exactly as the client sent them (decoded from base64 for JSON requests). */
   readonly image: Buffer;
-  /** The image type, from the image's magic bytes. */
+  /** The image type, from the image's magic bytes (whatever the request's Content-Type said). */
   readonly imageType: ImageType;
+  /** The image's stored width and height in pixels, from its header. */
+  readonly width: number;
+  readonly height: number;
   /** Lowest score of a detection to return, 0 to 1. */
   readonly minScore: number;
   /** Most detections to return, 1 to 100. */
   readonly maxResults: number;
 }
 
-/** The image type from the file signature ("magic bytes"), or undefined if it is neither JPEG nor PNG. */
+/** The media type of an accepted image from its file signature ("magic bytes"), or undefined. */
 export function sniffImageType(bytes: Uint8Array): ImageType | undefined {
-  const starts = (signature: number[]) =>
-    bytes.length >= signature.length && signature.every((b, i) => bytes[i] === b);
-  if (starts([0xff, 0xd8, 0xff])) return 'image/jpeg';
-  if (starts([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'image/png';
-  return undefined;
+  const sniffed = sniffImageFormat(bytes);
+  return 'accepted' in sniffed ? IMAGE_FORMATS[sniffed.accepted].mediaType : undefined;
+}
+
+/**
+ * Whether a Content-Type announces image bytes: any `image/*` type or `application/octet-stream` (what many HTTP
+ * clients send for a file). The bytes then decide the format, so a PNG labelled image/jpeg is still a PNG.
+ */
+export function isImageContentType(contentType: string): boolean {
+  return /^image\/[a-z0-9.+-]+$/.test(contentType) || contentType === 'application/octet-stream';
 }
 
 /** A header's value, whatever the case of its name (API Gateway passes them as the client sent them). */
@@ -114,6 +126,8 @@ export function parseQuery(
 
 /** Standard base64 (RFC 4648 section 4), padding optional; line breaks are removed before this check. */
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** A data URL's prefix (`data:image/png;base64,`), as browsers' FileReader.readAsDataURL writes it. */
+const DATA_URL_PREFIX = /^data:([\w.+-]+\/[\w.+-]+)?;base64,/i;
 
 /** The image bytes of a JSON request `{"image": "<base64>"}`. Throws a 400 or 413 {@link ApiError}. */
 export function imageFromJson(text: string): Buffer {
@@ -124,7 +138,7 @@ export function imageFromJson(text: string): Buffer {
     throw new ApiError(
       400,
       'InvalidJson',
-      'The body is not valid JSON; send {"image": "<base64 of a JPEG or PNG>"}.',
+      'The body is not valid JSON; send {"image": "<base64 of a JPEG, PNG or WebP image>"}.',
     );
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -143,13 +157,13 @@ export function imageFromJson(text: string): Buffer {
   if (typeof image !== 'string') {
     throw new ApiError(400, 'InvalidJson', 'The JSON body needs "image": a string holding the base64 image.');
   }
-  const base64 = image.replace(/[\r\n\t ]/g, '');
+  const base64 = image.replace(DATA_URL_PREFIX, '').replace(/[\r\n\t ]/g, '');
   if (!BASE64.test(base64) || base64.replace(/=+$/, '').length % 4 === 1) {
     throw new ApiError(
       400,
       'InvalidBase64',
       'The "image" property is not valid base64: use the standard alphabet (A-Z, a-z, 0-9, +, /) ' +
-        'with optional = padding, and no "data:" URL prefix.',
+        'with optional = padding (a data URL prefix such as "data:image/png;base64," is allowed).',
     );
   }
   const decodedSize = Math.floor((base64.replace(/=+$/, '').length * 3) / 4);
@@ -157,10 +171,24 @@ export function imageFromJson(text: string): Buffer {
   return Buffer.from(base64, 'base64');
 }
 
+/** The header checks every door makes (contracts/images.ts), answered as the API's 415, 400 and 413. */
+function checkedHeader(image: Buffer) {
+  try {
+    return checkImageHeader(image);
+  } catch (error) {
+    if (!(error instanceof ImageRefusedError)) throw error;
+    if (error.reason === 'unsupported-format') {
+      throw new ApiError(415, 'UnsupportedMediaType', error.message);
+    }
+    if (error.reason === 'too-large') throw new ApiError(413, 'ImageTooLarge', error.message);
+    throw new ApiError(400, 'InvalidImage', `The image cannot be decoded: ${error.message}`);
+  }
+}
+
 /**
- * Validates a `POST /detections` request: content type, size, image signature and query parameters.
- * Only the signature is checked here; an image that starts like a JPEG or PNG but does not decode is the
- * model container's to reject (it answers 4xx, which the proxy passes on as a client error).
+ * Validates a `POST /detections` request: content type, size, image format (by its bytes), header and pixel
+ * limit, and query parameters. Pixels are not decoded here; an image whose header is sound but whose data is
+ * damaged is the model container's to reject (it answers 4xx, which the proxy passes on as a client error).
  * Throws a 4xx {@link ApiError} naming what is wrong.
  */
 export function parseDetectionRequest(
@@ -170,44 +198,34 @@ export function parseDetectionRequest(
   const { minScore, maxResults } = parseQuery(event, defaultMinScore);
   const contentType = header(event, 'content-type')?.split(';')[0].trim().toLowerCase();
   if (contentType === undefined || contentType === '') {
-    throw new ApiError(
-      415,
-      'UnsupportedMediaType',
-      'Content-Type is missing; send image/jpeg, image/png or application/json.',
-    );
+    throw new ApiError(415, 'UnsupportedMediaType', `Content-Type is missing; send ${CONTENT_TYPES_TEXT}.`);
   }
-  if (contentType !== JSON_TYPE && !IMAGE_TYPES.includes(contentType)) {
+  if (contentType !== JSON_TYPE && !isImageContentType(contentType)) {
     throw new ApiError(
       415,
       'UnsupportedMediaType',
-      `Content-Type ${contentType} is not supported; send image/jpeg, image/png or application/json.`,
+      `Content-Type ${contentType} is not supported; send ${CONTENT_TYPES_TEXT}. ` +
+        `Accepted formats are ${ACCEPTED_FORMATS_TEXT}.`,
     );
   }
   const text = event.body ?? '';
   if (text.length === 0) {
-    throw new ApiError(400, 'EmptyBody', 'The request body is empty; send a JPEG or PNG image.');
+    throw new ApiError(
+      400,
+      'EmptyBody',
+      `The request body is empty; send a ${ACCEPTED_FORMATS_TEXT.replace(' and ', ' or ')} image.`,
+    );
   }
   const raw = Buffer.from(text, event.isBase64Encoded ? 'base64' : 'utf8');
   const image = contentType === JSON_TYPE ? imageFromJson(raw.toString('utf8')) : raw;
   if (image.length === 0) {
-    throw new ApiError(400, 'EmptyBody', 'The image is empty; send a JPEG or PNG image.');
+    throw new ApiError(
+      400,
+      'EmptyBody',
+      `The image is empty; send a ${ACCEPTED_FORMATS_TEXT.replace(' and ', ' or ')} image.`,
+    );
   }
   if (image.length > MAX_IMAGE_BYTES) throw tooLarge(image.length);
-  const imageType = sniffImageType(image);
-  if (imageType === undefined) {
-    throw new ApiError(
-      415,
-      'UnsupportedMediaType',
-      'The image is neither a JPEG nor a PNG (its first bytes are not a JPEG or PNG signature).',
-    );
-  }
-  if (contentType !== JSON_TYPE && contentType !== imageType) {
-    throw new ApiError(
-      415,
-      'UnsupportedMediaType',
-      `Content-Type says ${contentType} but the image is a ${imageType === 'image/png' ? 'PNG' : 'JPEG'}; ` +
-        `send it with Content-Type ${imageType}.`,
-    );
-  }
-  return { image, imageType, minScore, maxResults };
+  const { format, width, height } = checkedHeader(image);
+  return { image, imageType: IMAGE_FORMATS[format].mediaType, width, height, minScore, maxResults };
 }

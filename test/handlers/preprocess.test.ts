@@ -1,7 +1,12 @@
 import sharp, { type Sharp } from 'sharp';
 import { handler } from '../../lambda/preprocess';
 import { toModelImage } from '../../lambda/preprocess/image';
-import type { PreprocessEvent, S3Item } from '../../contracts';
+import {
+  type PreprocessEvent,
+  type S3Item,
+  tooLargeMessage,
+  unsupportedFormatMessage,
+} from '../../contracts';
 import { FakeS3 } from './fake-s3';
 
 const RAW = 'raw-bucket';
@@ -164,7 +169,7 @@ describe('preprocess', () => {
     expect(result.processed).toBe(1);
     expect(result.failed).toEqual([
       { key: 'raw/cut.jpg', reason: expect.stringMatching(/^truncated or corrupt image: .+/) },
-      { key: 'raw/notes.jpg', reason: 'not a JPEG/PNG/WebP/TIFF image' },
+      { key: 'raw/notes.jpg', reason: unsupportedFormatMessage() },
       { key: 'raw/empty.png', reason: 'empty file (0 bytes): upload it again' },
     ]);
     expect(s3.keys(DATASET)).toEqual(['images/good.jpg']);
@@ -172,7 +177,29 @@ describe('preprocess', () => {
 
   test('names the format of an image it does not accept', async () => {
     const gif = await colour(10, 10).gif().toBuffer();
-    await expect(toModelImage(gif, MAX_SIDE)).rejects.toThrow('not a JPEG/PNG/WebP/TIFF image (it is GIF)');
+    await expect(toModelImage(gif, MAX_SIDE)).rejects.toThrow(unsupportedFormatMessage('GIF'));
+  });
+
+  test('refuses TIFF like every other door, and takes WebP', async () => {
+    const tiff = await colour(10, 10).tiff().toBuffer();
+    const webp = await colour(40, 30).webp().toBuffer();
+
+    await expect(toModelImage(tiff, MAX_SIDE)).rejects.toThrow(unsupportedFormatMessage('TIFF'));
+    expect(await toModelImage(webp, MAX_SIDE)).toMatchObject({ width: 40, height: 30 });
+  });
+
+  test('reports an image over the pixel limit from its header as too large, naming its megapixels', async () => {
+    const items = upload({
+      'flat.png': await sharp({ create: { width: 8000, height: 7000, channels: 3, background: '#808080' } })
+        .toColourspace('b-w')
+        .png()
+        .toBuffer(),
+    });
+
+    const result = await handler(event(items));
+
+    expect(result.failed).toEqual([{ key: 'raw/flat.png', reason: tooLargeMessage(8000, 7000) }]);
+    expect(result.failed[0].reason).toMatch(/^Image too large: 56\.0 MP \(8000x7000 pixels\), limit 16 MP\./);
   });
 
   test('skips an image already made from the same upload, and redoes it when the upload changes', async () => {

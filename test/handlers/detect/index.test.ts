@@ -150,9 +150,9 @@ describe('POST /detections', () => {
       apiEvent({ headers: { 'Content-Type': 'application/json' }, body: '{"image":"not*base64!"}' }),
     ],
     [
-      'a data: URL',
+      'a data: URL of a PNG signature alone',
       400,
-      'InvalidBase64',
+      'InvalidImage',
       apiEvent({
         headers: { 'Content-Type': 'application/json' },
         body: '{"image":"data:image/png;base64,iVBORw0KGgo="}',
@@ -197,17 +197,18 @@ describe('POST /detections', () => {
     expect(response.statusCode).toBe(413);
   });
 
-  test('rejects a PNG sent as image/jpeg with 415 naming the right type', async () => {
-    const { response, body } = await call(imageEvent(await makeImage('png'), 'image/jpeg'));
-    expect(response.statusCode).toBe(415);
-    expect(body.error.message).toContain('send it with Content-Type image/png');
+  test('takes a PNG sent as image/jpeg and sends it to the model as the PNG it is', async () => {
+    const png = await makeImage('png');
+    answerWith(modelAnswer());
+
+    const { response } = await call(imageEvent(png, 'image/jpeg'));
+
+    expect(response.statusCode).toBe(200);
+    expect(invocations()[0].args[0].input).toMatchObject({ ContentType: 'image/png', Body: png });
   });
 
-  test('forwards a PNG signature on garbage to the model and passes its 400 on as InvalidImage', async () => {
-    const garbage = Buffer.concat([
-      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-      Buffer.from('garbage'),
-    ]);
+  test('forwards a PNG with a sound header and garbage data to the model and passes its 400 on as InvalidImage', async () => {
+    const garbage = Buffer.concat([(await makeImage('png')).subarray(0, 33), Buffer.from('garbage')]);
     sagemaker.on(InvokeEndpointCommand).rejects(
       new ModelError({
         message: 'Received client error (400) from primary with message "cannot identify image file"',

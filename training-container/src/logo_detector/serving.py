@@ -8,6 +8,7 @@ import binascii
 import json
 import logging
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -17,14 +18,17 @@ from werkzeug.exceptions import HTTPException
 
 from .backends import Detection, Detector, get_backend
 from .paths import ml_paths
-from .preprocessing import ImageDecodeError, preprocess, sniff_image_type
+from .preprocessing import ACCEPTED_FORMATS_TEXT, ImageError, preprocess
 
 DEFAULT_MIN_SCORE = 0.5
 DEFAULT_MAX_RESULTS = 20
 MAX_RESULTS_LIMIT = 100
 # SageMaker real-time endpoints accept at most 6 MB per request; anything bigger is refused before reading it.
 MAX_BODY_BYTES = 6 * 1024 * 1024
-IMAGE_TYPES = ("image/jpeg", "image/png")
+# A data URL's prefix (data:image/png;base64,), as browsers' FileReader.readAsDataURL writes it.
+DATA_URL_PREFIX = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?;base64,", re.IGNORECASE)
+CONTENT_TYPES_TEXT = ("the image's bytes with an image/* Content-Type (or application/octet-stream), "
+                      'or application/json with {"image": "<base64>"}')
 ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
 
 logger = logging.getLogger("logo_detector.serving")
@@ -76,33 +80,35 @@ def detection_options(options: Mapping[str, Any]) -> Tuple[float, int]:
     return min_score, max_results
 
 
+def is_image_content_type(content_type: str) -> bool:
+    """Any ``image/*`` type or ``application/octet-stream``: the bytes then decide the format, not the label."""
+    return re.fullmatch(r"image/[a-z0-9.+-]+", content_type) is not None or content_type == "application/octet-stream"
+
+
 def read_image(content_type: str, body: bytes) -> Tuple[bytes, Dict[str, Any]]:
-    """The image bytes of a request and any options its JSON body carries; refuses what is not JPEG or PNG."""
+    """The image bytes of a request and any options its JSON body carries; the format is checked when decoding."""
     if content_type == "application/json":
         try:
             document = json.loads(body)
-        except ValueError as err:
-            raise RequestError(400, "invalid_json", f"The body is not valid JSON: {err}.") from None
+        except (ValueError, RecursionError):
+            # No parser text in the answer: it can quote the body back. RecursionError: nesting thousands deep.
+            raise RequestError(400, "invalid_json", 'The body is not valid JSON; send {"image": "<base64>"}.') from None
         if not isinstance(document, dict) or not isinstance(document.get("image"), str):
             raise RequestError(400, "invalid_json", 'The JSON body must be an object with "image": "<base64>".')
-        encoded = document["image"]
-        if encoded.startswith("data:") and "," in encoded:
-            encoded = encoded.split(",", 1)[1]
+        encoded = re.sub(r"[\r\n\t ]", "", DATA_URL_PREFIX.sub("", document["image"], count=1))
         try:
             image = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise RequestError(400, "invalid_base64", 'The JSON field "image" is not valid base64.') from None
         options = {k: document[k] for k in ("minScore", "maxResults") if k in document}
-    elif content_type in IMAGE_TYPES:
+    elif is_image_content_type(content_type):
         image, options = body, {}
     else:
         raise RequestError(415, "unsupported_media_type",
-                           f"Content type {content_type or '(none)'!r} is not supported; send image/jpeg, image/png, "
-                           'or application/json with {"image": "<base64>"}.')
+                           f"Content type {content_type or '(none)'!r} is not supported; send {CONTENT_TYPES_TEXT}. "
+                           f"Accepted formats are {ACCEPTED_FORMATS_TEXT}.")
     if not image:
         raise RequestError(400, "empty_image", "The request carries no image bytes.")
-    if sniff_image_type(image) is None:
-        raise RequestError(415, "unsupported_image", "The image is neither JPEG nor PNG (by its first bytes).")
     return image, options
 
 
@@ -177,8 +183,12 @@ def create_app(model_dir: Optional[Path] = None, detector: Optional[Detector] = 
         min_score, max_results = detection_options({**options, **body_options})
         try:
             tensor, width, height = preprocess(image, data_shape)
-        except ImageDecodeError as err:
-            raise RequestError(400, "invalid_image", f"The image cannot be decoded: {err}.") from None
+        except ImageError as err:
+            if err.detail:
+                reference = uuid.uuid4().hex[:12]
+                logger.warning("request %s: %s (%s)", reference, err.message, err.detail)
+                raise RequestError(err.status, err.code, f"{err.message} (reference {reference})") from None
+            raise RequestError(err.status, err.code, err.message) from None
         found = detector.detect(tensor)
         detections = to_response_detections(found, classes, width / data_shape, height / data_shape, width, height,
                                             min_score, max_results)
