@@ -111,8 +111,8 @@ export interface RequestLabelsEvent extends Buckets {
 }
 
 /**
- * Written by `request-labels` at {@link PENDING_LABEL_REQUEST_KEY}: what the label-import command needs to
- * resume the waiting execution.
+ * Written by `request-labels` at {@link pendingLabelRequestKey} of its execution: what the label-import command
+ * needs to resume the waiting execution.
  */
 export interface PendingLabelRequest {
   readonly taskToken: string;
@@ -124,8 +124,20 @@ export interface PendingLabelRequest {
   readonly classes: string[];
 }
 
-/** Where the one pending label request is kept, in the dataset bucket (one execution runs at a time). */
-export const PENDING_LABEL_REQUEST_KEY = 'manifests/labeling/pending-request.json';
+/**
+ * Prefix of the pending label requests in the dataset bucket, one object per waiting execution. Usually one
+ * (one run at a time), but a run stopped while it waited leaves its request behind, and the next run must not
+ * overwrite it with its own task token.
+ */
+export const PENDING_LABEL_REQUESTS_PREFIX = 'manifests/labeling/pending/';
+
+/**
+ * Key of an execution's pending label request in the dataset bucket: `manifests/labeling/pending/<execution
+ * name>.json` (execution names cannot contain `/`).
+ */
+export function pendingLabelRequestKey(executionName: string): string {
+  return `${PENDING_LABEL_REQUESTS_PREFIX}${executionName}.json`;
+}
 
 /** Output of the label import sent with SendTaskSuccess, and of `ground-truth-labels`. */
 export interface LabelsImported {
