@@ -67,7 +67,7 @@ export class Pipeline extends Construct {
     super(scope, id);
     const { preprocess, label, assemble, train, qualityGate, deploy, notifications } = props;
     const guard = new Guard(this, 'Guard');
-    const outcomes = new Outcomes(this, 'Outcomes', { notifications });
+    const outcomes = new Outcomes(this, 'Outcomes', { notifications, guard });
     const stages = [guard, preprocess, label, assemble, train, qualityGate, deploy];
 
     // The run id names the run's SageMaker resources (see runResourceName).

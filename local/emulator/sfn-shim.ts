@@ -16,12 +16,12 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-/** An execution the shim reports to ListExecutions. */
+/** An execution the shim reports to ListExecutions and DescribeExecution. */
 export interface LocalExecution {
   readonly executionArn: string;
   readonly stateMachineArn: string;
   readonly name: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   readonly startDate: Date;
   stopDate?: Date;
 }
@@ -142,6 +142,7 @@ export class LocalStepFunctions {
       return this.reply(response, 200, undefined, {
         ...execution,
         startDate: execution.startDate.getTime() / 1000,
+        stopDate: execution.stopDate ? execution.stopDate.getTime() / 1000 : undefined,
       });
     }
     return this.reply(response, 400, 'UnknownOperationException', `Local mode does not implement ${target}`);
