@@ -115,6 +115,7 @@ export class PipelineStack extends Stack {
       notifications,
       key,
       schedule: config.schedule,
+      executionLogLevel: config.executionLogLevel,
       destroyLogs: config.dev,
     });
     const cleanup = new RuntimeResourceCleanup(this, 'Cleanup', {

@@ -13,6 +13,7 @@ const ALTERNATIVE = {
   schedule: 'rate(1 day)',
   notificationEmail: 'ops@example.com',
   trainingUseSpot: false,
+  executionLogLevel: 'ALL',
 };
 
 function synth(context: Record<string, unknown>): {
@@ -375,10 +376,13 @@ describe('state machine', () => {
     expect(alternative.definition.TimeoutSeconds).toBe(10 * day + 14400 + day);
   });
 
-  test('logs ALL events with execution data, and traces with X-Ray', () => {
+  test('logs errors only, without state data (task tokens), unless executionLogLevel=ALL; traces with X-Ray', () => {
     standard.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+      LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: false },
       TracingConfiguration: { Enabled: true },
+    });
+    alternative.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
     });
   });
 
