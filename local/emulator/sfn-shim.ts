@@ -40,6 +40,12 @@ async function readBody(request: IncomingMessage): Promise<string> {
  */
 export class LocalStepFunctions {
   readonly executions: LocalExecution[] = [];
+  /**
+   * Milliseconds a new execution stays unknown to ListExecutions and DescribeExecution, as Step Functions'
+   * eventually consistent reads allow; tests set it to check that nothing relies on seeing an execution the moment
+   * it starts. 0 (the default): known at once.
+   */
+  visibilityLagMs = 0;
   private readonly waiters = new Map<string, Waiter>();
   private unclaimedToken: string | undefined;
   private server: Server | undefined;
@@ -124,8 +130,9 @@ export class LocalStepFunctions {
       }
       return this.reply(response, 200, undefined, {});
     }
+    const known = this.executions.filter((e) => Date.now() - e.startDate.getTime() >= this.visibilityLagMs);
     if (target === 'ListExecutions') {
-      const executions = this.executions
+      const executions = known
         .filter((e) => !body.stateMachineArn || e.stateMachineArn === body.stateMachineArn)
         .filter((e) => !body.statusFilter || e.status === body.statusFilter)
         .map((e) => ({
@@ -136,7 +143,7 @@ export class LocalStepFunctions {
       return this.reply(response, 200, undefined, { executions });
     }
     if (target === 'DescribeExecution') {
-      const execution = this.executions.find((e) => e.executionArn === body.executionArn);
+      const execution = known.find((e) => e.executionArn === body.executionArn);
       if (!execution)
         return this.reply(response, 400, 'ExecutionDoesNotExist', `No execution ${body.executionArn}`);
       return this.reply(response, 200, undefined, {
