@@ -30,7 +30,7 @@ export class Guard extends PipelineStage {
   /** Left when another execution of the state machine holds the lock and runs: this run should stop at once. */
   public readonly alreadyRunning: sfn.INextable;
   /** The table of the run lock: one item, whose `holder` is the ARN of the execution that runs. */
-  public readonly lockTable: dynamodb.Table;
+  private readonly lockTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string) {
     super(scope, id, 'guard');
