@@ -112,8 +112,8 @@ export interface RequestLabelsEvent extends Buckets {
 }
 
 /**
- * Written by `request-labels` at {@link PENDING_LABEL_REQUEST_KEY}: what the label-import command needs to
- * resume the waiting execution.
+ * Written by `request-labels` at {@link pendingLabelRequestKey} of its execution: what the label-import command
+ * needs to resume the waiting execution.
  */
 export interface PendingLabelRequest {
   readonly taskToken: string;

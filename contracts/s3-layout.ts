@@ -60,8 +60,20 @@ export const VALIDATION_MANIFEST_PREFIX = `${PREFIXES.manifests}validation/`;
 /** Labeling files in the dataset bucket: input manifests, the pending request, the worker UI and categories. */
 export const LABELING_PREFIX = `${PREFIXES.manifests}labeling/`;
 
-/** Where the one pending label request is kept, in the dataset bucket (one execution runs at a time). */
-export const PENDING_LABEL_REQUEST_KEY = `${LABELING_PREFIX}pending-request.json`;
+/**
+ * Prefix of the pending label requests in the dataset bucket, one object per waiting execution. Usually one
+ * (one run at a time), but a run stopped while it waited leaves its request behind, and the next run must not
+ * overwrite it with its own task token.
+ */
+export const PENDING_LABEL_REQUESTS_PREFIX = `${LABELING_PREFIX}pending/`;
+
+/**
+ * Key of an execution's pending label request in the dataset bucket: `manifests/labeling/pending/<execution
+ * name>.json` (execution names cannot contain `/`).
+ */
+export function pendingLabelRequestKey(executionName: string): string {
+  return `${PENDING_LABEL_REQUESTS_PREFIX}${executionName}.json`;
+}
 
 /** The Ground Truth worker UI template and label categories the labeling stage writes, in the dataset bucket. */
 export const LABELING_JOB_KEYS = {

@@ -7,6 +7,9 @@ export type LabelingMode = 'groundtruth' | 'import';
 /** How clients authenticate to the detection API. */
 export type ApiAuthMode = 'iam' | 'apiKey';
 
+/** What the pipeline's execution logs hold: failures only, or every state with its data. */
+export type ExecutionLogLevel = 'ERROR' | 'ALL';
+
 /**
  * Raised when a configuration value is not allowed. The message is one paragraph that names the key, the value,
  * what is allowed and how to fix it.
@@ -408,6 +411,12 @@ export const SETTINGS = {
       SCHEDULE.test(schedule)
         ? undefined
         : { expected: 'an EventBridge schedule such as rate(1 day) or cron(0 3 * * ? *)' },
+  }),
+  executionLogLevel: oneOf<ExecutionLogLevel>('executionLogLevel', {
+    default: 'ERROR',
+    allowed: ['ERROR', 'ALL'],
+    description:
+      'Pipeline execution logs: `ERROR` logs failures only, without state data; `ALL` logs every state with its input and output, task tokens included (for debugging).',
   }),
   dev: flag('dev', {
     default: false,

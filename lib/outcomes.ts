@@ -1,5 +1,6 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { Guard } from './guard';
 import { Notifications } from './notifications';
 import { failedIn } from './stage';
 
@@ -21,35 +22,40 @@ export interface OutcomesProps {
    * sentence saying what the model started from (the train stage's `startingWeights`).
    */
   readonly startingWeights: string;
+  /** The guard stage, whose run lock every outcome but "Already running" releases first. */
+  readonly guard: Guard;
 }
 
 /**
- * How a run ends: each outcome publishes one message (`outcome`, `summary`, `execution` and what else the outcome
- * has to say) and ends in its state of {@link OUTCOME_STATES}. A notification that cannot be published fails the
- * run in stage `notify`; the failure notification itself ends in `Run failed` whether or not it is published.
+ * How a run ends: each outcome releases the run lock (all but "Already running", whose run never took it),
+ * publishes one message (`outcome`, `summary`, `execution` and what else the outcome has to say) and ends in its
+ * state of {@link OUTCOME_STATES}. A notification that cannot be published fails the run in stage `notify`; the
+ * failure notification itself ends in `Run failed` whether or not it is published.
  */
 export class Outcomes extends Construct {
-  /** Publishes that the model is live (from `$.live`), then `Deployed`. */
+  /** Releases the lock, publishes that the model is live (from `$.live`), then `Deployed`. */
   public readonly deployed: sfn.Chain;
-  /** Publishes the gate's reason (from `$.gate`), then `Model rejected`. */
+  /** Releases the lock, publishes the gate's reason (from `$.gate`), then `Model rejected`. */
   public readonly rejected: sfn.Chain;
-  /** Publishes the preprocessing summary, then `Nothing new`. */
+  /** Releases the lock, publishes the preprocessing summary, then `Nothing new`. */
   public readonly nothingNew: sfn.Chain;
-  /** Publishes that another run is in progress, then `Already running`. */
+  /** Publishes which run holds the lock (from `$.guard.lock`), then `Already running`. */
   public readonly alreadyRunning: sfn.Chain;
-  /** Publishes the stage (`$.failure.stage`) and the error (`$.error`), then `Run failed`. */
+  /** Releases the lock, publishes the stage (`$.failure.stage`) and the error (`$.error`), then `Run failed`. */
   public readonly failed: sfn.Chain;
 
   constructor(scope: Construct, id: string, props: OutcomesProps) {
     super(scope, id);
-    const { notifications, startingWeights } = props;
+    const { notifications, startingWeights, guard } = props;
     const execution = sfn.JsonPath.executionName;
+    const released = (outcome: string, next: sfn.IChainable) =>
+      guard.releaseLock(this, `Release run lock (${outcome})`, next);
 
     const runFailed = new sfn.Fail(this, OUTCOME_STATES.failed, {
       error: 'PipelineFailed',
       causePath: '$.error.Cause',
     });
-    this.failed = notifications
+    const notifyFailure = notifications
       .publish('Notify failure', 'logo-detection: pipeline run failed', {
         outcome: 'failed',
         summary: sfn.JsonPath.format(
@@ -64,6 +70,7 @@ export class Outcomes extends Construct {
       })
       .addCatch(runFailed, { resultPath: '$.notifyError' })
       .next(runFailed);
+    this.failed = released('failed', notifyFailure);
 
     const notifyFailed = failedIn(this, 'notify').next(this.failed);
     const notify = (id: string, subject: string, message: Record<string, unknown>, end: string) =>
@@ -72,56 +79,70 @@ export class Outcomes extends Construct {
         .addCatch(notifyFailed, { resultPath: '$.error' })
         .next(new sfn.Succeed(this, end));
 
+    // This run never took the lock: another run holds it.
     this.alreadyRunning = notify(
       'Notify already running',
       'logo-detection: a run is already in progress',
       {
         outcome: 'already-running',
-        summary: 'Another run of this pipeline is in progress, so this one stopped without doing anything.',
+        summary: sfn.JsonPath.format(
+          'Another run of this pipeline ({}) is in progress, so this one stopped without doing anything.',
+          sfn.JsonPath.stringAt('$.guard.lock.Item.execution.S'),
+        ),
+        runningExecution: sfn.JsonPath.stringAt('$.guard.lock.Item.execution.S'),
       },
       OUTCOME_STATES.alreadyRunning,
     );
-    this.nothingNew = notify(
-      'Notify nothing new',
-      'logo-detection: nothing new to train on',
-      {
-        outcome: 'nothing-new',
-        summary:
-          'No new images and nothing left to label, so training was skipped. Start a run with {"force": true} to retrain anyway.',
-        preprocess: sfn.JsonPath.objectAt('$.preprocess'),
-      },
-      OUTCOME_STATES.nothingNew,
+    this.nothingNew = released(
+      'nothing new',
+      notify(
+        'Notify nothing new',
+        'logo-detection: nothing new to train on',
+        {
+          outcome: 'nothing-new',
+          summary:
+            'No new images and nothing left to label, so training was skipped. Start a run with {"force": true} to retrain anyway.',
+          preprocess: sfn.JsonPath.objectAt('$.preprocess'),
+        },
+        OUTCOME_STATES.nothingNew,
+      ),
     );
-    this.rejected = notify(
-      'Notify model rejected',
-      'logo-detection: new model rejected',
-      {
-        outcome: 'rejected',
-        summary: sfn.JsonPath.stringAt('$.gate.reason'),
-        version: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
-        map: sfn.JsonPath.numberAt('$.gate.map'),
-        liveMap: sfn.JsonPath.stringAt('$.gate.liveMap'),
-        weights: startingWeights,
-      },
-      OUTCOME_STATES.rejected,
+    this.rejected = released(
+      'rejected',
+      notify(
+        'Notify model rejected',
+        'logo-detection: new model rejected',
+        {
+          outcome: 'rejected',
+          summary: sfn.JsonPath.stringAt('$.gate.reason'),
+          version: sfn.JsonPath.stringAt('$.training.TrainingJobName'),
+          map: sfn.JsonPath.numberAt('$.gate.map'),
+          liveMap: sfn.JsonPath.stringAt('$.gate.liveMap'),
+          weights: startingWeights,
+        },
+        OUTCOME_STATES.rejected,
+      ),
     );
-    this.deployed = notify(
-      'Notify deployed',
-      'logo-detection: new model deployed',
-      {
-        outcome: 'deployed',
-        summary: sfn.JsonPath.format(
-          'Model {} is live on endpoint {} with validation mAP {}.',
-          sfn.JsonPath.stringAt('$.live.version'),
-          sfn.JsonPath.stringAt('$.live.endpointName'),
-          sfn.JsonPath.stringAt('$.live.map'),
-        ),
-        version: sfn.JsonPath.stringAt('$.live.version'),
-        map: sfn.JsonPath.numberAt('$.live.map'),
-        endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
-        weights: startingWeights,
-      },
-      OUTCOME_STATES.deployed,
+    this.deployed = released(
+      'deployed',
+      notify(
+        'Notify deployed',
+        'logo-detection: new model deployed',
+        {
+          outcome: 'deployed',
+          summary: sfn.JsonPath.format(
+            'Model {} is live on endpoint {} with validation mAP {}.',
+            sfn.JsonPath.stringAt('$.live.version'),
+            sfn.JsonPath.stringAt('$.live.endpointName'),
+            sfn.JsonPath.stringAt('$.live.map'),
+          ),
+          version: sfn.JsonPath.stringAt('$.live.version'),
+          map: sfn.JsonPath.numberAt('$.live.map'),
+          endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
+          weights: startingWeights,
+        },
+        OUTCOME_STATES.deployed,
+      ),
     );
   }
 }

@@ -106,6 +106,7 @@ export class PipelineStack extends Stack {
       notifications,
       key,
       schedule: config.schedule,
+      executionLogLevel: config.executionLogLevel,
       destroyLogs: config.dev,
     });
     const cleanup = new RuntimeResourceCleanup(this, 'Cleanup', {
@@ -214,6 +215,8 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding: /^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*$/,
-    reason: "The Distributed Map's child executions of this state machine, named at run time.",
+    reason:
+      "The Distributed Map's child executions of this state machine, and the guard's DescribeExecution of the " +
+      "run lock's holder: executions of this state machine, named at run time.",
   },
 ];

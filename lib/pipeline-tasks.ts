@@ -29,6 +29,10 @@ export const TRANSIENT_ERRORS = [
   'S3.SlowDownException',
   'S3.InternalErrorException',
   'Sfn.ThrottlingException',
+  'DynamoDB.ProvisionedThroughputExceededException',
+  'DynamoDB.RequestLimitExceededException',
+  'DynamoDB.ThrottlingException',
+  'DynamoDB.InternalServerErrorException',
 ];
 
 /** Adds the pipeline's retry policy (exponential backoff with full jitter) to a state; returns it. */

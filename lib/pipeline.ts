@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Assemble } from './assemble';
+import { ExecutionLogLevel } from './config';
 import { Deployment } from './deployment';
 import { Guard } from './guard';
 import { Labeling } from './labeling';
@@ -46,6 +47,12 @@ export interface PipelineProps {
    */
   readonly timeout?: Duration;
   /**
+   * What the execution logs hold: `ERROR` logs failures only, without the states' data; `ALL` logs every state
+   * with its input and output, task tokens included (for debugging).
+   * @default 'ERROR'
+   */
+  readonly executionLogLevel?: ExecutionLogLevel;
+  /**
    * Remove the execution log group with the stack.
    * @default false - the log group is retained
    */
@@ -69,6 +76,7 @@ export class Pipeline extends Construct {
     const guard = new Guard(this, 'Guard');
     const outcomes = new Outcomes(this, 'Outcomes', {
       notifications,
+      guard,
       startingWeights: train.startingWeights,
     });
     const stages = [guard, preprocess, label, assemble, train, qualityGate, deploy];
@@ -99,13 +107,27 @@ export class Pipeline extends Construct {
       retention: logs.RetentionDays.ONE_YEAR,
       removalPolicy: props.destroyLogs ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
+    const logAll = props.executionLogLevel === 'ALL';
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       comment: 'logo-detection: raw images to a live endpoint',
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      logs: {
+        destination: logGroup,
+        level: logAll ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
+        includeExecutionData: logAll,
+      },
       tracingEnabled: true,
       timeout: props.timeout ?? label.maxDuration.plus(train.maxDuration).plus(Duration.days(1)),
     });
+    if (!logAll) {
+      Validations.of(this.stateMachine).acknowledge({
+        id: 'AwsSolutions-SF1',
+        reason:
+          'Execution logs keep failures only by default: logging every state would copy its data, task tokens ' +
+          "included, into the logs for a year. Each execution's full history stays in Step Functions (90 days " +
+          'after it ends); set executionLogLevel=ALL to log every state while debugging.',
+      });
+    }
     stages.forEach((stage) => stage.grantStateMachine(this.stateMachine));
     // SNS publishes to an encrypted topic, and SageMaker creates grants on the key for the training volume
     // and the endpoint's storage on behalf of the caller.

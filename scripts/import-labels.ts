@@ -1,10 +1,11 @@
 /**
- * `npm run import-labels -- --file <path> [--format coco|voc|groundtruth] [--dataset-bucket NAME] [--fail "reason"]`
+ * `npm run import-labels -- --file <path> [--format coco|voc|groundtruth] [--dataset-bucket NAME] [--execution NAME] [--fail "reason"]`
  *
  * Imports a label file for the pipeline execution that is waiting for labels (import mode): validates the whole
  * file against the preprocessed images and the configured classes, writes one label document per image under
  * labels/, and resumes the execution. A bad file is rejected whole and the execution keeps waiting, unless
- * --fail is given, which stops it with the reason.
+ * --fail is given, which stops it with the reason. When several executions have a pending label request,
+ * --execution says which one to answer.
  */
 import './node-version';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -14,7 +15,13 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { getText, isNotFound, listKeys, parseS3Uri, s3ClientOptions } from '../lambda/shared/aws';
-import { imageKeyForLabel, PENDING_LABEL_REQUEST_KEY, PendingLabelRequest, PREFIXES } from '../contracts';
+import {
+  imageKeyForLabel,
+  PENDING_LABEL_REQUESTS_PREFIX,
+  PendingLabelRequest,
+  pendingLabelRequestKey,
+  PREFIXES,
+} from '../contracts';
 import {
   detectFormat,
   importLabels,
@@ -45,6 +52,7 @@ const USAGE = `Usage: npm run import-labels -- --file <path> [options]
   --label-attribute NAME  Ground Truth label attribute, when lines carry several
   --dataset-bucket NAME   dataset bucket (default: the ${DATA_STACK_NAME} stack's DatasetBucketName output)
   --stack NAME            data stack to read the bucket from (default: ${DATA_STACK_NAME})
+  --execution NAME        the waiting execution to answer (needed only when several wait for labels)
   --fail "REASON"         stop the waiting execution with REASON: alone, or if the file is rejected
   -h, --help              this help
 
@@ -63,6 +71,7 @@ export interface ImportArgs {
   readonly labelAttribute?: string;
   readonly datasetBucket?: string;
   readonly stack: string;
+  readonly execution?: string;
   readonly fail?: string;
   /** `--help` (or `-h`): print the usage and do nothing else. */
   readonly help?: boolean;
@@ -81,6 +90,7 @@ export function parseImportArgs(argv: string[]): ImportArgs {
         'label-attribute': { type: 'string' },
         'dataset-bucket': { type: 'string' },
         stack: { type: 'string', default: DATA_STACK_NAME },
+        execution: { type: 'string' },
         fail: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +112,7 @@ export function parseImportArgs(argv: string[]): ImportArgs {
     labelAttribute: values['label-attribute'],
     datasetBucket: values['dataset-bucket'],
     stack: values.stack ?? DATA_STACK_NAME,
+    execution: values.execution,
     fail: values.fail,
   };
 }
@@ -148,17 +159,56 @@ export async function readLabelFiles(s3: S3Client, path: string): Promise<LabelF
   );
 }
 
-/** The pending label request, or a usage error when no execution is waiting. */
-async function readPendingRequest(s3: S3Client, bucket: string): Promise<PendingLabelRequest> {
-  try {
-    return JSON.parse(await getText(s3, bucket, PENDING_LABEL_REQUEST_KEY)) as PendingLabelRequest;
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
+/** A pending label request and where it is kept. */
+interface Pending {
+  readonly key: string;
+  readonly request: PendingLabelRequest;
+}
+
+async function readPending(s3: S3Client, bucket: string, key: string): Promise<Pending> {
+  return { key, request: JSON.parse(await getText(s3, bucket, key)) as PendingLabelRequest };
+}
+
+/** One line per waiting execution, oldest request first: name, when it asked, how many images. */
+function describeWaiting(waiting: Pending[]): string {
+  return [...waiting]
+    .sort((a, b) => a.request.requestedAt.localeCompare(b.request.requestedAt))
+    .map(
+      ({ request }) =>
+        `  ${request.executionName} (asked ${request.requestedAt} for ${request.count} images)`,
+    )
+    .join('\n');
+}
+
+/**
+ * The pending label request to answer: the one of `execution` when given, else the only one there is.
+ * @throws UsageError when no execution is waiting, when `execution` is not one of those waiting, or when several
+ *   are waiting and `execution` is not given; the message lists the waiting executions.
+ */
+async function findPendingRequest(s3: S3Client, bucket: string, execution?: string): Promise<Pending> {
+  const keys = (await listKeys(s3, bucket, PENDING_LABEL_REQUESTS_PREFIX)).filter((k) => k.endsWith('.json'));
+  if (keys.length === 0) {
     throw new UsageError(
-      `No pipeline execution is waiting for labels (there is no s3://${bucket}/${PENDING_LABEL_REQUEST_KEY}). ` +
+      `No pipeline execution is waiting for labels (nothing under s3://${bucket}/${PENDING_LABEL_REQUESTS_PREFIX}). ` +
         'Start the pipeline; it asks for labels when it finds images without them.',
     );
   }
+  if (execution !== undefined && keys.includes(pendingLabelRequestKey(execution))) {
+    return readPending(s3, bucket, pendingLabelRequestKey(execution));
+  }
+  if (execution === undefined && keys.length === 1) return readPending(s3, bucket, keys[0]);
+  const waiting = await Promise.all(keys.map((key) => readPending(s3, bucket, key)));
+  if (execution !== undefined) {
+    throw new UsageError(
+      `Execution ${execution} is not waiting for labels. Waiting for labels:\n${describeWaiting(waiting)}\n` +
+        'Pass --execution with one of these names.',
+    );
+  }
+  throw new UsageError(
+    `${waiting.length} executions are waiting for labels; say which one with --execution NAME:\n` +
+      `${describeWaiting(waiting)}\n` +
+      'A run stopped while it waited leaves its request behind: remove it with --execution <its name> --fail "<reason>".',
+  );
 }
 
 /** Images the request asked for that still have no label after this import. */
@@ -201,16 +251,26 @@ export async function main(argv: string[], deps: ImportDeps): Promise<number> {
       );
     }
     const bucket = args.datasetBucket ?? (await datasetBucketFromStack(deps.cloudFormation, args.stack));
-    const request = await readPendingRequest(s3, bucket);
-    const done = () => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: PENDING_LABEL_REQUEST_KEY }));
+    const { key, request } = await findPendingRequest(s3, bucket, args.execution);
+    const done = () => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     const fail = async (cause: string) => {
-      await sfn.send(
-        new SendTaskFailureCommand({
-          taskToken: request.taskToken,
-          error: 'LabelsRejected',
-          cause: cause.slice(0, 32768),
-        }),
-      );
+      try {
+        await sfn.send(
+          new SendTaskFailureCommand({
+            taskToken: request.taskToken,
+            error: 'LabelsRejected',
+            cause: cause.slice(0, 32768),
+          }),
+        );
+      } catch (error) {
+        if (!EXPIRED_TOKEN.has((error as Error).name)) throw error;
+        await done();
+        out(
+          `Execution ${request.executionName} no longer waits (${(error as Error).name}); ` +
+            'its label request is removed.',
+        );
+        return;
+      }
       await done();
       out(`Stopped execution ${request.executionName}: ${args.fail}`);
     };

@@ -25,6 +25,7 @@ describe('configuration defaults', () => {
     expect(config.preprocess.maxSide).toBe(1024);
     expect(config.dev).toBe(false);
     expect(config.notificationEmail).toBeUndefined();
+    expect(config.executionLogLevel).toBe('ERROR');
   });
 
   test('-c values arrive as strings and are coerced to their types', () => {
@@ -132,6 +133,11 @@ describe('configuration errors name the key, the value and what is allowed', () 
     ],
     ['e-mail malformed', { notificationEmail: 'ops' }, /"notificationEmail".*"ops".*an e-mail address/],
     ['schedule malformed', { schedule: 'every day' }, /"schedule".*rate\(1 day\)/],
+    [
+      'log level not ERROR or ALL',
+      { executionLogLevel: 'DEBUG' },
+      /"executionLogLevel".*"DEBUG".*one of ERROR, ALL/,
+    ],
     ['dev not a boolean', { dev: 'maybe' }, /"dev".*true or false/],
     ['a string key given a number', { workteamArn: 5 }, /"workteamArn".*a string/],
   ];

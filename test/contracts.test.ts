@@ -12,7 +12,7 @@ import {
   labelingManifestKey,
   labelKeyFor,
   METRIC_DEFINITIONS,
-  PENDING_LABEL_REQUEST_KEY,
+  pendingLabelRequestKey,
   PREFIXES,
   preprocessReportKey,
   trainingHyperparameters,
@@ -49,7 +49,7 @@ describe('S3 layout', () => {
 
   test('per-run and fixed keys sit under the prefixes the stages are granted', () => {
     expect(labelingManifestKey('run-1')).toBe('manifests/labeling/run-1.manifest');
-    expect(PENDING_LABEL_REQUEST_KEY).toBe('manifests/labeling/pending-request.json');
+    expect(pendingLabelRequestKey('run-7')).toBe('manifests/labeling/pending/run-7.json');
     expect(preprocessReportKey('run-1')).toBe('reports/run-1/preprocess.json');
     expect(DATASET_MANIFEST_KEYS).toEqual({
       all: 'manifests/dataset.manifest',

@@ -19,7 +19,7 @@ function findings(report: Report): string[] {
 const configurations: [string, Record<string, unknown>][] = [
   ['the default configuration', {}],
   [
-    'Ground Truth labeling, API keys, dev buckets, a schedule and e-mail',
+    'Ground Truth labeling, API keys, dev buckets, a schedule, e-mail and full execution logs',
     {
       workteamArn: 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers',
       apiAuth: 'apiKey',
@@ -28,6 +28,7 @@ const configurations: [string, Record<string, unknown>][] = [
       notificationEmail: 'ops@example.com',
       apiCorsOrigins: ['https://app.example.com'],
       trainingUseSpot: false,
+      executionLogLevel: 'ALL',
     },
   ],
 ];

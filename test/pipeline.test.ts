@@ -13,6 +13,7 @@ const ALTERNATIVE = {
   schedule: 'rate(1 day)',
   notificationEmail: 'ops@example.com',
   trainingUseSpot: false,
+  executionLogLevel: 'ALL',
 };
 
 function synth(context: Record<string, unknown>): {
@@ -164,18 +165,56 @@ describe('pipeline IAM', () => {
     }
   });
 
-  test('the guard may list only this state machine’s executions, through a policy of its own', () => {
+  test('the guard may describe only this state machine’s executions, through a policy of its own', () => {
     standard.template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: [
           {
-            Action: 'states:ListExecutions',
+            Action: 'states:DescribeExecution',
             Effect: 'Allow',
-            Resource: { Ref: Match.stringLikeRegexp('StateMachine') },
+            Resource: {
+              'Fn::Join': [
+                '',
+                Match.arrayWith([
+                  ':execution:',
+                  { 'Fn::GetAtt': [Match.stringLikeRegexp('StateMachine'), 'Name'] },
+                  ':*',
+                ]),
+              ],
+            },
           },
         ],
       },
     });
+  });
+
+  test('the run lock is an on-demand, encrypted table of the stack; only the state machine may use it, and only its item calls', () => {
+    const tables = standard.template.findResources('AWS::DynamoDB::Table');
+    expect(Object.keys(tables)).toHaveLength(1);
+    const [[tableId, table]] = Object.entries(tables);
+    expect(table).toMatchObject({
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true },
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      },
+      DeletionPolicy: 'Delete',
+    });
+    expect(table.Properties).not.toHaveProperty('TableName');
+    const onTable = statements(standard.template).filter((s) => JSON.stringify(s).includes(tableId));
+    expect(onTable).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+        Resource: {
+          'Fn::Join': ['', expect.arrayContaining([':table/', { Ref: tableId }])],
+        },
+      },
+    ]);
+    const dynamoActions = statements(standard.template)
+      .flatMap(actions)
+      .filter((a) => a.startsWith('dynamodb:'));
+    expect(dynamoActions.sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem']);
   });
 
   test('Ground Truth mode: the state machine may run labeling jobs of this stack only', () => {
@@ -337,10 +376,13 @@ describe('state machine', () => {
     expect(alternative.definition.TimeoutSeconds).toBe(10 * day + 14400 + day);
   });
 
-  test('logs ALL events with execution data, and traces with X-Ray', () => {
+  test('logs errors only, without state data (task tokens), unless executionLogLevel=ALL; traces with X-Ray', () => {
     standard.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+      LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: false },
       TracingConfiguration: { Enabled: true },
+    });
+    alternative.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
     });
   });
 

@@ -1,12 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { putJson, s3ClientOptions } from '../shared/aws';
-import {
-  PENDING_LABEL_REQUEST_KEY,
-  PendingLabelRequest,
-  PREFIXES,
-  RequestLabelsEvent,
-} from '../../contracts';
+import { PendingLabelRequest, pendingLabelRequestKey, PREFIXES, RequestLabelsEvent } from '../../contracts';
 
 const s3 = new S3Client(s3ClientOptions());
 const sns = new SNSClient({});
@@ -40,10 +35,10 @@ export function labelRequestMessage(event: RequestLabelsEvent): { subject: strin
         'recorded as containing none of the classes.',
         '',
         'Import them with:',
-        `  npm run import-labels -- --file <path> --dataset-bucket ${bucket}`,
+        `  npm run import-labels -- --file <path> --dataset-bucket ${bucket} --execution ${event.executionName}`,
         '',
         'The whole file is checked first; if anything is wrong nothing is written and the execution keeps waiting.',
-        `To stop the execution instead: npm run import-labels -- --dataset-bucket ${bucket} --fail "<reason>"`,
+        `To stop the execution instead: npm run import-labels -- --dataset-bucket ${bucket} --execution ${event.executionName} --fail "<reason>"`,
       ].join('\n'),
     );
   const subject = `logo-detection: ${count} image${count === 1 ? '' : 's'} need labels (${event.executionName})`;
@@ -51,7 +46,10 @@ export function labelRequestMessage(event: RequestLabelsEvent): { subject: strin
   return { subject: subject.length > 100 ? `${subject.slice(0, 97)}...` : subject, message };
 }
 
-/** Import mode: records the task token and asks operators, through SNS, to import labels. */
+/**
+ * Import mode: records the task token in the execution's own pending request ({@link pendingLabelRequestKey})
+ * and asks operators, through SNS, to import labels.
+ */
 export async function handler(event: RequestLabelsEvent): Promise<void> {
   if (!event.unlabeled.manifestKey) {
     throw new Error('request-labels needs unlabeled.manifestKey: it is only called when images need labels');
@@ -64,7 +62,7 @@ export async function handler(event: RequestLabelsEvent): Promise<void> {
     requestedAt: new Date().toISOString(),
     classes: event.classes,
   };
-  await putJson(s3, event.datasetBucket, PENDING_LABEL_REQUEST_KEY, request, true);
+  await putJson(s3, event.datasetBucket, pendingLabelRequestKey(event.executionName), request, true);
   const { subject, message } = labelRequestMessage(event);
   await sns.send(new PublishCommand({ TopicArn: event.topicArn, Subject: subject, Message: message }));
 }

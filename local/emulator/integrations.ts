@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
 import { Json, cloneJson } from './asl';
+import { callDynamoDb } from './dynamodb';
 import { LocalFunction } from './resources';
 import { TaskImplementation, TaskImplementations } from './runner';
 import { LocalSageMaker, asTaskOutput } from './sagemaker';
@@ -40,7 +41,7 @@ function lambdaError(error: Error): Error {
  * Step Functions' service integrations on this machine, chosen by a task's resource ARN: Lambda (plain ARN,
  * `lambda:invoke` and `.waitForTaskToken`, the handlers called in-process with their function's environment),
  * `sagemaker:createTrainingJob.sync` and the SageMaker API ({@link LocalSageMaker}), and optimized or AWS SDK
- * tasks of S3, SSM, SNS and Step Functions ({@link callAwsSdk}). Undefined for any other resource.
+ * tasks of S3, SSM, SNS, Step Functions and DynamoDB ({@link awsServiceTask}). Undefined for any other resource.
  */
 export function serviceIntegrations(services: IntegrationServices): TaskImplementations {
   const functionFor = (nameOrArn: string): LocalFunction => {
@@ -105,10 +106,33 @@ export function serviceIntegrations(services: IntegrationServices): TaskImplemen
     }
     const sagemaker = /^arn:aws:states:::(?:aws-sdk:)?sagemaker:([A-Za-z]+)$/.exec(resource);
     if (sagemaker) return (input) => services.sagemaker.call(sagemaker[1], input as Record<string, unknown>);
-    const sdk = /^arn:aws:states:::(?:aws-sdk:)?(s3|ssm|sns|sfn):([A-Za-z0-9]+)$/.exec(resource);
-    if (sdk) return (input) => callAwsSdk(sdk[1], sdk[2], input as Record<string, unknown>);
-    return undefined;
+    return awsServiceTask(resource);
   };
+}
+
+/**
+ * An optimized or AWS SDK task of S3, SSM, SNS or Step Functions ({@link callAwsSdk}: moto, or the local Step
+ * Functions endpoint) or of DynamoDB ({@link callDynamoDb} on moto); undefined for any other resource.
+ */
+export function awsServiceTask(resource: string): TaskImplementation | undefined {
+  const sdk = /^arn:aws:states:::(?:aws-sdk:)?(s3|ssm|sns|sfn):([A-Za-z0-9]+)$/.exec(resource);
+  if (sdk) return (input) => callAwsSdk(sdk[1], sdk[2], input as Record<string, unknown>);
+  const dynamodb = /^arn:aws:states:::(aws-sdk:)?dynamodb:([A-Za-z]+)$/.exec(resource);
+  if (dynamodb) {
+    // The optimized integration names errors DynamoDB.<type>, the AWS SDK integration DynamoDb.<type>.
+    const prefix = dynamodb[1] ? 'DynamoDb' : 'DynamoDB';
+    const action = `${dynamodb[2][0].toUpperCase()}${dynamodb[2].slice(1)}`;
+    return async (input) => {
+      try {
+        return await callDynamoDb(action, input as Record<string, unknown>);
+      } catch (error) {
+        const named = new Error((error as Error).message);
+        named.name = `${prefix}.${(error as Error).name}`;
+        throw named;
+      }
+    };
+  }
+  return undefined;
 }
 
 const SDK_CLIENTS: Record<string, [string, string]> = {

@@ -1,6 +1,7 @@
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { callDynamoDb } from './dynamodb';
 import { CfnResource, CfnTemplate, TemplateResolver, resourcesOfType } from './template';
 
 /** Account and region local mode pretends to be in (moto's default account). */
@@ -52,6 +53,11 @@ function physicalValue(stack: string, logicalId: string, resource: CfnResource, 
       if (attribute === 'Arn') return `arn:aws:s3:::${name}`;
       if (attribute === 'RegionalDomainName') return `${name}.s3.${region}.amazonaws.com`;
       return `${name}.s3.amazonaws.com`;
+    }
+    case 'AWS::DynamoDB::Table': {
+      const name = `${stack}-${logicalId}`.slice(0, 255);
+      if (attribute === 'Arn') return `arn:aws:dynamodb:${region}:${account}:table/${name}`;
+      return name;
     }
     case 'AWS::SNS::Topic': {
       const arn = `arn:aws:sns:${region}:${account}:${logicalId}`;
@@ -107,7 +113,8 @@ export function localResolver(templates: Record<string, CfnTemplate>): TemplateR
 
 /**
  * Creates on moto what the templates declare and the pipeline needs at run time: every bucket (versioned when
- * the template says so), every SNS topic and every SSM parameter with its initial value. Returns a resolver
+ * the template says so), every DynamoDB table (its keys, on demand), every SNS topic and every SSM parameter with
+ * its initial value. Returns a resolver
  * that maps template references to those local resources, and the Lambda functions with their resolved
  * environments and the code each runs: `handlerOf` names it, or returns undefined for a function that runs none
  * of the app's code (CDK's own custom resource providers), which is left out.
@@ -133,6 +140,15 @@ export async function createLocalResources(
           new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }),
         );
       }
+    }
+    for (const [logicalId, resource] of resourcesOfType(template, 'AWS::DynamoDB::Table')) {
+      const { KeySchema, AttributeDefinitions } = resource.Properties ?? {};
+      await callDynamoDb('CreateTable', {
+        TableName: physicalValue(stack, logicalId, resource),
+        KeySchema,
+        AttributeDefinitions,
+        BillingMode: 'PAY_PER_REQUEST',
+      });
     }
     for (const [logicalId] of resourcesOfType(template, 'AWS::SNS::Topic')) {
       await sns.send(new CreateTopicCommand({ Name: logicalId }));

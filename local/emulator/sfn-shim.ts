@@ -16,12 +16,12 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-/** An execution the shim reports to ListExecutions. */
+/** An execution the shim reports to ListExecutions and DescribeExecution. */
 export interface LocalExecution {
   readonly executionArn: string;
   readonly stateMachineArn: string;
   readonly name: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   readonly startDate: Date;
   stopDate?: Date;
 }
@@ -40,6 +40,12 @@ async function readBody(request: IncomingMessage): Promise<string> {
  */
 export class LocalStepFunctions {
   readonly executions: LocalExecution[] = [];
+  /**
+   * Milliseconds a new execution stays unknown to ListExecutions and DescribeExecution, as Step Functions'
+   * eventually consistent reads allow; tests set it to check that nothing relies on seeing an execution the moment
+   * it starts. 0 (the default): known at once.
+   */
+  visibilityLagMs = 0;
   private readonly waiters = new Map<string, Waiter>();
   private unclaimedToken: string | undefined;
   private server: Server | undefined;
@@ -124,8 +130,9 @@ export class LocalStepFunctions {
       }
       return this.reply(response, 200, undefined, {});
     }
+    const known = this.executions.filter((e) => Date.now() - e.startDate.getTime() >= this.visibilityLagMs);
     if (target === 'ListExecutions') {
-      const executions = this.executions
+      const executions = known
         .filter((e) => !body.stateMachineArn || e.stateMachineArn === body.stateMachineArn)
         .filter((e) => !body.statusFilter || e.status === body.statusFilter)
         .map((e) => ({
@@ -136,12 +143,13 @@ export class LocalStepFunctions {
       return this.reply(response, 200, undefined, { executions });
     }
     if (target === 'DescribeExecution') {
-      const execution = this.executions.find((e) => e.executionArn === body.executionArn);
+      const execution = known.find((e) => e.executionArn === body.executionArn);
       if (!execution)
         return this.reply(response, 400, 'ExecutionDoesNotExist', `No execution ${body.executionArn}`);
       return this.reply(response, 200, undefined, {
         ...execution,
         startDate: execution.startDate.getTime() / 1000,
+        stopDate: execution.stopDate ? execution.stopDate.getTime() / 1000 : undefined,
       });
     }
     return this.reply(response, 400, 'UnknownOperationException', `Local mode does not implement ${target}`);

@@ -47,7 +47,7 @@ describe('local mode (npm start), shortened', () => {
     expect(first.status).toBe('SUCCEEDED');
     expect(first.statesEntered).toEqual(
       expect.arrayContaining([
-        'List running executions',
+        'Take run lock',
         'Preprocess raw images',
         'Preprocess a batch',
         'Summarize preprocessing',
@@ -61,6 +61,7 @@ describe('local mode (npm start), shortened', () => {
         'Create endpoint',
         'Check endpoint',
         'Record live model',
+        'Release run lock (deployed)',
         'Notify deployed',
         OUTCOME_STATES.deployed,
       ]),
@@ -87,6 +88,8 @@ describe('local mode (npm start), shortened', () => {
     expect(second.statesEntered).not.toContain('Wait for imported labels');
     expect(second.statesEntered).not.toContain('Train');
     expect(second.statesEntered).toContain(OUTCOME_STATES.nothingNew);
+    // The first execution released the run lock (a DynamoDB table on moto), so the second took it at once.
+    expect(second.statesEntered.slice(0, 3)).toEqual(['Start run', 'Take run lock', 'Preprocess raw images']);
   });
 
   test('a forced third execution retrains and updates the endpoint, and the new model answers the API', () => {

@@ -1,6 +1,13 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { Definition, itemProcessorOf, prepareDefinition } from '../emulator/asl';
-import { pipelineDefinition, runLocally, ServiceError, TaskHandler } from './support/pipeline';
+import {
+  executionArn,
+  pipelineDefinition,
+  runLocally,
+  serviceStandIns,
+  ServiceError,
+  TaskHandler,
+} from './support/pipeline';
 
 const WORKTEAM = 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers';
 let importMode: Definition;
@@ -11,74 +18,17 @@ beforeAll(() => {
   groundTruthMode = pipelineDefinition({ workteamArn: WORKTEAM });
 });
 
-/** Stand-ins for AWS on the path where new images arrive, labels are imported and the endpoint is created. */
-function services(overrides: Record<string, TaskHandler> = {}): Record<string, TaskHandler> {
-  let endpointConfigName = '';
-  const notified = () => ({ MessageId: 'm-1' });
-  return {
-    'List running executions': () => ({ Executions: [{ status: 'RUNNING' }] }),
-    'Preprocess raw images': () => ({
-      ResultWriterDetails: { Bucket: 'dataset', Key: 'reports/preprocess/run/manifest.json' },
-    }),
-    'Summarize preprocessing': () => ({ processed: 3, skipped: 1, failed: 0, reportKey: 'reports/run.json' }),
-    'Find unlabeled images': () => ({
-      count: 3,
-      manifestKey: 'manifests/labeling/run.manifest',
-      sample: ['images/a.jpg'],
-    }),
-    'Wait for imported labels': () => ({ imported: 3, empty: 0, format: 'coco' }),
-    'Assemble dataset': () => ({
-      images: 10,
-      boxes: 14,
-      train: 8,
-      validation: 2,
-      trainManifestPrefix: 's3://dataset/manifests/train/',
-      validationManifestPrefix: 's3://dataset/manifests/validation/',
-    }),
-    'Look for pretrained weights': () => ({ KeyCount: 0 }),
-    Train: (job) => ({
-      TrainingJobName: job.TrainingJobName,
-      TrainingJobStatus: 'Completed',
-      FinalMetricDataList: [{ MetricName: 'best_val_mAP', Value: 0.61 }],
-      ModelArtifacts: { S3ModelArtifacts: 's3://artifacts/models/job/output/model.tar.gz' },
-    }),
-    'Check model quality': () => ({ accept: true, map: 0.61, liveMap: null, reason: 'No live model yet.' }),
-    'Create model': () => ({ ModelArn: 'arn:model' }),
-    'Create endpoint config': (input) => {
-      endpointConfigName = input.EndpointConfigName as string;
-      return { EndpointConfigArn: 'arn:config' };
-    },
-    'Find endpoint': (input) => {
-      throw new ServiceError(
-        'SageMaker.AmazonSageMakerException',
-        `Could not find endpoint "${String(input.EndpointName)}".`,
-      );
-    },
-    'Create endpoint': () => ({ EndpointArn: 'arn:endpoint' }),
-    'Update endpoint': () => ({ EndpointArn: 'arn:endpoint' }),
-    'Check endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: endpointConfigName }),
-    'Record live model': () => ({ Version: 2 }),
-    'Notify deployed': notified,
-    'Notify model rejected': notified,
-    'Notify nothing new': notified,
-    'Notify already running': notified,
-    'Notify failure': notified,
-    ...overrides,
-  };
-}
-
 type Message = Record<string, unknown>;
 const message = (run: { calls: Record<string, Record<string, unknown>[]> }, state: string): Message =>
   run.calls[state][0].Message as Message;
 
 describe('pipeline definition, executed locally', () => {
   test('new images with imported labels: waits for the task token, trains, creates the endpoint, records and notifies', async () => {
-    const run = await runLocally(importMode, services());
+    const run = await runLocally(importMode, serviceStandIns());
     expect(run.error).toBeUndefined();
     expect(run.entered).toEqual([
       'Start run',
-      'List running executions',
-      'Another run in progress?',
+      'Take run lock',
       'Preprocess raw images',
       'Summarize preprocessing',
       'Find unlabeled images',
@@ -102,9 +52,23 @@ describe('pipeline definition, executed locally', () => {
       'Endpoint in service?',
       'Describe live model',
       'Record live model',
+      'Release run lock (deployed)',
       'Notify deployed',
       'Deployed',
     ]);
+    // The lock is this execution's from the first state to the outcome, and only this execution may release it.
+    const holder = executionArn('run-2026-11-26');
+    const lock = run.calls['Take run lock'][0];
+    expect(lock).toMatchObject({
+      Item: { holder: { S: holder }, execution: { S: 'run-2026-11-26' } },
+      ConditionExpression: 'attribute_not_exists(#id)',
+    });
+    expect(run.calls['Release run lock (deployed)'][0]).toMatchObject({
+      Key: { id: (lock.Item as Message).id },
+      ConditionExpression: '#holder = :me',
+      ExpressionAttributeNames: { '#holder': 'holder' },
+      ExpressionAttributeValues: { ':me': { S: holder } },
+    });
     const request = run.calls['Wait for imported labels'][0].Payload as Record<string, unknown>;
     expect(request).toMatchObject({
       taskToken: 'task-token-1',
@@ -142,12 +106,16 @@ describe('pipeline outcomes, executed locally', () => {
   test('no new images and nothing to label: skips training and says "nothing new"', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         'Summarize preprocessing': () => ({ processed: 0, skipped: 5, failed: 0, reportKey: 'r' }),
         'Find unlabeled images': () => ({ count: 0, sample: [] }),
       }),
     );
-    expect(last(run)).toBe('Nothing new');
+    expect(run.entered.slice(-3)).toEqual([
+      'Release run lock (nothing new)',
+      'Notify nothing new',
+      'Nothing new',
+    ]);
     expect(run.calls.Train).toBeUndefined();
     expect(message(run, 'Notify nothing new')).toMatchObject({ outcome: 'nothing-new' });
   });
@@ -155,7 +123,7 @@ describe('pipeline outcomes, executed locally', () => {
   test('{"force": true} trains even when nothing is new', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         'Summarize preprocessing': () => ({ processed: 0, skipped: 5, failed: 0, reportKey: 'r' }),
         'Find unlabeled images': () => ({ count: 0, sample: [] }),
       }),
@@ -166,29 +134,130 @@ describe('pipeline outcomes, executed locally', () => {
     expect(last(run)).toBe('Deployed');
   });
 
-  test('a second start while one runs ends at once as "already running"', async () => {
-    const run = await runLocally(
-      importMode,
-      services({ 'List running executions': () => ({ Executions: [{}, {}] }) }),
-    );
+  /** The guard's answers when another run, `run-a`, holds the lock and Step Functions says it is `status`. */
+  const lockHeldBy = (status: string): Record<string, TaskHandler> => ({
+    'Take run lock': () => {
+      throw new ServiceError('DynamoDB.ConditionalCheckFailedException', 'The conditional request failed');
+    },
+    'Read run lock': () => ({ Item: { holder: { S: executionArn('run-a') }, execution: { S: 'run-a' } } }),
+    'Check lock holder': () => ({ Status: status }),
+    'Take over run lock': () => ({}),
+  });
+
+  test('a start while another run holds the lock ends at once as "already running", naming that run', async () => {
+    const run = await runLocally(importMode, serviceStandIns(lockHeldBy('RUNNING')));
     expect(run.entered).toEqual([
       'Start run',
-      'List running executions',
-      'Another run in progress?',
+      'Take run lock',
+      'Read run lock',
+      'Run lock still held?',
+      'Check lock holder',
+      'Lock holder running?',
       'Notify already running',
       'Already running',
     ]);
-    expect(run.calls['List running executions'][0]).toMatchObject({
-      StateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:Pipeline',
-      StatusFilter: 'RUNNING',
+    expect(run.calls['Read run lock'][0]).toMatchObject({ ConsistentRead: true });
+    expect(run.calls['Check lock holder'][0]).toEqual({ ExecutionArn: executionArn('run-a') });
+    expect(message(run, 'Notify already running')).toMatchObject({
+      outcome: 'already-running',
+      runningExecution: 'run-a',
+      summary: expect.stringContaining('(run-a) is in progress'),
     });
-    expect(message(run, 'Notify already running')).toMatchObject({ outcome: 'already-running' });
+    expect(Object.keys(run.calls).filter((state) => state.startsWith('Release'))).toEqual([]);
+  });
+
+  test.each(['ABORTED', 'TIMED_OUT', 'FAILED'])(
+    'a lock whose holder ended %s without releasing it is taken over, only from that holder',
+    async (status) => {
+      const run = await runLocally(importMode, serviceStandIns(lockHeldBy(status)));
+      expect(run.entered.slice(0, 8)).toEqual([
+        'Start run',
+        'Take run lock',
+        'Read run lock',
+        'Run lock still held?',
+        'Check lock holder',
+        'Lock holder running?',
+        'Take over run lock',
+        'Preprocess raw images',
+      ]);
+      expect(run.calls['Take over run lock'][0]).toMatchObject({
+        Item: { holder: { S: executionArn('run-2026-11-26') } },
+        ConditionExpression: '#holder = :ended',
+        ExpressionAttributeValues: { ':ended': { S: executionArn('run-a') } },
+      });
+      expect(run.entered[run.entered.length - 1]).toBe('Deployed');
+    },
+  );
+
+  test('a lock released between the conflict and the read is taken again', async () => {
+    let attempts = 0;
+    const run = await runLocally(
+      importMode,
+      serviceStandIns({
+        'Take run lock': () => {
+          if (++attempts === 1) {
+            throw new ServiceError(
+              'DynamoDB.ConditionalCheckFailedException',
+              'The conditional request failed',
+            );
+          }
+          return {};
+        },
+        'Read run lock': () => ({}),
+      }),
+    );
+    expect(run.calls['Take run lock']).toHaveLength(2);
+    expect(run.entered.slice(0, 5)).toEqual([
+      'Start run',
+      'Take run lock',
+      'Read run lock',
+      'Run lock still held?',
+      'Preprocess raw images',
+    ]);
+  });
+
+  test('a lock that cannot be released does not change the outcome', async () => {
+    const run = await runLocally(
+      importMode,
+      serviceStandIns({
+        'Release run lock (deployed)': () => {
+          throw new ServiceError('DynamoDB.AmazonDynamoDBException', 'Access denied');
+        },
+      }),
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.entered.slice(-3)).toEqual(['Release run lock (deployed)', 'Notify deployed', 'Deployed']);
+  });
+
+  test('a guard that cannot reach the lock table fails the run in stage guard', async () => {
+    const run = await runLocally(
+      importMode,
+      serviceStandIns({
+        'Take run lock': () => {
+          throw new ServiceError('DynamoDB.ResourceNotFoundException', 'Requested resource not found');
+        },
+      }),
+    );
+    expect(run.entered).toEqual([
+      'Start run',
+      'Take run lock',
+      'Failed in guard',
+      'Release run lock (failed)',
+      'Notify failure',
+      'Run failed',
+    ]);
+    expect(message(run, 'Notify failure')).toMatchObject({
+      stage: 'guard',
+      error: 'DynamoDB.ResourceNotFoundException',
+    });
   });
 
   test('an existing endpoint is updated blue/green, not created', async () => {
     const run = await runLocally(
       importMode,
-      services({ 'Find endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: 'old' }) }),
+      serviceStandIns({
+        'Find endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: 'old' }),
+      }),
     );
     expect(run.calls['Create endpoint']).toBeUndefined();
     expect(run.calls['Update endpoint']).toHaveLength(1);
@@ -205,7 +274,7 @@ describe('pipeline outcomes, executed locally', () => {
   test('the gate rejects: no endpoint call, a "model rejected" notification with both scores', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         'Check model quality': () => ({
           accept: false,
           map: 0.41,
@@ -214,7 +283,11 @@ describe('pipeline outcomes, executed locally', () => {
         }),
       }),
     );
-    expect(last(run)).toBe('Model rejected');
+    expect(run.entered.slice(-3)).toEqual([
+      'Release run lock (rejected)',
+      'Notify model rejected',
+      'Model rejected',
+    ]);
     for (const state of ['Create model', 'Create endpoint', 'Update endpoint', 'Record live model']) {
       expect(run.calls[state]).toBeUndefined();
     }
@@ -227,7 +300,7 @@ describe('pipeline outcomes, executed locally', () => {
   });
 
   test('the outcome says how the model started: from random initialization and how to fix that, or fine-tuned', async () => {
-    const scratch = await runLocally(importMode, services());
+    const scratch = await runLocally(importMode, serviceStandIns());
     expect(scratch.calls.Train[0].HyperParameters).toMatchObject({ pretrained: 'none' });
     expect(message(scratch, 'Notify deployed').weights).toBe(
       'Trained from random initialization: there are no weights under pretrained/ in the artifacts bucket, and a ' +
@@ -237,7 +310,7 @@ describe('pipeline outcomes, executed locally', () => {
 
     const fineTuned = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         'Look for pretrained weights': () => ({ KeyCount: 1 }),
         'Train from pretrained weights': (job) => ({
           TrainingJobName: job.TrainingJobName,
@@ -263,14 +336,19 @@ describe('pipeline outcomes, executed locally', () => {
   test('a failed training job publishes a failure naming the stage and the cause, and the run fails', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         Train: () => {
           throw new ServiceError('States.TaskFailed', 'AlgorithmError: CUDA out of memory');
         },
       }),
     );
     expect(run.error).toBeDefined();
-    expect(run.entered.slice(-3)).toEqual(['Failed in train', 'Notify failure', 'Run failed']);
+    expect(run.entered.slice(-4)).toEqual([
+      'Failed in train',
+      'Release run lock (failed)',
+      'Notify failure',
+      'Run failed',
+    ]);
     expect(message(run, 'Notify failure')).toMatchObject({
       outcome: 'failed',
       stage: 'train',
@@ -283,7 +361,7 @@ describe('pipeline outcomes, executed locally', () => {
   test('a training job that reported no metric fails in train with a clear cause, before the gate', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         Train: (job) => ({ TrainingJobName: job.TrainingJobName, TrainingJobStatus: 'Completed' }),
       }),
     );
@@ -322,7 +400,7 @@ describe('pipeline outcomes, executed locally', () => {
   ])('a $error is published with the handler’s own message', async (c) => {
     const run = await runLocally(
       c.mode === 'import' ? importMode : groundTruthMode,
-      services({
+      serviceStandIns({
         ...(c.mode === 'import' ? {} : groundTruthJob),
         [c.state]: () => {
           throw new ServiceError(
@@ -332,9 +410,10 @@ describe('pipeline outcomes, executed locally', () => {
         },
       }),
     );
-    expect(run.entered.slice(-5)).toEqual([
+    expect(run.entered.slice(-6)).toEqual([
       ...c.explained,
       `Failed in ${c.stage}`,
+      'Release run lock (failed)',
       'Notify failure',
       'Run failed',
     ]);
@@ -344,13 +423,14 @@ describe('pipeline outcomes, executed locally', () => {
   test('an endpoint that ends Failed publishes its FailureReason', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         'Check endpoint': () => ({ EndpointStatus: 'Failed', FailureReason: 'Image pull failed' }),
       }),
     );
-    expect(run.entered.slice(-4)).toEqual([
+    expect(run.entered.slice(-5)).toEqual([
       'Endpoint failed',
       'Failed in deploy',
+      'Release run lock (failed)',
       'Notify failure',
       'Run failed',
     ]);
@@ -361,7 +441,7 @@ describe('pipeline outcomes, executed locally', () => {
   test('an endpoint left Failed by an earlier run: a failure that says to delete it, and no update', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         'Find endpoint': () => ({
           EndpointName: 'LogoDetectionPipeline-detector',
           EndpointStatus: 'Failed',
@@ -382,7 +462,7 @@ describe('pipeline outcomes, executed locally', () => {
   test('an update rolled back by the alarm is a failure, and the live record is not written', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         'Find endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: 'old' }),
         'Check endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: 'old' }),
       }),
@@ -395,7 +475,7 @@ describe('pipeline outcomes, executed locally', () => {
   test('labels not imported in time: a failure saying so', async () => {
     const run = await runLocally(
       importMode,
-      services({
+      serviceStandIns({
         'Wait for imported labels': () => {
           throw new ServiceError('States.Timeout', 'Task timed out');
         },
@@ -440,7 +520,7 @@ describe('pipeline outcomes, executed locally', () => {
   test('Ground Truth mode: writes the UI and categories, runs the labeling job on the new images, converts its output', async () => {
     const run = await runLocally(
       groundTruthMode,
-      services({
+      serviceStandIns({
         'Write label categories': () => ({}),
         'Write worker UI template': () => ({}),
         'Label with Ground Truth': () => ({

@@ -2,7 +2,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as findUnlabeled } from '../../lambda/find-unlabeled';
 import { handler as requestLabels } from '../../lambda/request-labels';
-import { PENDING_LABEL_REQUEST_KEY, RequestLabelsEvent } from '../../contracts';
+import { pendingLabelRequestKey, RequestLabelsEvent } from '../../contracts';
 import { FakeS3 } from './fake-s3';
 
 const DATASET = 'dataset-bucket';
@@ -74,10 +74,13 @@ describe('request-labels', () => {
     },
   };
 
-  test('records the pending request with the classes and tells operators what to do', async () => {
+  test('records the pending request under the execution’s name, with the classes, and tells operators what to do', async () => {
     await requestLabels(event);
 
-    expect(JSON.parse(s3.text(DATASET, PENDING_LABEL_REQUEST_KEY))).toEqual({
+    expect(s3.keys(DATASET, 'manifests/labeling/pending/')).toEqual([
+      'manifests/labeling/pending/run-9.json',
+    ]);
+    expect(JSON.parse(s3.text(DATASET, pendingLabelRequestKey('run-9')))).toEqual({
       taskToken: 'token-9',
       executionName: 'run-9',
       manifestKey: 'manifests/labeling/run-9.manifest',
@@ -93,6 +96,11 @@ describe('request-labels', () => {
     expect(publish.Message).toContain('  images/a.jpg\n  images/b.jpg\n  ...and 28 more');
     expect(publish.Message).toContain('Classes (in class-id order): logo, badge');
     expect(publish.Message).toMatch(/Ground Truth.*\n.*COCO.*\n.*Pascal VOC/);
-    expect(publish.Message).toContain(`npm run import-labels -- --file <path> --dataset-bucket ${DATASET}`);
+    expect(publish.Message).toContain(
+      `npm run import-labels -- --file <path> --dataset-bucket ${DATASET} --execution run-9`,
+    );
+    expect(publish.Message).toContain(
+      `npm run import-labels -- --dataset-bucket ${DATASET} --execution run-9 --fail "<reason>"`,
+    );
   });
 });

@@ -5,7 +5,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { PENDING_LABEL_REQUEST_KEY, PendingLabelRequest } from '../../contracts';
+import { PendingLabelRequest, pendingLabelRequestKey } from '../../contracts';
 import { main } from '../../scripts/import-labels';
 import { FakeS3 } from './fake-s3';
 
@@ -25,6 +25,7 @@ const pending: PendingLabelRequest = {
   requestedAt: '2026-01-01T00:00:00.000Z',
   classes: ['logo'],
 };
+const PENDING_KEY = pendingLabelRequestKey(pending.executionName);
 
 function run(...argv: string[]): Promise<number> {
   return main(argv, {
@@ -63,7 +64,7 @@ beforeEach(() => {
   for (const key of ['images/a.jpg', 'images/b.jpg', 'images/c.jpg']) {
     s3.put(DATASET, key, 'jpeg', { width: '100', height: '80' });
   }
-  s3.put(DATASET, PENDING_LABEL_REQUEST_KEY, JSON.stringify(pending));
+  s3.put(DATASET, PENDING_KEY, JSON.stringify(pending));
   s3.put(
     DATASET,
     pending.manifestKey,
@@ -92,7 +93,7 @@ describe('import-labels', () => {
     expect(sfn.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input)).toEqual([
       { taskToken: 'token-1', output: JSON.stringify({ imported: 2, empty: 1, format: 'coco', skipped: 0 }) },
     ]);
-    expect(s3.get(DATASET, PENDING_LABEL_REQUEST_KEY)).toBeUndefined();
+    expect(s3.get(DATASET, PENDING_KEY)).toBeUndefined();
     expect(out.join('\n')).toContain('Imported 2 label documents (1 with no objects)');
     expect(out.join('\n')).toContain('1 of the 2 requested images still have no label');
   });
@@ -185,7 +186,7 @@ describe('import-labels', () => {
     const failure = sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input;
     expect(failure).toMatchObject({ taskToken: 'token-1', error: 'LabelsRejected' });
     expect(failure.cause).toMatch(/^labels are unusable\n.*box has no area/s);
-    expect(s3.get(DATASET, PENDING_LABEL_REQUEST_KEY)).toBeUndefined();
+    expect(s3.get(DATASET, PENDING_KEY)).toBeUndefined();
   });
 
   test('--fail alone stops the execution', async () => {
@@ -196,7 +197,7 @@ describe('import-labels', () => {
   });
 
   test('says so when no execution is waiting', async () => {
-    s3.buckets.get(DATASET)!.delete(PENDING_LABEL_REQUEST_KEY);
+    s3.buckets.get(DATASET)!.delete(PENDING_KEY);
 
     const code = await run('--file', file('labels.json', coco([10, 10, 20, 20])));
 
@@ -213,6 +214,66 @@ describe('import-labels', () => {
     expect(code).toBe(1);
     expect(s3.keys(DATASET, 'labels/')).toHaveLength(2);
     expect(err[0]).toContain('no longer waits (TaskTimedOut); start the pipeline again');
+  });
+
+  describe('with several executions waiting', () => {
+    const other: PendingLabelRequest = {
+      ...pending,
+      taskToken: 'token-2',
+      executionName: 'run-8',
+      requestedAt: '2026-01-02T00:00:00.000Z',
+      count: 5,
+    };
+    beforeEach(() => s3.put(DATASET, pendingLabelRequestKey('run-8'), JSON.stringify(other)));
+
+    test('imports nothing without --execution and lists the waiting executions', async () => {
+      const code = await run('--file', file('labels.json', coco([10, 10, 20, 20])));
+
+      expect(code).toBe(2);
+      expect(sfn.calls()).toHaveLength(0);
+      expect(s3.mutations).toEqual([]);
+      expect(err[0]).toBe(
+        [
+          '2 executions are waiting for labels; say which one with --execution NAME:',
+          '  run-7 (asked 2026-01-01T00:00:00.000Z for 2 images)',
+          '  run-8 (asked 2026-01-02T00:00:00.000Z for 5 images)',
+          'A run stopped while it waited leaves its request behind: remove it with --execution <its name> --fail "<reason>".',
+        ].join('\n'),
+      );
+    });
+
+    test('--execution resumes that execution and leaves the other one’s request alone', async () => {
+      const code = await run('--file', file('labels.json', coco([10, 10, 20, 20])), '--execution', 'run-8');
+
+      expect(code).toBe(0);
+      expect(sfn.commandCalls(SendTaskSuccessCommand)[0].args[0].input.taskToken).toBe('token-2');
+      expect(s3.get(DATASET, pendingLabelRequestKey('run-8'))).toBeUndefined();
+      expect(s3.get(DATASET, PENDING_KEY)).toBeDefined();
+      expect(out.join('\n')).toContain('Execution run-8 resumes.');
+    });
+
+    test('an --execution that is not waiting is refused, naming those that are', async () => {
+      const code = await run('--fail', 'stop', '--dataset-bucket', DATASET, '--execution', 'run-9');
+
+      expect(code).toBe(2);
+      expect(sfn.calls()).toHaveLength(0);
+      expect(err[0]).toMatch(
+        /^Execution run-9 is not waiting for labels\. Waiting for labels:\n {2}run-7 .*\n {2}run-8 /,
+      );
+    });
+
+    test('--fail removes the request of a run that no longer waits', async () => {
+      sfn.on(SendTaskFailureCommand).rejects(Object.assign(new Error('gone'), { name: 'TaskDoesNotExist' }));
+
+      const code = await run('--fail', 'stale', '--dataset-bucket', DATASET, '--execution', 'run-7');
+
+      expect(code).toBe(0);
+      expect(s3.get(DATASET, PENDING_KEY)).toBeUndefined();
+      expect(s3.get(DATASET, pendingLabelRequestKey('run-8'))).toBeDefined();
+      expect(out[0]).toBe(
+        'Execution run-7 no longer waits (TaskDoesNotExist); its label request is removed.',
+      );
+    });
   });
 
   test('answers a bad command line with usage', async () => {

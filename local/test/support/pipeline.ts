@@ -6,11 +6,18 @@ import { LocalRunner } from '../../emulator/runner';
 import { CfnTemplate } from '../../emulator/template';
 import { newApp } from '../../../test/app-context';
 
+/** The synthesized app's templates by stack name, and the pipeline's state machine definition. */
+export interface SynthesizedPipeline {
+  readonly templates: Record<string, CfnTemplate>;
+  /** Every reference resolved to its local stand-in ({@link localResolver}). */
+  readonly definition: Definition;
+}
+
 /**
- * The pipeline's state machine definition for a configuration given as context values, synthesized with the
- * other stacks (whose exports it imports) and every reference resolved to its local stand-in.
+ * The app synthesized for a configuration given as context values: its templates, and the pipeline's state
+ * machine definition with every reference resolved to its local stand-in.
  */
-export function pipelineDefinition(context: Record<string, unknown> = {}): Definition {
+export function synthesizePipeline(context: Record<string, unknown> = {}): SynthesizedPipeline {
   // The handlers are stood in for, so their bundles are not built.
   const app = newApp({ 'aws:cdk:bundling-stacks': [] });
   const { pipeline } = buildApp(
@@ -19,7 +26,16 @@ export function pipelineDefinition(context: Record<string, unknown> = {}): Defin
   );
   const templates: Record<string, CfnTemplate> = {};
   for (const stack of app.synth().stacks) templates[stack.stackName] = stack.template as CfnTemplate;
-  return stateMachineDefinition(templates, pipeline.stackName, localResolver(templates)).definition;
+  const { definition } = stateMachineDefinition(templates, pipeline.stackName, localResolver(templates));
+  return { templates, definition };
+}
+
+/**
+ * The pipeline's state machine definition for a configuration given as context values, synthesized with the
+ * other stacks (whose exports it imports) and every reference resolved to its local stand-in.
+ */
+export function pipelineDefinition(context: Record<string, unknown> = {}): Definition {
+  return synthesizePipeline(context).definition;
 }
 
 /** An error as a service integration reports it: `name` is the Step Functions error, `message` the cause. */
@@ -45,6 +61,74 @@ export interface LocalRun {
 }
 
 export const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:Pipeline';
+
+/** The ARN of an execution of {@link STATE_MACHINE_ARN}, as the local runner names it. */
+export const executionArn = (name: string) =>
+  `arn:aws:states:us-east-1:123456789012:execution:Pipeline:${name}`;
+
+/**
+ * Stand-ins for AWS on the path where the run takes the lock, new images arrive, labels are imported, the
+ * endpoint is created and the lock is released; `overrides` replaces or adds some by state name.
+ */
+export function serviceStandIns(overrides: Record<string, TaskHandler> = {}): Record<string, TaskHandler> {
+  let endpointConfigName = '';
+  const notified = () => ({ MessageId: 'm-1' });
+  const released = () => ({});
+  return {
+    'Take run lock': () => ({}),
+    'Preprocess raw images': () => ({
+      ResultWriterDetails: { Bucket: 'dataset', Key: 'reports/preprocess/run/manifest.json' },
+    }),
+    'Summarize preprocessing': () => ({ processed: 3, skipped: 1, failed: 0, reportKey: 'reports/run.json' }),
+    'Find unlabeled images': () => ({
+      count: 3,
+      manifestKey: 'manifests/labeling/run.manifest',
+      sample: ['images/a.jpg'],
+    }),
+    'Wait for imported labels': () => ({ imported: 3, empty: 0, format: 'coco' }),
+    'Assemble dataset': () => ({
+      images: 10,
+      boxes: 14,
+      train: 8,
+      validation: 2,
+      trainManifestPrefix: 's3://dataset/manifests/train/',
+      validationManifestPrefix: 's3://dataset/manifests/validation/',
+    }),
+    'Look for pretrained weights': () => ({ KeyCount: 0 }),
+    Train: (job) => ({
+      TrainingJobName: job.TrainingJobName,
+      TrainingJobStatus: 'Completed',
+      FinalMetricDataList: [{ MetricName: 'best_val_mAP', Value: 0.61 }],
+      ModelArtifacts: { S3ModelArtifacts: 's3://artifacts/models/job/output/model.tar.gz' },
+    }),
+    'Check model quality': () => ({ accept: true, map: 0.61, liveMap: null, reason: 'No live model yet.' }),
+    'Create model': () => ({ ModelArn: 'arn:model' }),
+    'Create endpoint config': (input) => {
+      endpointConfigName = input.EndpointConfigName as string;
+      return { EndpointConfigArn: 'arn:config' };
+    },
+    'Find endpoint': (input) => {
+      throw new ServiceError(
+        'SageMaker.AmazonSageMakerException',
+        `Could not find endpoint "${String(input.EndpointName)}".`,
+      );
+    },
+    'Create endpoint': () => ({ EndpointArn: 'arn:endpoint' }),
+    'Update endpoint': () => ({ EndpointArn: 'arn:endpoint' }),
+    'Check endpoint': () => ({ EndpointStatus: 'InService', EndpointConfigName: endpointConfigName }),
+    'Record live model': () => ({ Version: 2 }),
+    'Release run lock (deployed)': released,
+    'Release run lock (rejected)': released,
+    'Release run lock (nothing new)': released,
+    'Release run lock (failed)': released,
+    'Notify deployed': notified,
+    'Notify model rejected': notified,
+    'Notify nothing new': notified,
+    'Notify already running': notified,
+    'Notify failure': notified,
+    ...overrides,
+  };
+}
 
 /**
  * Runs the definition in the local runner with the given task stand-ins, by state name (a Distributed Map's
