@@ -14,7 +14,7 @@ import { LiveModelRecord } from './live-model';
 import { acknowledgeIamFindings, FindingReason } from './nag-acknowledgements';
 import { Notifications } from './notifications';
 import { Pipeline } from './pipeline';
-import { sageMakerNamePrefix } from './pipeline-tasks';
+import { sageMakerNamePrefix, stackNameHash } from './pipeline-tasks';
 import { Preprocess } from './preprocess';
 import { QualityGate } from './quality-gate';
 import { Training } from './training';
@@ -26,13 +26,18 @@ export interface PipelineStackProps extends StackProps {
   readonly buckets: DataBuckets;
 }
 
-/** SageMaker endpoint names: letters, digits and single hyphens, at most 63 characters. */
+/**
+ * The endpoint's name, `<stack name>-detector`: letters, digits and single hyphens, at most 63 characters
+ * (SageMaker's limit). A longer name is cut to 56 characters and ends in a hash of the whole stack name, so two
+ * long stack names that share their beginning still get endpoints of their own.
+ */
 export function endpointNameFor(stackName: string): string {
-  const name = `${stackName}-detector`
+  const full = `${stackName}-detector`
     .replace(/[^A-Za-z0-9-]/g, '-')
     .replace(/-+/g, '-')
-    .slice(0, 63)
     .replace(/^-+|-+$/g, '');
+  const name =
+    full.length <= 63 ? full : `${full.slice(0, 56).replace(/-+$/, '')}-${stackNameHash(stackName)}`;
   if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(name)) {
     throw new Error(`Cannot derive a SageMaker endpoint name from stack name "${stackName}"`);
   }

@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { createHash } from 'crypto';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -240,21 +241,27 @@ export function invoke(
   );
 }
 
+/** Six hexadecimal characters of the SHA-256 of a stack name: tells apart names that share their beginning. */
+export function stackNameHash(stackName: string): string {
+  return createHash('sha256').update(stackName).digest('hex').slice(0, 6);
+}
+
 /**
- * Lowercase name prefix for the SageMaker resources this stack's pipeline creates at run time, derived from
- * the stack name. SageMaker writes names lowercased into ARNs, so IAM policies scope by this prefix.
- * At most 14 characters: with a kind (up to 6) and a 40-character run id the name stays within SageMaker's 63.
+ * Lowercase name prefix for the SageMaker resources this stack's pipeline creates at run time: the first seven
+ * letters and digits of the stack name, a hyphen and {@link stackNameHash} of the whole name, e.g.
+ * `logodet-<6 hex>` for `LogoDetectionPipeline`. IAM policies scope by it (SageMaker writes names lowercased into
+ * ARNs), so it must differ between stacks, and stacks named `LogoDetectionPipeline` and
+ * `LogoDetectionPipeline-Staging` share every character a truncation keeps: the hash tells them apart (one stack
+ * of a name per account and region). Always 8 to 14 characters (a stack name starts with a letter): with a kind
+ * (up to 6) and a 40-character run id the name stays within SageMaker's 63.
  */
 export function sageMakerNamePrefix(scope: Construct): string {
-  const prefix = Stack.of(scope)
-    .stackName.toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .slice(0, 14)
-    .replace(/^-+|-+$/g, '');
-  if (prefix === '')
-    throw new Error(`Cannot derive a SageMaker name prefix from "${Stack.of(scope).stackName}"`);
-  return prefix;
+  const { stackName } = Stack.of(scope);
+  const start = stackName
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 7);
+  return `${start}-${stackNameHash(stackName)}`;
 }
 
 /**

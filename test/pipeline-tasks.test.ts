@@ -1,6 +1,7 @@
-import { Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { BlueGreenUpdateEndpoint } from '../lib/pipeline-tasks';
+import { endpointNameFor } from '../lib/pipeline-stack';
+import { BlueGreenUpdateEndpoint, sageMakerNamePrefix } from '../lib/pipeline-tasks';
 
 const deploymentConfig = { AutoRollbackConfiguration: { Alarms: [{ AlarmName: 'errors' }] } };
 
@@ -32,5 +33,55 @@ describe('CDK tasks with API fields CDK does not model', () => {
     });
 
     expect(() => task.toStateJson()).toThrow(/JSONata Arguments/);
+  });
+});
+
+describe('SageMaker names of a pipeline stack', () => {
+  const SIMILAR = [
+    'LogoDetectionPipeline',
+    'LogoDetectionPipeline-Staging',
+    'logodetectionpipeline',
+    `P${'a'.repeat(126)}1`,
+    `P${'a'.repeat(126)}2`,
+  ];
+  const prefixOf = (stackName: string) =>
+    sageMakerNamePrefix(new Stack(new App(), 'Pipeline', { stackName }));
+  const SAGEMAKER_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+
+  test('stacks whose names share their beginning get different name prefixes', () => {
+    const prefixes = SIMILAR.map(prefixOf);
+    expect(new Set(prefixes).size).toBe(SIMILAR.length);
+  });
+
+  test('no prefix of one stack begins the resource names of another', () => {
+    // IAM scopes each stack to `<prefix>-<kind>-*`: another stack's names must never match that pattern.
+    const prefixes = SIMILAR.map(prefixOf);
+    prefixes.forEach((mine, i) =>
+      prefixes.forEach((theirs, j) => {
+        if (i !== j) expect(`${theirs}-train-${'0'.repeat(40)}`.startsWith(`${mine}-train-`)).toBe(false);
+      }),
+    );
+  });
+
+  test('every run resource name fits SageMaker’s 63 characters and name pattern, even for the longest stack name', () => {
+    for (const stackName of [...SIMILAR, 'A', 'A-b-c', `A${'-'.repeat(127)}`.slice(0, 127) + 'z']) {
+      for (const kind of ['train', 'labels', 'model', 'config']) {
+        const name = `${prefixOf(stackName)}-${kind}-${'f'.repeat(40)}`;
+        expect({ stackName, name, valid: SAGEMAKER_NAME.test(name) && name.length <= 63 }).toEqual({
+          stackName,
+          name,
+          valid: true,
+        });
+      }
+    }
+  });
+
+  test('long stack names that share their first 56 characters get endpoints of their own', () => {
+    const stackNames = [`P${'a'.repeat(126)}1`, `P${'a'.repeat(126)}2`, 'LogoDetectionPipeline-Staging'];
+    const names = stackNames.map(endpointNameFor);
+    // SageMaker endpoint names are not case-sensitive.
+    expect(new Set(names.map((n) => n.toLowerCase())).size).toBe(stackNames.length);
+    for (const name of names) expect(name).toMatch(SAGEMAKER_NAME);
+    expect(endpointNameFor('LogoDetectionPipeline')).toBe('LogoDetectionPipeline-detector');
   });
 });

@@ -182,7 +182,7 @@ describe('pipeline IAM', () => {
     const labeling = statements(alternative.template).find((s) =>
       actions(s).includes('sagemaker:CreateLabelingJob'),
     );
-    expect(JSON.stringify(labeling?.Resource)).toMatch(/labeling-job\/logodetectionp-labels-\*/);
+    expect(JSON.stringify(labeling?.Resource)).toMatch(/labeling-job\/logodet-[0-9a-f]{6}-labels-\*/);
     expect(
       statements(standard.template).some((s) => actions(s).includes('sagemaker:CreateLabelingJob')),
     ).toBe(false);
@@ -197,8 +197,8 @@ describe('pipeline IAM', () => {
     );
     const resources = JSON.stringify(deletes.map((s) => s.Resource));
     expect(resources).toContain('endpoint/logodetectionpipeline-detector');
-    expect(resources).toContain('model/logodetectionp-*');
-    expect(resources).toContain('endpoint-config/logodetectionp-*');
+    expect(resources).toMatch(/model\/logodet-[0-9a-f]{6}-\*/);
+    expect(resources).toMatch(/endpoint-config\/logodet-[0-9a-f]{6}-\*/);
     expect(resources).not.toMatch(/"(\*|[^"]*:(model|endpoint|endpoint-config)\/\*)"/);
   });
 });
