@@ -22,6 +22,13 @@ import { PipelineStage } from './stage';
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
 
+/**
+ * When the alarm that rolls a blue/green update back fires: at least `errorRatePercent` % of a minute's requests
+ * failed with a 5XX error, in two minutes out of three; a minute with fewer than `minInvocations` requests counts as
+ * 0 %.
+ */
+export const ROLLBACK_ALARM = { errorRatePercent: 5, minInvocations: 10 } as const;
+
 /** Properties of {@link Deployment}. */
 export interface DeploymentProps {
   readonly config: EndpointConfig;
@@ -46,7 +53,8 @@ export interface DeploymentProps {
 
 /**
  * The deploy stage: a model and an endpoint config for the new training job, then CreateEndpoint (first
- * deployment) or a blue/green UpdateEndpoint that rolls back on 5XX errors, a poll until the endpoint is
+ * deployment) or a blue/green UpdateEndpoint that rolls back when the 5XX error rate stays high
+ * ({@link ROLLBACK_ALARM}), a poll until the endpoint is
  * InService with the new config, and the live-model record (`$.live`, {@link LiveModel}). An endpoint that ends
  * Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
  * teardown can find it.
@@ -54,7 +62,7 @@ export interface DeploymentProps {
 export class Deployment extends PipelineStage {
   public readonly startState: sfn.State;
   public readonly endStates: sfn.INextable[];
-  /** Alarm that rolls a blue/green update back. */
+  /** Alarm that rolls a blue/green update back: the endpoint's 5XX error rate ({@link ROLLBACK_ALARM}). */
   public readonly alarm: cloudwatch.Alarm;
   /** The role the model runs as. */
   public readonly modelRole: iam.Role;
@@ -152,18 +160,33 @@ export class Deployment extends PipelineStage {
       }),
     );
 
-    this.alarm = new cloudwatch.Alarm(this, 'ServerErrors', {
-      alarmDescription: `logo-detection: the endpoint ${endpointName} answers with 5XX errors; rolls back a deployment`,
-      metric: new cloudwatch.Metric({
+    // The rollback alarm watches the variant, which the old and the new fleet share during the bake, and anyone
+    // allowed to call InvokeEndpoint can make a request fail. It alarms on the share of failing requests, not on
+    // one error: in a minute with fewer than ROLLBACK_ALARM.minInvocations requests the rate counts as 0, and two
+    // breaching minutes out of three are needed. Missing data (no traffic) never breaches.
+    const variantSum = (metricName: string) =>
+      new cloudwatch.Metric({
         namespace: 'AWS/SageMaker',
-        metricName: 'Invocation5XXErrors',
+        metricName,
         dimensionsMap: { EndpointName: endpointName, VariantName: VARIANT_NAME },
         statistic: cloudwatch.Stats.SUM,
         period: Duration.minutes(1),
+      });
+    this.alarm = new cloudwatch.Alarm(this, 'ServerErrors', {
+      alarmDescription:
+        `logo-detection: at least ${ROLLBACK_ALARM.errorRatePercent} % of the requests to the endpoint ` +
+        `${endpointName} fail with 5XX errors in two minutes out of three (minutes with fewer than ` +
+        `${ROLLBACK_ALARM.minInvocations} requests count as 0 %); rolls back a blue/green update`,
+      metric: new cloudwatch.MathExpression({
+        expression: `IF(invocations >= ${ROLLBACK_ALARM.minInvocations}, 100 * errors / invocations, 0)`,
+        usingMetrics: { errors: variantSum('Invocation5XXErrors'), invocations: variantSum('Invocations') },
+        label: '5XX error rate (%)',
+        period: Duration.minutes(1),
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
+      threshold: ROLLBACK_ALARM.errorRatePercent,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     const updateEndpoint = withRetry(
@@ -292,8 +315,8 @@ export class Deployment extends PipelineStage {
             result: sfn.Result.fromObject({
               Error: 'UpdateRolledBack',
               Cause:
-                'The endpoint rolled back to its previous configuration (its 5XX alarm fired during the update); ' +
-                'the previous model keeps serving.',
+                'The endpoint rolled back to its previous configuration (its 5XX error-rate alarm fired during the ' +
+                'update); the previous model keeps serving.',
             }),
           }),
         )

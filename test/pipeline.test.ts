@@ -354,9 +354,19 @@ describe('state machine', () => {
 
   test('a blue/green update rolls back on the endpoint’s 5XX alarm', () => {
     standard.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'Invocation5XXErrors',
-      Namespace: 'AWS/SageMaker',
-      Dimensions: Match.arrayWith([{ Name: 'EndpointName', Value: 'LogoDetectionPipeline-detector' }]),
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: {
+              MetricName: 'Invocation5XXErrors',
+              Namespace: 'AWS/SageMaker',
+              Dimensions: Match.arrayWith([
+                { Name: 'EndpointName', Value: 'LogoDetectionPipeline-detector' },
+              ]),
+            },
+          }),
+        }),
+      ]),
     });
   });
 });
