@@ -12,7 +12,11 @@ import { EndpointConfig } from './config';
 import { PREFIXES } from './data';
 import {
   BlueGreenUpdateEndpoint,
+  runResourceArn,
   runResourceName,
+  ScopedCreateEndpoint,
+  ScopedCreateEndpointConfig,
+  ScopedCreateModel,
   STACK_TAG_KEY,
   UngrantedS3Location,
   withRetry,
@@ -81,6 +85,18 @@ export class Deployment extends PipelineStage {
       },
       resultPath: '$.deploy',
     });
+    // The state machine may create, tag and use only this stack's models, endpoint configs and endpoint: the CDK
+    // tasks would allow it on every model and endpoint config in the account, as the names are JSONPath.
+    const models = runResourceArn(this, 'model', namePrefix, 'model');
+    const configs = runResourceArn(this, 'endpoint-config', namePrefix, 'config');
+    const endpointArn = stack.formatArn({
+      service: 'sagemaker',
+      resource: 'endpoint',
+      // SageMaker lowercases names in ARNs.
+      resourceName: endpointName.toLowerCase(),
+    });
+    const allow = (action: string, ...resources: string[]) =>
+      new iam.PolicyStatement({ actions: [action], resources });
 
     this.modelRole = new iam.Role(this, 'ModelRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
@@ -93,7 +109,7 @@ export class Deployment extends PipelineStage {
     );
 
     const createModel = withRetry(
-      new tasks.SageMakerCreateModel(this, 'Create model', {
+      new ScopedCreateModel(this, 'Create model', {
         modelName,
         role: this.modelRole,
         enableNetworkIsolation: true,
@@ -110,12 +126,20 @@ export class Deployment extends PipelineStage {
           }),
         }),
         tags,
+        policyStatements: [
+          allow('sagemaker:CreateModel', models),
+          new iam.PolicyStatement({
+            actions: ['iam:PassRole'],
+            resources: [this.modelRole.roleArn],
+            conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+          }),
+        ],
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
 
     const createEndpointConfig = withRetry(
-      new tasks.SageMakerCreateEndpointConfig(this, 'Create endpoint config', {
+      new ScopedCreateEndpointConfig(this, 'Create endpoint config', {
         endpointConfigName: configName,
         kmsKey: key,
         productionVariants: [
@@ -128,16 +152,11 @@ export class Deployment extends PipelineStage {
           },
         ],
         tags,
+        policyStatements: [allow('sagemaker:CreateEndpointConfig', configs)],
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
 
-    const endpointArn = stack.formatArn({
-      service: 'sagemaker',
-      resource: 'endpoint',
-      // SageMaker lowercases names in ARNs.
-      resourceName: endpointName.toLowerCase(),
-    });
     const describe = (stateId: string, resultPath: string) =>
       withRetry(
         new tasks.CallAwsService(this, stateId, {
@@ -152,10 +171,11 @@ export class Deployment extends PipelineStage {
     const pollEndpoint = describe('Check endpoint', '$.endpoint');
 
     const createEndpoint = withRetry(
-      new tasks.SageMakerCreateEndpoint(this, 'Create endpoint', {
+      new ScopedCreateEndpoint(this, 'Create endpoint', {
         endpointName,
         endpointConfigName: configName,
         tags,
+        policyStatements: [allow('sagemaker:CreateEndpoint', endpointArn, configs)],
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
@@ -201,25 +221,19 @@ export class Deployment extends PipelineStage {
           },
           AutoRollbackConfiguration: { Alarms: [{ AlarmName: this.alarm.alarmName }] },
         },
+        policyStatements: [allow('sagemaker:UpdateEndpoint', endpointArn, configs)],
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
 
-    // Creating with tags needs AddTags; rolling back on an alarm needs the caller to be able to read it.
+    // Creating with tags needs AddTags; the CDK tasks also allow ListTags (on every resource). Rolling back on an
+    // alarm needs the caller to be able to read it.
     this.stateMachinePolicy.push(
       new iam.PolicyStatement({
-        actions: ['sagemaker:AddTags'],
-        resources: [
-          endpointArn,
-          stack.formatArn({ service: 'sagemaker', resource: 'model', resourceName: `${namePrefix}-*` }),
-          stack.formatArn({
-            service: 'sagemaker',
-            resource: 'endpoint-config',
-            resourceName: `${namePrefix}-*`,
-          }),
-        ],
+        actions: ['sagemaker:AddTags', 'sagemaker:ListTags'],
+        resources: [endpointArn, models, configs],
       }),
-      new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: [this.alarm.alarmArn] }),
+      allow('cloudwatch:DescribeAlarms', this.alarm.alarmArn),
     );
 
     const describeLive = new sfn.Pass(this, 'Describe live model', {

@@ -177,8 +177,8 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     finding: /^Resource::\*$/,
     reason:
       'Only actions that have no resource-level permissions: X-Ray trace upload (every traced function and the ' +
-      'state machine), Step Functions log delivery setup, SageMaker ListTags/ListModels/ListEndpointConfigs ' +
-      '(the training task and teardown), ECR GetAuthorizationToken (training and model roles pulling the image), ' +
+      'state machine), Step Functions log delivery setup, SageMaker ListModels/ListEndpointConfigs (teardown), ' +
+      'ECR GetAuthorizationToken (training and model roles pulling the image), ' +
       'and CloudWatch PutMetricData limited to the SageMaker namespaces by a condition.',
     actions: [
       'xray:PutTraceSegments',
@@ -193,7 +193,6 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
       'logs:ListLogDeliveries',
       'logs:PutResourcePolicy',
       'logs:UpdateLogDelivery',
-      'sagemaker:ListTags',
       'sagemaker:ListModels',
       'sagemaker:ListEndpointConfigs',
       'ecr:GetAuthorizationToken',
@@ -208,16 +207,18 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding:
-      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config)\/\*$/,
+      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(model|endpoint-config)\/\*$/,
     reason:
-      'SageMaker names are computed per execution at run time, so the CDK tasks cannot name them at synth (they all ' +
-      "start with the stack prefix); teardown reads the tags (ListTags only) of every model and endpoint config to find this stack's.",
+      "Teardown reads the tags (ListTags only) of every model and endpoint config in the account to find this stack's; " +
+      "it may delete only those named with the stack's prefix and tagged with the stack.",
   },
   {
     rule: 'IAM5',
     finding:
-      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(labeling-job|model|endpoint-config)\/[a-z0-9-]+-\*$/,
-    reason: "Resources named per run with this stack's prefix.",
+      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|labeling-job|model|endpoint-config)\/[a-z0-9]+-[0-9a-f]{6}-(train|labels|model|config)-\*$/,
+    reason:
+      "A run's resources, named <stack prefix>-<kind>-<run id> at run time; the prefix (start and hash of the " +
+      'stack name) is unique per stack.',
   },
   {
     rule: 'IAM5',

@@ -1,4 +1,4 @@
-import { Duration, Size } from 'aws-cdk-lib';
+import { Duration, Size, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -11,6 +11,7 @@ import { AppConfig } from './config';
 import { PREFIXES } from './data';
 import {
   grantSageMakerJobLogging,
+  runResourceArn,
   runResourceName,
   SpotTrainingJob,
   UngrantedS3Location,
@@ -86,6 +87,51 @@ export class Training extends PipelineStage {
     );
 
     const training = config.training;
+    // The state machine may create, watch, stop and tag this stack's training jobs only, and create one only
+    // network-isolated, encrypted with the stack's key (volume and output) and on the configured instance type.
+    // CreateTrainingJob's condition keys, per the Service Authorization Reference for SageMaker
+    // (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html): NetworkIsolation
+    // (Bool), InstanceTypes (multivalued) and VolumeKmsKeyArn / OutputKmsKeyArn (ARN; they replace the deprecated
+    // VolumeKmsKey / OutputKmsKey and need the key's ARN in the request, which the task sends).
+    const jobs = runResourceArn(this, 'training-job', namePrefix, 'train');
+    const statePolicy = [
+      new iam.PolicyStatement({
+        actions: ['sagemaker:CreateTrainingJob'],
+        resources: [jobs],
+        conditions: {
+          Bool: { 'sagemaker:NetworkIsolation': 'true' },
+          ArnEquals: { 'sagemaker:VolumeKmsKeyArn': key.keyArn, 'sagemaker:OutputKmsKeyArn': key.keyArn },
+          // ForAllValues alone would also hold for a request that names no instance type.
+          'ForAllValues:StringEquals': { 'sagemaker:InstanceTypes': [training.instanceType] },
+          Null: { 'sagemaker:InstanceTypes': 'false' },
+        },
+      }),
+      new iam.PolicyStatement({
+        actions: [
+          'sagemaker:DescribeTrainingJob',
+          'sagemaker:StopTrainingJob',
+          'sagemaker:AddTags',
+          'sagemaker:ListTags',
+        ],
+        resources: [jobs],
+      }),
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [this.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      }),
+      // The .sync integration learns that a job ended through this EventBridge rule.
+      new iam.PolicyStatement({
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'events',
+            resource: 'rule',
+            resourceName: 'StepFunctionsGetEventsForSageMakerTrainingJobsRule',
+          }),
+        ],
+      }),
+    ];
     this.maxDuration = Duration.seconds(
       training.useSpot ? training.maxWaitSeconds : training.maxRuntimeSeconds,
     );
@@ -129,6 +175,7 @@ export class Training extends PipelineStage {
           integrationPattern: sfn.IntegrationPattern.RUN_JOB,
           trainingJobName: runResourceName(namePrefix, 'train'),
           role: this.role,
+          policyStatements: statePolicy,
           algorithmSpecification: {
             trainingImage: props.image,
             trainingInputMode: tasks.InputMode.FILE,

@@ -1,19 +1,82 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
+import { sageMakerNamePrefix } from '../lib/pipeline-tasks';
 import { newApp } from './app-context';
 import { AslDefinition, synthesizedDefinition } from './state-machine';
 
 // What issue 14 asks of the pipeline stack before its first deploy: a rollback alarm that one error cannot fire,
 // SageMaker permissions scoped to this stack, and a training role with only what a training job uses.
 
-function synth(context: Record<string, unknown> = {}): { template: Template; definition: AslDefinition } {
+function synth(context: Record<string, unknown> = {}): {
+  template: Template;
+  definition: AslDefinition;
+  prefix: string;
+} {
   const { pipeline } = buildApp(
     newApp(),
     loadConfig((key) => context[key]),
   );
   const template = Template.fromStack(pipeline);
-  return { template, definition: synthesizedDefinition(template) };
+  return { template, definition: synthesizedDefinition(template), prefix: sageMakerNamePrefix(pipeline) };
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const resources = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).map(text);
+
+/**
+ * A policy value as text: `Fn::Join`s joined, pseudo parameters as `aws`, `us-east-1`, `123456789012`, any other
+ * reference as `<Ref X>`, `<GetAtt X.Arn>` or `<ImportValue X>`.
+ */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const intrinsic = value as Record<string, unknown>;
+  if (intrinsic['Fn::Join']) {
+    const [separator, parts] = intrinsic['Fn::Join'] as [string, unknown[]];
+    return parts.map(text).join(separator);
+  }
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': 'us-east-1',
+    'AWS::AccountId': '123456789012',
+  };
+  if (typeof intrinsic.Ref === 'string') return pseudo[intrinsic.Ref] ?? `<Ref ${intrinsic.Ref}>`;
+  if (intrinsic['Fn::GetAtt']) return `<GetAtt ${(intrinsic['Fn::GetAtt'] as string[]).join('.')}>`;
+  if (intrinsic['Fn::ImportValue']) return `<ImportValue ${JSON.stringify(intrinsic['Fn::ImportValue'])}>`;
+  return JSON.stringify(value);
+}
+
+/** Whether an IAM resource pattern (`*` matching anything) matches an ARN. */
+const matches = (pattern: string, arn: string) =>
+  new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(arn);
+
+/** The statements of every policy attached to the role with this logical id. */
+function roleStatements(template: Template, roleLogicalId: string): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) =>
+      (p.Properties as { Roles: unknown[] }).Roles.some((r) => (r as { Ref?: string }).Ref === roleLogicalId),
+    )
+    .flatMap(
+      (p) => (p.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement,
+    );
+}
+
+/** The logical id of the role in a `{ "Fn::GetAtt": [role, "Arn"] }`. */
+const roleOf = (arn: unknown) => (arn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+
+const stateMachineStatements = (template: Template) =>
+  roleStatements(
+    template,
+    roleOf(Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0].Properties?.RoleArn),
+  );
+
+/** The one KMS key of the pipeline stack, as policies name its ARN. */
+function keyArn(template: Template): unknown {
+  const keys = Object.keys(template.findResources('AWS::KMS::Key'));
+  expect(keys).toHaveLength(1);
+  return { 'Fn::GetAtt': [keys[0], 'Arn'] };
 }
 
 type MetricQuery = {
@@ -34,6 +97,8 @@ type AlarmProperties = {
   DatapointsToAlarm?: number;
   TreatMissingData: string;
 };
+
+const WORKTEAM = 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers';
 
 let standard: ReturnType<typeof synth>;
 beforeAll(() => {
@@ -127,5 +192,99 @@ describe('the alarm that rolls a blue/green update back', () => {
     const alarms = parameters.DeploymentConfig.AutoRollbackConfiguration.Alarms;
     expect(alarms).toHaveLength(1);
     expect(alarms[0].AlarmName).toContain(logicalId);
+  });
+});
+
+describe('the state machine’s SageMaker permissions', () => {
+  const ARN = 'arn:aws:sagemaker:us-east-1:123456789012:';
+
+  test('name only this stack’s training jobs, models, endpoint configs and endpoint', () => {
+    for (const { template, prefix } of [standard, synth({ workteamArn: WORKTEAM })]) {
+      const sagemaker = stateMachineStatements(template).filter((s) =>
+        actions(s).some((a) => a.startsWith('sagemaker:')),
+      );
+      expect(sagemaker.length).toBeGreaterThan(0);
+      const own = new RegExp(
+        `^${ARN}((training-job|model|endpoint-config|labeling-job)/${prefix}-(train|model|config|labels)-\\*` +
+          '|endpoint/logodetectionpipeline-detector)$',
+      );
+      for (const statement of sagemaker) {
+        for (const resource of resources(statement))
+          expect({ resource, own: own.test(resource) }).toEqual({ resource, own: true });
+      }
+    }
+  });
+
+  test('match none of the names of a stack whose name shares their beginning', () => {
+    const staging = sageMakerNamePrefix(
+      new Stack(new App(), 'Staging', { stackName: 'LogoDetectionPipeline-Staging' }),
+    );
+    const theirs = [
+      `training-job/${staging}-train-`,
+      `model/${staging}-model-`,
+      `endpoint-config/${staging}-config-`,
+    ].map((name) => `${ARN}${name}${'0'.repeat(40)}`);
+    const patterns = stateMachineStatements(standard.template)
+      .filter((s) => actions(s).some((a) => a.startsWith('sagemaker:')))
+      .flatMap(resources);
+    for (const pattern of patterns) {
+      for (const arn of theirs)
+        expect({ pattern, arn, matches: matches(pattern, arn) }).toEqual({ pattern, arn, matches: false });
+    }
+  });
+
+  test('CreateTrainingJob only with network isolation, the stack’s key for volume and output, and the configured instance type', () => {
+    const cases = [
+      { instanceType: 'ml.p3.2xlarge', ...standard },
+      { instanceType: 'ml.g5.2xlarge', ...synth({ trainingInstanceType: 'ml.g5.2xlarge' }) },
+    ];
+    for (const { instanceType, template, definition } of cases) {
+      const creates = stateMachineStatements(template).filter((s) =>
+        actions(s).some((a) => ['sagemaker:createtrainingjob', 'sagemaker:*'].includes(a.toLowerCase())),
+      );
+      expect(creates).toHaveLength(1);
+      expect(actions(creates[0])).toEqual(['sagemaker:CreateTrainingJob']);
+      expect(creates[0].Condition).toEqual({
+        Bool: { 'sagemaker:NetworkIsolation': 'true' },
+        ArnEquals: {
+          'sagemaker:VolumeKmsKeyArn': keyArn(template),
+          'sagemaker:OutputKmsKeyArn': keyArn(template),
+        },
+        'ForAllValues:StringEquals': { 'sagemaker:InstanceTypes': [instanceType] },
+        Null: { 'sagemaker:InstanceTypes': 'false' },
+      });
+      // What the training states send meets those conditions.
+      const key = (keyArn(template) as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      for (const state of ['Train', 'Train from pretrained weights']) {
+        const job = definition.States[state].Parameters as Record<string, Record<string, unknown> | boolean>;
+        expect(job.EnableNetworkIsolation).toBe(true);
+        expect(job.ResourceConfig).toMatchObject({
+          InstanceType: instanceType,
+          VolumeKmsKeyId: expect.stringContaining(key),
+        });
+        expect(job.OutputDataConfig).toMatchObject({ KmsKeyId: expect.stringContaining(key) });
+      }
+    }
+  });
+
+  test('teardown deletes only the endpoint, models and endpoint configs tagged with this stack', () => {
+    const cleanup = Object.values(standard.template.findResources('AWS::Lambda::Function')).find(
+      (f) =>
+        (f.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables
+          ?.ENDPOINT_NAME,
+    );
+    const deletes = roleStatements(standard.template, roleOf(cleanup?.Properties?.Role)).filter((s) =>
+      actions(s).some((a) => /^sagemaker:(delete|\*)/i.test(a)),
+    );
+    expect(deletes.flatMap(actions).sort()).toEqual([
+      'sagemaker:DeleteEndpoint',
+      'sagemaker:DeleteEndpointConfig',
+      'sagemaker:DeleteModel',
+    ]);
+    for (const statement of deletes) {
+      expect(statement.Condition).toEqual({
+        StringEquals: { 'aws:ResourceTag/logo-detection:stack': 'LogoDetectionPipeline' },
+      });
+    }
   });
 });

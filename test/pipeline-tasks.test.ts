@@ -1,4 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { endpointNameFor } from '../lib/pipeline-stack';
 import { BlueGreenUpdateEndpoint, sageMakerNamePrefix } from '../lib/pipeline-tasks';
@@ -22,6 +24,32 @@ describe('CDK tasks with API fields CDK does not model', () => {
         DeploymentConfig: deploymentConfig,
       },
     });
+  });
+
+  test('grant the state machine the statements the stage gives instead of the CDK task’s own', () => {
+    const statementsOf = (policyStatements?: iam.PolicyStatement[]) => {
+      const stack = new Stack();
+      const task = new BlueGreenUpdateEndpoint(stack, 'Update', {
+        endpointName: 'detector',
+        endpointConfigName: sfn.JsonPath.stringAt('$.deploy.configName'),
+        deploymentConfig,
+        policyStatements,
+      });
+      new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(task) });
+      const [policy] = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
+      return JSON.stringify(policy.Properties.PolicyDocument.Statement);
+    };
+    // The CDK task allows UpdateEndpoint with every endpoint config of the account, as the name is JSONPath.
+    expect(statementsOf()).toMatch(/endpoint-config\/\*/);
+    const scoped = statementsOf([
+      new iam.PolicyStatement({
+        actions: ['sagemaker:UpdateEndpoint'],
+        resources: ['arn:endpoint-config/run-*'],
+      }),
+    ]);
+    expect(JSON.parse(scoped)).toEqual([
+      { Action: 'sagemaker:UpdateEndpoint', Effect: 'Allow', Resource: 'arn:endpoint-config/run-*' },
+    ]);
   });
 
   test('refuse a JSONata state, whose fields are Arguments', () => {

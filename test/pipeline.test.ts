@@ -197,8 +197,8 @@ describe('pipeline IAM', () => {
     );
     const resources = JSON.stringify(deletes.map((s) => s.Resource));
     expect(resources).toContain('endpoint/logodetectionpipeline-detector');
-    expect(resources).toMatch(/model\/logodet-[0-9a-f]{6}-\*/);
-    expect(resources).toMatch(/endpoint-config\/logodet-[0-9a-f]{6}-\*/);
+    expect(resources).toMatch(/model\/logodet-[0-9a-f]{6}-model-\*/);
+    expect(resources).toMatch(/endpoint-config\/logodet-[0-9a-f]{6}-config-\*/);
     expect(resources).not.toMatch(/"(\*|[^"]*:(model|endpoint|endpoint-config)\/\*)"/);
   });
 });
