@@ -39,9 +39,9 @@ export class RuntimeResourceCleanup extends Construct {
       }),
     );
     // Deletes only what is named like this stack's resources and carries its tag (aws:ResourceTag applies to
-    // SageMaker endpoints, endpoint configs and models), so another stack's cannot be deleted even if its names
-    // matched. A missing endpoint carries no tag, so its delete is refused rather than answered "not found": the
-    // handler describes it first.
+    // SageMaker endpoints, endpoint configs and models, per the Service Authorization Reference for SageMaker),
+    // so another stack's cannot be deleted even if its names matched. A missing endpoint carries no tag, so its
+    // delete is refused rather than answered "not found": the handler describes it first.
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['sagemaker:DeleteEndpoint', 'sagemaker:DeleteEndpointConfig', 'sagemaker:DeleteModel'],

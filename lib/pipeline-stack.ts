@@ -209,8 +209,8 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     finding:
       /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(model|endpoint-config)\/\*$/,
     reason:
-      "Teardown reads the tags (ListTags only) of every model and endpoint config in the account to find this stack's; " +
-      "it may delete only those named with the stack's prefix and tagged with the stack.",
+      'Teardown reads the tags (ListTags only) of every model and endpoint config in the account to find ' +
+      "this stack's; it may delete only those named with the stack's prefix and tagged with the stack.",
   },
   {
     rule: 'IAM5',

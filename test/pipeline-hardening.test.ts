@@ -288,3 +288,57 @@ describe('the state machine’s SageMaker permissions', () => {
     }
   });
 });
+
+describe('the training role', () => {
+  const trainingRole = () => {
+    const roleArn = standard.definition.States.Train.Parameters as { RoleArn: string };
+    const role = /^<GetAtt ([A-Za-z0-9]+),Arn>$/.exec(roleArn.RoleArn)?.[1];
+    expect(role).toBeDefined();
+    return roleStatements(standard.template, role!);
+  };
+  const bucketOf = (resource: string) => /Buckets(Dataset|Artifacts|Raw)/.exec(resource)?.[1];
+
+  test('lists the buckets only under the prefixes training reads', () => {
+    const lists = trainingRole().filter((s) => actions(s).some((a) => /^s3:(List|\*)/.test(a)));
+    const listed: Record<string, string[]> = {};
+    for (const statement of lists) {
+      expect(actions(statement)).toEqual(['s3:ListBucket']);
+      const prefixes = (statement.Condition as { StringLike: { 's3:prefix': string[] } }).StringLike[
+        's3:prefix'
+      ];
+      for (const resource of resources(statement)) listed[bucketOf(resource)!] = [...prefixes].sort();
+    }
+    expect(listed).toEqual({
+      Dataset: ['images/*', 'manifests/train/*', 'manifests/validation/*'],
+      Artifacts: ['checkpoints/*', 'pretrained/*'],
+    });
+  });
+
+  test('names every S3 action it may take, deletes only under checkpoints/ and never an object version', () => {
+    const s3 = trainingRole().filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    for (const action of s3.flatMap(actions)) expect(action).not.toContain('*');
+    const deletes = s3.filter((s) => actions(s).some((a) => a.startsWith('s3:Delete')));
+    expect(deletes.flatMap(actions)).toEqual(['s3:DeleteObject']);
+    for (const resource of deletes.flatMap(resources))
+      expect(resource).toMatch(/BucketsArtifacts.*\/checkpoints\/\*$/);
+  });
+
+  test('creates KMS grants only for AWS resources, and may decrypt to complete the model’s multipart upload', () => {
+    const kms = trainingRole().filter((s) => actions(s).some((a) => a.startsWith('kms:')));
+    for (const action of kms.flatMap(actions)) expect(action).not.toContain('*');
+    const grants = kms.filter((s) => actions(s).includes('kms:CreateGrant'));
+    expect(grants).toHaveLength(1);
+    expect(grants[0].Condition).toEqual({ Bool: { 'kms:GrantIsForAWSResource': 'true' } });
+    // SSE-KMS multipart uploads need GenerateDataKey to start and Decrypt to complete.
+    const data = kms.find((s) => actions(s).includes('kms:Decrypt'));
+    expect(actions(data!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(data!.Resource).toEqual(keyArn(standard.template));
+    expect(data!.Condition).toBeUndefined();
+  });
+
+  test('pulls images from the asset repository only', () => {
+    const pulls = trainingRole().filter((s) => actions(s).includes('ecr:BatchGetImage'));
+    expect(pulls).toHaveLength(1);
+    for (const resource of resources(pulls[0])) expect(resource).toMatch(/:repository\/[^*]+$/);
+  });
+});
