@@ -58,9 +58,8 @@ export interface DeploymentProps {
 /**
  * The deploy stage: a model and an endpoint config for the new training job, then CreateEndpoint (first
  * deployment) or a blue/green UpdateEndpoint that rolls back when the 5XX error rate stays high
- * ({@link ROLLBACK_ALARM}), a poll until the endpoint is
- * InService with the new config, and the live-model record (`$.live`, {@link LiveModel}). An endpoint that ends
- * Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
+ * ({@link ROLLBACK_ALARM}), a poll until the endpoint is InService with the new config, and the live-model record
+ * (`$.live`, {@link LiveModel}). An endpoint that ends Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
  * teardown can find it.
  */
 export class Deployment extends PipelineStage {

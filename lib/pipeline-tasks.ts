@@ -1,5 +1,4 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
-import { createHash } from 'crypto';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -7,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { createHash } from 'crypto';
 import { join } from 'path';
 
 /**
@@ -115,7 +115,11 @@ export function withExtraParameters(
   return { ...task, Parameters: { ...task.Parameters, ...sfn.FieldUtils.renderObject(extra) } };
 }
 
-/** What the SageMaker task classes below add to the CDK tasks' properties. */
+/**
+ * What the SageMaker task classes below add to the CDK tasks' properties. Each class replaces the CDK task's
+ * protected `taskPolicies`, which the state machine reads when the state joins its graph; the field is re-declared
+ * with `declare`, so that the subclass does not reset what the CDK constructor set.
+ */
 export interface StatePolicyProps {
   /**
    * The state machine's permissions for this state, in place of the ones the CDK task derives. For a name given as
