@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { pipelineFunction } from './pipeline-tasks';
+import { pipelineFunction, runResourceArn, STACK_TAG_KEY } from './pipeline-tasks';
 
 /** Properties of {@link RuntimeResourceCleanup}. */
 export interface RuntimeResourceCleanupProps {
@@ -34,20 +34,23 @@ export class RuntimeResourceCleanup extends Construct {
     });
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['sagemaker:DescribeEndpoint', 'sagemaker:DeleteEndpoint'],
+        actions: ['sagemaker:DescribeEndpoint'],
         resources: [arn('endpoint', props.endpointName.toLowerCase())],
       }),
     );
+    // Deletes only what is named like this stack's resources and carries its tag (aws:ResourceTag applies to
+    // SageMaker endpoints, endpoint configs and models, per the Service Authorization Reference for SageMaker),
+    // so another stack's cannot be deleted even if its names matched. A missing endpoint carries no tag, so its
+    // delete is refused rather than answered "not found": the handler describes it first.
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['sagemaker:DescribeEndpointConfig', 'sagemaker:DeleteEndpointConfig'],
-        resources: [arn('endpoint-config', `${props.namePrefix}-*`)],
-      }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['sagemaker:DescribeModel', 'sagemaker:DeleteModel'],
-        resources: [arn('model', `${props.namePrefix}-*`)],
+        actions: ['sagemaker:DeleteEndpoint', 'sagemaker:DeleteEndpointConfig', 'sagemaker:DeleteModel'],
+        resources: [
+          arn('endpoint', props.endpointName.toLowerCase()),
+          runResourceArn(this, 'endpoint-config', props.namePrefix, 'config'),
+          runResourceArn(this, 'model', props.namePrefix, 'model'),
+        ],
+        conditions: { StringEquals: { [`aws:ResourceTag/${STACK_TAG_KEY}`]: stack.stackName } },
       }),
     );
     // Finding this stack's models and configs means reading the tags of every one in the account.

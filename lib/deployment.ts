@@ -12,7 +12,11 @@ import { PREFIXES } from '../contracts';
 import { EndpointConfig } from './config';
 import {
   BlueGreenUpdateEndpoint,
+  runResourceArn,
   runResourceName,
+  ScopedCreateEndpoint,
+  ScopedCreateEndpointConfig,
+  ScopedCreateModel,
   STACK_TAG_KEY,
   UngrantedS3Location,
   withRetry,
@@ -21,6 +25,13 @@ import { PipelineStage } from './stage';
 
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
+
+/**
+ * When the alarm that rolls a blue/green update back fires: at least `errorRatePercent` % of a minute's requests
+ * failed with a 5XX error, in two minutes out of three; a minute with fewer than `minInvocations` requests counts as
+ * 0 %.
+ */
+export const ROLLBACK_ALARM = { errorRatePercent: 5, minInvocations: 10 } as const;
 
 /** Properties of {@link Deployment}. */
 export interface DeploymentProps {
@@ -46,15 +57,15 @@ export interface DeploymentProps {
 
 /**
  * The deploy stage: a model and an endpoint config for the new training job, then CreateEndpoint (first
- * deployment) or a blue/green UpdateEndpoint that rolls back on 5XX errors, a poll until the endpoint is
- * InService with the new config, and the live-model record (`$.live`, {@link LiveModel}). An endpoint that ends
- * Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
+ * deployment) or a blue/green UpdateEndpoint that rolls back when the 5XX error rate stays high
+ * ({@link ROLLBACK_ALARM}), a poll until the endpoint is InService with the new config, and the live-model record
+ * (`$.live`, {@link LiveModel}). An endpoint that ends Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
  * teardown can find it.
  */
 export class Deployment extends PipelineStage {
   public readonly startState: sfn.State;
   public readonly endStates: sfn.INextable[];
-  /** Alarm that rolls a blue/green update back. */
+  /** Alarm that rolls a blue/green update back: the endpoint's 5XX error rate ({@link ROLLBACK_ALARM}). */
   public readonly alarm: cloudwatch.Alarm;
   /** The role the model runs as. */
   public readonly modelRole: iam.Role;
@@ -73,6 +84,18 @@ export class Deployment extends PipelineStage {
       },
       resultPath: '$.deploy',
     });
+    // The state machine may create, tag and use only this stack's models, endpoint configs and endpoint: the CDK
+    // tasks would allow it on every model and endpoint config in the account, as the names are JSONPath.
+    const models = runResourceArn(this, 'model', namePrefix, 'model');
+    const configs = runResourceArn(this, 'endpoint-config', namePrefix, 'config');
+    const endpointArn = stack.formatArn({
+      service: 'sagemaker',
+      resource: 'endpoint',
+      // SageMaker lowercases names in ARNs.
+      resourceName: endpointName.toLowerCase(),
+    });
+    const allow = (action: string, ...resources: string[]) =>
+      new iam.PolicyStatement({ actions: [action], resources });
 
     this.modelRole = new iam.Role(this, 'ModelRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
@@ -85,7 +108,7 @@ export class Deployment extends PipelineStage {
     );
 
     const createModel = withRetry(
-      new tasks.SageMakerCreateModel(this, 'Create model', {
+      new ScopedCreateModel(this, 'Create model', {
         modelName,
         role: this.modelRole,
         enableNetworkIsolation: true,
@@ -102,12 +125,20 @@ export class Deployment extends PipelineStage {
           }),
         }),
         tags,
+        policyStatements: [
+          allow('sagemaker:CreateModel', models),
+          new iam.PolicyStatement({
+            actions: ['iam:PassRole'],
+            resources: [this.modelRole.roleArn],
+            conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+          }),
+        ],
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
 
     const createEndpointConfig = withRetry(
-      new tasks.SageMakerCreateEndpointConfig(this, 'Create endpoint config', {
+      new ScopedCreateEndpointConfig(this, 'Create endpoint config', {
         endpointConfigName: configName,
         kmsKey: key,
         productionVariants: [
@@ -120,16 +151,11 @@ export class Deployment extends PipelineStage {
           },
         ],
         tags,
+        policyStatements: [allow('sagemaker:CreateEndpointConfig', configs)],
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
 
-    const endpointArn = stack.formatArn({
-      service: 'sagemaker',
-      resource: 'endpoint',
-      // SageMaker lowercases names in ARNs.
-      resourceName: endpointName.toLowerCase(),
-    });
     const describe = (stateId: string, resultPath: string) =>
       withRetry(
         new tasks.CallAwsService(this, stateId, {
@@ -144,26 +170,42 @@ export class Deployment extends PipelineStage {
     const pollEndpoint = describe('Check endpoint', '$.endpoint');
 
     const createEndpoint = withRetry(
-      new tasks.SageMakerCreateEndpoint(this, 'Create endpoint', {
+      new ScopedCreateEndpoint(this, 'Create endpoint', {
         endpointName,
         endpointConfigName: configName,
         tags,
+        policyStatements: [allow('sagemaker:CreateEndpoint', endpointArn, configs)],
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
 
-    this.alarm = new cloudwatch.Alarm(this, 'ServerErrors', {
-      alarmDescription: `logo-detection: the endpoint ${endpointName} answers with 5XX errors; rolls back a deployment`,
-      metric: new cloudwatch.Metric({
+    // The rollback alarm watches the variant, which the old and the new fleet share during the bake, and anyone
+    // allowed to call InvokeEndpoint can make a request fail. It alarms on the share of failing requests, not on
+    // one error: in a minute with fewer than ROLLBACK_ALARM.minInvocations requests the rate counts as 0, and two
+    // breaching minutes out of three are needed. Missing data (no traffic) never breaches.
+    const variantSum = (metricName: string) =>
+      new cloudwatch.Metric({
         namespace: 'AWS/SageMaker',
-        metricName: 'Invocation5XXErrors',
+        metricName,
         dimensionsMap: { EndpointName: endpointName, VariantName: VARIANT_NAME },
         statistic: cloudwatch.Stats.SUM,
         period: Duration.minutes(1),
+      });
+    this.alarm = new cloudwatch.Alarm(this, 'ServerErrors', {
+      alarmDescription:
+        `logo-detection: at least ${ROLLBACK_ALARM.errorRatePercent} % of the requests to the endpoint ` +
+        `${endpointName} fail with 5XX errors in two minutes out of three (minutes with fewer than ` +
+        `${ROLLBACK_ALARM.minInvocations} requests count as 0 %); rolls back a blue/green update`,
+      metric: new cloudwatch.MathExpression({
+        expression: `IF(invocations >= ${ROLLBACK_ALARM.minInvocations}, 100 * errors / invocations, 0)`,
+        usingMetrics: { errors: variantSum('Invocation5XXErrors'), invocations: variantSum('Invocations') },
+        label: '5XX error rate (%)',
+        period: Duration.minutes(1),
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
+      threshold: ROLLBACK_ALARM.errorRatePercent,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     const updateEndpoint = withRetry(
@@ -178,25 +220,19 @@ export class Deployment extends PipelineStage {
           },
           AutoRollbackConfiguration: { Alarms: [{ AlarmName: this.alarm.alarmName }] },
         },
+        policyStatements: [allow('sagemaker:UpdateEndpoint', endpointArn, configs)],
         resultPath: sfn.JsonPath.DISCARD,
       }),
     );
 
-    // Creating with tags needs AddTags; rolling back on an alarm needs the caller to be able to read it.
+    // Creating with tags needs AddTags; the CDK tasks also allow ListTags (on every resource). Rolling back on an
+    // alarm needs the caller to be able to read it.
     this.stateMachinePolicy.push(
       new iam.PolicyStatement({
-        actions: ['sagemaker:AddTags'],
-        resources: [
-          endpointArn,
-          stack.formatArn({ service: 'sagemaker', resource: 'model', resourceName: `${namePrefix}-*` }),
-          stack.formatArn({
-            service: 'sagemaker',
-            resource: 'endpoint-config',
-            resourceName: `${namePrefix}-*`,
-          }),
-        ],
+        actions: ['sagemaker:AddTags', 'sagemaker:ListTags'],
+        resources: [endpointArn, models, configs],
       }),
-      new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: [this.alarm.alarmArn] }),
+      allow('cloudwatch:DescribeAlarms', this.alarm.alarmArn),
     );
 
     const describeLive = new sfn.Pass(this, 'Describe live model', {
@@ -292,8 +328,8 @@ export class Deployment extends PipelineStage {
             result: sfn.Result.fromObject({
               Error: 'UpdateRolledBack',
               Cause:
-                'The endpoint rolled back to its previous configuration (its 5XX alarm fired during the update); ' +
-                'the previous model keeps serving.',
+                'The endpoint rolled back to its previous configuration (its 5XX error-rate alarm fired during the ' +
+                'update); the previous model keeps serving.',
             }),
           }),
         )

@@ -12,7 +12,7 @@ import { LiveModelRecord } from './live-model';
 import { acknowledgeIamFindings, FindingReason } from './nag-acknowledgements';
 import { Notifications } from './notifications';
 import { Pipeline } from './pipeline';
-import { sageMakerNamePrefix } from './pipeline-tasks';
+import { sageMakerNamePrefix, stackNameHash } from './pipeline-tasks';
 import { Preprocess } from './preprocess';
 import { QualityGate } from './quality-gate';
 import { detectorImage, Training } from './training';
@@ -24,13 +24,18 @@ export interface PipelineStackProps extends StackProps {
   readonly buckets: DataBuckets;
 }
 
-/** SageMaker endpoint names: letters, digits and single hyphens, at most 63 characters. */
+/**
+ * The endpoint's name, `<stack name>-detector`: letters, digits and single hyphens, at most 63 characters
+ * (SageMaker's limit). A longer name is cut to 56 characters and ends in a hash of the whole stack name, so two
+ * long stack names that share their beginning still get endpoints of their own.
+ */
 export function endpointNameFor(stackName: string): string {
-  const name = `${stackName}-detector`
+  const full = `${stackName}-detector`
     .replace(/[^A-Za-z0-9-]/g, '-')
     .replace(/-+/g, '-')
-    .slice(0, 63)
     .replace(/^-+|-+$/g, '');
+  const name =
+    full.length <= 63 ? full : `${full.slice(0, 56).replace(/-+$/, '')}-${stackNameHash(stackName)}`;
   if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(name)) {
     throw new Error(`Cannot derive a SageMaker endpoint name from stack name "${stackName}"`);
   }
@@ -164,8 +169,8 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     finding: /^Resource::\*$/,
     reason:
       'Only actions that have no resource-level permissions: X-Ray trace upload (every traced function and the ' +
-      'state machine), Step Functions log delivery setup, SageMaker ListTags/ListModels/ListEndpointConfigs ' +
-      '(the training task and teardown), ECR GetAuthorizationToken (training and model roles pulling the image), ' +
+      'state machine), Step Functions log delivery setup, SageMaker ListModels/ListEndpointConfigs (teardown), ' +
+      'ECR GetAuthorizationToken (training and model roles pulling the image), ' +
       'and CloudWatch PutMetricData limited to the SageMaker namespaces by a condition.',
     actions: [
       'xray:PutTraceSegments',
@@ -180,7 +185,6 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
       'logs:ListLogDeliveries',
       'logs:PutResourcePolicy',
       'logs:UpdateLogDelivery',
-      'sagemaker:ListTags',
       'sagemaker:ListModels',
       'sagemaker:ListEndpointConfigs',
       'ecr:GetAuthorizationToken',
@@ -195,16 +199,18 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding:
-      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config)\/\*$/,
+      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(model|endpoint-config)\/\*$/,
     reason:
-      'SageMaker names are computed per execution at run time, so the CDK tasks cannot name them at synth (they all ' +
-      "start with the stack prefix); teardown reads the tags (ListTags only) of every model and endpoint config to find this stack's.",
+      'Teardown reads the tags (ListTags only) of every model and endpoint config in the account to find ' +
+      "this stack's; it may delete only those named with the stack's prefix and tagged with the stack.",
   },
   {
     rule: 'IAM5',
     finding:
-      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(labeling-job|model|endpoint-config)\/[a-z0-9-]+-\*$/,
-    reason: "Resources named per run with this stack's prefix.",
+      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|labeling-job|model|endpoint-config)\/[a-z0-9]+-[0-9a-f]{6}-(train|labels|model|config)-\*$/,
+    reason:
+      "A run's resources, named <stack prefix>-<kind>-<run id> at run time; the prefix (start and hash of the " +
+      'stack name) is unique per stack.',
   },
   {
     rule: 'IAM5',

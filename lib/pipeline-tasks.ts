@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { createHash } from 'crypto';
 import { join } from 'path';
 
 /**
@@ -118,8 +119,23 @@ export function withExtraParameters(
   return { ...task, Parameters: { ...task.Parameters, ...sfn.FieldUtils.renderObject(extra) } };
 }
 
+/**
+ * What the SageMaker task classes below add to the CDK tasks' properties. Each class replaces the CDK task's
+ * protected `taskPolicies`, which the state machine reads when the state joins its graph; the field is re-declared
+ * with `declare`, so that the subclass does not reset what the CDK constructor set.
+ */
+export interface StatePolicyProps {
+  /**
+   * The state machine's permissions for this state, in place of the ones the CDK task derives. For a name given as
+   * JSONPath, as run names are, the CDK tasks allow their actions on every resource of the kind in the account
+   * (`model/*`); the stage knows the names' prefix and scopes them (see {@link runResourceArn}).
+   * @default - the CDK task's own statements
+   */
+  readonly policyStatements?: iam.PolicyStatement[];
+}
+
 /** Properties of {@link SpotTrainingJob}. */
-export interface SpotTrainingJobProps extends tasks.SageMakerCreateTrainingJobProps {
+export interface SpotTrainingJobProps extends tasks.SageMakerCreateTrainingJobProps, StatePolicyProps {
   /**
    * Parameters of CreateTrainingJob the CDK task does not model (managed spot training, checkpoints, the spot
    * stopping condition), merged over the ones it renders. JSONPath values with `JsonPath.*`.
@@ -130,15 +146,17 @@ export interface SpotTrainingJobProps extends tasks.SageMakerCreateTrainingJobPr
 /**
  * SageMakerCreateTrainingJob plus the CreateTrainingJob fields the CDK task lacks: EnableManagedSpotTraining,
  * CheckpointConfig and StoppingCondition.MaxWaitTimeInSeconds (aws/aws-cdk#8794 is a request for another field
- * it lacks, where the maintainers call the task's gaps feature requests). Everything else, including the IAM the
- * task derives (CreateTrainingJob on training-job ARNs, PassRole to SageMaker only), is the task's own.
+ * it lacks, where the maintainers call the task's gaps feature requests), and the state machine's permissions
+ * given by the stage ({@link StatePolicyProps}). Everything else is the task's own.
  */
 export class SpotTrainingJob extends tasks.SageMakerCreateTrainingJob {
+  declare protected readonly taskPolicies?: iam.PolicyStatement[];
   private readonly extraParameters: Record<string, unknown>;
 
   constructor(scope: Construct, id: string, props: SpotTrainingJobProps) {
     super(scope, id, props);
     this.extraParameters = props.extraParameters;
+    this.taskPolicies = props.policyStatements ?? this.taskPolicies;
   }
 
   /** The CDK task's state with {@link SpotTrainingJobProps.extraParameters} merged into its Parameters. */
@@ -151,7 +169,7 @@ export class SpotTrainingJob extends tasks.SageMakerCreateTrainingJob {
 }
 
 /** Properties of {@link BlueGreenUpdateEndpoint}. */
-export interface BlueGreenUpdateEndpointProps extends tasks.SageMakerUpdateEndpointProps {
+export interface BlueGreenUpdateEndpointProps extends tasks.SageMakerUpdateEndpointProps, StatePolicyProps {
   /** UpdateEndpoint's DeploymentConfig, which the CDK task does not model. */
   readonly deploymentConfig: Record<string, unknown>;
 }
@@ -159,14 +177,16 @@ export interface BlueGreenUpdateEndpointProps extends tasks.SageMakerUpdateEndpo
 /**
  * SageMakerUpdateEndpoint with a DeploymentConfig (blue/green traffic shifting and alarm-based rollback), which
  * the CDK task does not model (aws/aws-cdk#23152 asks for deployment guardrails in CDK's SageMaker endpoint
- * construct). IAM is the task's own.
+ * construct), and the state machine's permissions given by the stage ({@link StatePolicyProps}).
  */
 export class BlueGreenUpdateEndpoint extends tasks.SageMakerUpdateEndpoint {
+  declare protected readonly taskPolicies?: iam.PolicyStatement[];
   private readonly deploymentConfig: Record<string, unknown>;
 
   constructor(scope: Construct, id: string, props: BlueGreenUpdateEndpointProps) {
     super(scope, id, props);
     this.deploymentConfig = props.deploymentConfig;
+    this.taskPolicies = props.policyStatements ?? this.taskPolicies;
   }
 
   /** The CDK task's state with the DeploymentConfig merged into its Parameters. */
@@ -174,6 +194,43 @@ export class BlueGreenUpdateEndpoint extends tasks.SageMakerUpdateEndpoint {
     return withExtraParameters(super.toStateJson(topLevelQueryLanguage) as Record<string, unknown>, {
       DeploymentConfig: this.deploymentConfig,
     });
+  }
+}
+
+/** SageMakerCreateModel with the state machine's permissions given by the stage ({@link StatePolicyProps}). */
+export class ScopedCreateModel extends tasks.SageMakerCreateModel {
+  declare protected readonly taskPolicies?: iam.PolicyStatement[];
+
+  constructor(scope: Construct, id: string, props: tasks.SageMakerCreateModelProps & StatePolicyProps) {
+    super(scope, id, props);
+    this.taskPolicies = props.policyStatements ?? this.taskPolicies;
+  }
+}
+
+/**
+ * SageMakerCreateEndpointConfig with the state machine's permissions given by the stage
+ * ({@link StatePolicyProps}).
+ */
+export class ScopedCreateEndpointConfig extends tasks.SageMakerCreateEndpointConfig {
+  declare protected readonly taskPolicies?: iam.PolicyStatement[];
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: tasks.SageMakerCreateEndpointConfigProps & StatePolicyProps,
+  ) {
+    super(scope, id, props);
+    this.taskPolicies = props.policyStatements ?? this.taskPolicies;
+  }
+}
+
+/** SageMakerCreateEndpoint with the state machine's permissions given by the stage ({@link StatePolicyProps}). */
+export class ScopedCreateEndpoint extends tasks.SageMakerCreateEndpoint {
+  declare protected readonly taskPolicies?: iam.PolicyStatement[];
+
+  constructor(scope: Construct, id: string, props: tasks.SageMakerCreateEndpointProps & StatePolicyProps) {
+    super(scope, id, props);
+    this.taskPolicies = props.policyStatements ?? this.taskPolicies;
   }
 }
 
@@ -244,21 +301,27 @@ export function invoke(
   );
 }
 
+/** Six hexadecimal characters of the SHA-256 of a stack name: tells apart names that share their beginning. */
+export function stackNameHash(stackName: string): string {
+  return createHash('sha256').update(stackName).digest('hex').slice(0, 6);
+}
+
 /**
- * Lowercase name prefix for the SageMaker resources this stack's pipeline creates at run time, derived from
- * the stack name. SageMaker writes names lowercased into ARNs, so IAM policies scope by this prefix.
- * At most 14 characters: with a kind (up to 6) and a 40-character run id the name stays within SageMaker's 63.
+ * Lowercase name prefix for the SageMaker resources this stack's pipeline creates at run time: the first seven
+ * letters and digits of the stack name, a hyphen and {@link stackNameHash} of the whole name, e.g.
+ * `logodet-<6 hex>` for `LogoDetectionPipeline`. IAM policies scope by it (SageMaker writes names lowercased into
+ * ARNs), so it must differ between stacks, and stacks named `LogoDetectionPipeline` and
+ * `LogoDetectionPipeline-Staging` share every character a truncation keeps: the hash tells them apart (one stack
+ * of a name per account and region). Always 8 to 14 characters (a stack name starts with a letter): with a kind
+ * (up to 6) and a 40-character run id the name stays within SageMaker's 63.
  */
 export function sageMakerNamePrefix(scope: Construct): string {
-  const prefix = Stack.of(scope)
-    .stackName.toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .slice(0, 14)
-    .replace(/^-+|-+$/g, '');
-  if (prefix === '')
-    throw new Error(`Cannot derive a SageMaker name prefix from "${Stack.of(scope).stackName}"`);
-  return prefix;
+  const { stackName } = Stack.of(scope);
+  const start = stackName
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 7);
+  return `${start}-${stackNameHash(stackName)}`;
 }
 
 /**
@@ -269,6 +332,15 @@ export function sageMakerNamePrefix(scope: Construct): string {
 export function runResourceName(prefix: string, kind: string): string {
   if (kind.length > 6) throw new Error(`SageMaker resource kind "${kind}" is longer than 6 characters`);
   return sfn.JsonPath.format(`${prefix}-${kind}-{}`, sfn.JsonPath.stringAt('$.run.id'));
+}
+
+/**
+ * The ARN pattern of every run's resource of one kind ({@link runResourceName}), for IAM: e.g.
+ * `arn:<partition>:sagemaker:<region>:<account>:training-job/<prefix>-train-*`.
+ * @param resource - the ARN's resource type: `training-job`, `model`, `endpoint-config`, `labeling-job`
+ */
+export function runResourceArn(scope: Construct, resource: string, prefix: string, kind: string): string {
+  return Stack.of(scope).formatArn({ service: 'sagemaker', resource, resourceName: `${prefix}-${kind}-*` });
 }
 
 /** The tag every SageMaker model, endpoint config and endpoint of this stack carries (cleanup matches it). */

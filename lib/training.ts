@@ -1,4 +1,4 @@
-import { Duration, IgnoreMode, Size } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, Size, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -11,6 +11,7 @@ import { ChannelName, METRIC_DEFINITIONS, PREFIXES, trainingHyperparameters } fr
 import { AppConfig } from './config';
 import {
   grantSageMakerJobLogging,
+  runResourceArn,
   runResourceName,
   SpotTrainingJob,
   UngrantedS3Location,
@@ -106,18 +107,116 @@ export class Training extends PipelineStage {
       description:
         'logo-detection training jobs: read the dataset and pretrained weights, write models and checkpoints',
     });
-    datasetBucket.grantRead(this.role, `${PREFIXES.manifests}train/*`);
-    datasetBucket.grantRead(this.role, `${PREFIXES.manifests}validation/*`);
-    datasetBucket.grantRead(this.role, `${PREFIXES.images}*`);
-    artifactsBucket.grantRead(this.role, `${PREFIXES.pretrained}*`);
-    artifactsBucket.grantReadWrite(this.role, `${PREFIXES.checkpoints}*`);
-    artifactsBucket.grantPut(this.role, `${PREFIXES.models}*`);
+    // The role's policy is written out here. Bucket grants would allow s3:List* on the whole bucket and deleting
+    // object versions, and the CDK training task adds grants of its own (its S3 locations', kms:CreateGrant
+    // without a condition): the tasks get the role without policy updates (jobRole).
+    const reads: [s3.IBucket, string[]][] = [
+      [datasetBucket, [`${PREFIXES.manifests}train/`, `${PREFIXES.manifests}validation/`, PREFIXES.images]],
+      [artifactsBucket, [PREFIXES.pretrained, PREFIXES.checkpoints]],
+    ];
+    for (const [bucket, prefixes] of reads) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': prefixes.map((prefix) => `${prefix}*`) } },
+        }),
+      );
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`)),
+        }),
+      );
+    }
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetBucketLocation'],
+        resources: [datasetBucket.bucketArn, artifactsBucket.bucketArn],
+      }),
+    );
+    const checkpoints = artifactsBucket.arnForObjects(`${PREFIXES.checkpoints}*`);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [checkpoints, artifactsBucket.arnForObjects(`${PREFIXES.models}*`)],
+      }),
+    );
+    // The container removes stale checkpoint files, which SageMaker may mirror under checkpoints/. In the
+    // versioned bucket a delete leaves the old version (kept 90 days): the role may not delete versions.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [checkpoints] }),
+    );
+    // SSE-KMS with the stack's key on what the job writes: GenerateDataKey to write, Decrypt to complete a
+    // multipart upload, as the model tarball's is (S3 decrypts the parts to assemble them:
+    // repost.aws/knowledge-center/s3-multipart-kms-decrypt), and to read checkpoints back. kms:Encrypt is needed
+    // only when the output key is given by ID or alias (CreateTrainingJob, OutputDataConfig.KmsKeyId); the task
+    // gives its ARN.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
+    );
+    // The training volume: grants that SageMaker and EBS create on the job's behalf, never for a principal.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:CreateGrant'],
+        resources: [key.keyArn],
+        conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      }),
+    );
     grantSageMakerJobLogging(this.role, 'TrainingJobs', '/aws/sagemaker/TrainingJobs');
     this.role.addToPolicy(
       new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
     );
+    // Pulling the image, granted to the role itself (the tasks get it without policy updates).
+    props.image.bind({ grantPrincipal: this.role });
+    const jobRole = this.role.withoutPolicyUpdates();
 
     const training = config.training;
+    // The state machine may create, watch, stop and tag this stack's training jobs only, and create one only
+    // network-isolated, encrypted with the stack's key (volume and output) and on the configured instance type.
+    // CreateTrainingJob's condition keys, per the Service Authorization Reference for SageMaker
+    // (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html): NetworkIsolation
+    // (Bool), InstanceTypes (multivalued) and VolumeKmsKeyArn / OutputKmsKeyArn (ARN; they replace the deprecated
+    // VolumeKmsKey / OutputKmsKey and need the key's ARN in the request, which the task sends).
+    const jobs = runResourceArn(this, 'training-job', namePrefix, 'train');
+    const statePolicy = [
+      new iam.PolicyStatement({
+        actions: ['sagemaker:CreateTrainingJob'],
+        resources: [jobs],
+        conditions: {
+          Bool: { 'sagemaker:NetworkIsolation': 'true' },
+          ArnEquals: { 'sagemaker:VolumeKmsKeyArn': key.keyArn, 'sagemaker:OutputKmsKeyArn': key.keyArn },
+          // ForAllValues alone would also hold for a request that names no instance type.
+          'ForAllValues:StringEquals': { 'sagemaker:InstanceTypes': [training.instanceType] },
+          Null: { 'sagemaker:InstanceTypes': 'false' },
+        },
+      }),
+      new iam.PolicyStatement({
+        actions: [
+          'sagemaker:DescribeTrainingJob',
+          'sagemaker:StopTrainingJob',
+          'sagemaker:AddTags',
+          'sagemaker:ListTags',
+        ],
+        resources: [jobs],
+      }),
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [this.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      }),
+      // The .sync integration learns that a job ended through this EventBridge rule.
+      new iam.PolicyStatement({
+        actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'events',
+            resource: 'rule',
+            resourceName: 'StepFunctionsGetEventsForSageMakerTrainingJobsRule',
+          }),
+        ],
+      }),
+    ];
     this.maxDuration = Duration.seconds(
       training.useSpot ? training.maxWaitSeconds : training.maxRuntimeSeconds,
     );
@@ -160,7 +259,8 @@ export class Training extends PipelineStage {
         new SpotTrainingJob(this, stateId, {
           integrationPattern: sfn.IntegrationPattern.RUN_JOB,
           trainingJobName: runResourceName(namePrefix, 'train'),
-          role: this.role,
+          role: jobRole,
+          policyStatements: statePolicy,
           algorithmSpecification: {
             trainingImage: props.image,
             trainingInputMode: tasks.InputMode.FILE,

@@ -221,7 +221,7 @@ describe('pipeline IAM', () => {
     const labeling = statements(alternative.template).find((s) =>
       actions(s).includes('sagemaker:CreateLabelingJob'),
     );
-    expect(JSON.stringify(labeling?.Resource)).toMatch(/labeling-job\/logodetectionp-labels-\*/);
+    expect(JSON.stringify(labeling?.Resource)).toMatch(/labeling-job\/logodet-[0-9a-f]{6}-labels-\*/);
     expect(
       statements(standard.template).some((s) => actions(s).includes('sagemaker:CreateLabelingJob')),
     ).toBe(false);
@@ -236,8 +236,8 @@ describe('pipeline IAM', () => {
     );
     const resources = JSON.stringify(deletes.map((s) => s.Resource));
     expect(resources).toContain('endpoint/logodetectionpipeline-detector');
-    expect(resources).toContain('model/logodetectionp-*');
-    expect(resources).toContain('endpoint-config/logodetectionp-*');
+    expect(resources).toMatch(/model\/logodet-[0-9a-f]{6}-model-\*/);
+    expect(resources).toMatch(/endpoint-config\/logodet-[0-9a-f]{6}-config-\*/);
     expect(resources).not.toMatch(/"(\*|[^"]*:(model|endpoint|endpoint-config)\/\*)"/);
   });
 });
@@ -396,9 +396,19 @@ describe('state machine', () => {
 
   test('a blue/green update rolls back on the endpoint’s 5XX alarm', () => {
     standard.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'Invocation5XXErrors',
-      Namespace: 'AWS/SageMaker',
-      Dimensions: Match.arrayWith([{ Name: 'EndpointName', Value: 'LogoDetectionPipeline-detector' }]),
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: {
+              MetricName: 'Invocation5XXErrors',
+              Namespace: 'AWS/SageMaker',
+              Dimensions: Match.arrayWith([
+                { Name: 'EndpointName', Value: 'LogoDetectionPipeline-detector' },
+              ]),
+            },
+          }),
+        }),
+      ]),
     });
   });
 });

@@ -2,6 +2,7 @@ import {
   DeleteEndpointCommand,
   DeleteEndpointConfigCommand,
   DeleteModelCommand,
+  DescribeEndpointCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
   ListTagsCommand,
@@ -33,8 +34,8 @@ export function stackNameFromId(stackId: string): string {
   return name;
 }
 
-/** Runs a delete, treating "does not exist" as done. Returns whether something was deleted. */
-async function deleteIfPresent(send: () => Promise<unknown>): Promise<boolean> {
+/** Runs a call on one resource, treating "does not exist" as done. Returns whether the resource was there. */
+async function ifPresent(send: () => Promise<unknown>): Promise<boolean> {
   try {
     await send();
     return true;
@@ -42,6 +43,18 @@ async function deleteIfPresent(send: () => Promise<unknown>): Promise<boolean> {
     if (isNotFound(error)) return false;
     throw error;
   }
+}
+
+/**
+ * Deletes the endpoint if it exists. The role may delete only an endpoint tagged with the stack, and one that
+ * does not exist carries no tag, so its delete would be refused rather than answered "not found": it is described
+ * first.
+ */
+async function deleteEndpoint(endpointName: string): Promise<boolean> {
+  const exists = await ifPresent(() =>
+    sagemaker.send(new DescribeEndpointCommand({ EndpointName: endpointName })),
+  );
+  return exists && ifPresent(() => sagemaker.send(new DeleteEndpointCommand({ EndpointName: endpointName })));
 }
 
 /** Every resource of a kind, following NextToken. */
@@ -90,16 +103,14 @@ export async function deleteRuntimeResources(
   endpointName: string,
   stackName: string,
 ): Promise<CleanupSummary> {
-  const endpoint = await deleteIfPresent(() =>
-    sagemaker.send(new DeleteEndpointCommand({ EndpointName: endpointName })),
-  );
+  const endpoint = await deleteEndpoint(endpointName);
   const configs = await tagged(await listAll('config'), stackName);
   const deletedConfigs = await mapLimit(configs, 4, (c) =>
-    deleteIfPresent(() => sagemaker.send(new DeleteEndpointConfigCommand({ EndpointConfigName: c.name }))),
+    ifPresent(() => sagemaker.send(new DeleteEndpointConfigCommand({ EndpointConfigName: c.name }))),
   );
   const models = await tagged(await listAll('model'), stackName);
   const deletedModels = await mapLimit(models, 4, (m) =>
-    deleteIfPresent(() => sagemaker.send(new DeleteModelCommand({ ModelName: m.name }))),
+    ifPresent(() => sagemaker.send(new DeleteModelCommand({ ModelName: m.name }))),
   );
   return {
     endpoint,

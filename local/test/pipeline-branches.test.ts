@@ -79,7 +79,7 @@ describe('pipeline definition, executed locally', () => {
     expect(request.topicArn).toEqual(expect.any(String));
 
     const job = run.calls.Train[0];
-    expect(job.TrainingJobName).toMatch(/^logodetectionp-train-[0-9a-f]{40}$/);
+    expect(job.TrainingJobName).toMatch(/^logodet-[0-9a-f]{6}-train-[0-9a-f]{40}$/);
     expect((job.TrainingJobName as string).length).toBeLessThanOrEqual(63);
     expect(job.EnableManagedSpotTraining).toBe(true);
     expect((job.CheckpointConfig as Record<string, string>).S3Uri).toMatch(

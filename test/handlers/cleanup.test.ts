@@ -2,6 +2,7 @@ import {
   DeleteEndpointCommand,
   DeleteEndpointConfigCommand,
   DeleteModelCommand,
+  DescribeEndpointCommand,
   ListEndpointConfigsCommand,
   ListModelsCommand,
   ListTagsCommand,
@@ -104,6 +105,18 @@ describe('cleanup', () => {
   test('an endpoint that is already gone is not an error', async () => {
     sagemaker.on(DeleteEndpointCommand).rejects(notFound('endpoint "LogoDetectionPipeline-detector"'));
     await expect(handler(event('Delete'))).resolves.toEqual({ PhysicalResourceId: 'id-1' });
+    expect(sagemaker.commandCalls(DeleteModelCommand)).toHaveLength(2);
+  });
+
+  test('an endpoint that was never created is not deleted: its delete would be refused, not answered not found', async () => {
+    // The role may delete only an endpoint tagged with the stack, and a missing endpoint carries no tag.
+    sagemaker.on(DescribeEndpointCommand).rejects(notFound('endpoint "LogoDetectionPipeline-detector"'));
+    sagemaker
+      .on(DeleteEndpointCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+
+    await expect(handler(event('Delete'))).resolves.toEqual({ PhysicalResourceId: 'id-1' });
+    expect(sagemaker.commandCalls(DeleteEndpointCommand)).toHaveLength(0);
     expect(sagemaker.commandCalls(DeleteModelCommand)).toHaveLength(2);
   });
 
