@@ -100,6 +100,10 @@ export class Labeling extends PipelineStage {
       payload: handlerEvent<FindUnlabeledEvent>({ ...buckets, executionName: sfn.JsonPath.executionName }),
       resultPath: '$.unlabeled',
     });
+    this.explainHandlerError(find, 'MigrationNeededError', {
+      read: 'Read label migration error',
+      explained: 'Label migration needed',
+    });
     this.catchFailures(find);
 
     let label: sfn.Chain;
