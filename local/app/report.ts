@@ -161,7 +161,8 @@ export async function checkApi(
       expected: image.truth?.length,
     };
     if (response.status === 200) {
-      const target = join(outDir, `${basename(image.name, extname(image.name))}.annotated.jpg`);
+      // The extension stays in the name: a same-name .jpg and .png are two images.
+      const target = join(outDir, `${basename(image.name)}.annotated.jpg`);
       writeFileSync(target, await annotate(image.data, check.detections, image.truth));
       check.annotated = target;
     }
