@@ -291,7 +291,8 @@ describe('pipeline outcomes, executed locally', () => {
       state: 'Summarize preprocessing',
       stage: 'preprocess',
       explained: ['Read preprocess error', 'Too many preprocessing errors'],
-      cause: '3 of 20 raw files (15.0 %) could not be preprocessed because of an error, more than the tolerated 5 %',
+      cause:
+        '3 of 20 raw files (15.0 %) could not be preprocessed because of an error, more than the tolerated 5 %',
     },
     {
       error: 'MigrationNeededError',
