@@ -87,8 +87,8 @@ export const MANIFEST_FIELDS = {
 export const BOX_COORDINATES = ['left', 'top', 'width', 'height'] as const satisfies readonly (keyof Box)[];
 
 /**
- * One label document per image, at `labels/<image path>.json` in the dataset bucket (labelKeyFor). Writing a new document
- * replaces the old one: the latest label wins. `assemble-dataset` turns the documents into manifest lines.
+ * One label document per image, at `labels/<raw path>.json` in the dataset bucket (labelKeyFor). Writing a new
+ * document replaces the old one: the latest label wins. `assemble-dataset` turns the documents into manifest lines.
  */
 export interface LabelDocument extends ManifestSource, BoundingBoxLabel {
   /** Class id (as a string) to class name, covering every configured class. */
@@ -96,4 +96,35 @@ export interface LabelDocument extends ManifestSource, BoundingBoxLabel {
   /** `coco`, `voc` or `groundtruth`, and the file or job it came from. */
   readonly source: string;
   readonly 'labeled-at': string;
+  /**
+   * ETag (without quotes) of the preprocessed image the boxes were checked against and placed on, as S3 gave it
+   * when the label was written. With `image-bytes`, how a later run tells the image is still the one labeled
+   * ({@link labelIsCurrent}).
+   */
+  readonly 'image-etag': string;
+  /** Size in bytes of that image object. */
+  readonly 'image-bytes': number;
+}
+
+/** A stored object as a listing gives it: ETag without quotes, size in bytes. */
+export interface StoredObject {
+  readonly etag: string;
+  readonly bytes: number;
+}
+
+/**
+ * Whether a label document still belongs to its image: the image exists and has the ETag and size the document
+ * recorded. An image remade from a replaced photo has another ETag, so its old label is not used again; a document
+ * that records no image (written before labels recorded it) is never current.
+ */
+export function labelIsCurrent(
+  document: Partial<Pick<LabelDocument, 'image-etag' | 'image-bytes'>>,
+  image: StoredObject | undefined,
+): boolean {
+  return (
+    image !== undefined &&
+    typeof document['image-etag'] === 'string' &&
+    document['image-etag'] === image.etag &&
+    document['image-bytes'] === image.bytes
+  );
 }

@@ -30,19 +30,41 @@ export interface PreprocessEvent {
   };
 }
 
+/**
+ * Largest raw object preprocessing reads, in bytes (50 MiB): checked against the `Size` the Distributed Map's
+ * listing gives, before any read, and again against the size GetObject answers. A larger object is reported as too
+ * large and skipped, so one huge file cannot exhaust a batch's memory (the `preprocess` Lambda has 2048 MB and works
+ * on 4 files at once). A 50-megapixel camera JPEG is about 25 MB.
+ */
+export const MAX_RAW_OBJECT_BYTES = 50 * 1024 * 1024;
+
 /** Why one raw object was not turned into an image. */
 export interface PreprocessFailure {
   readonly key: string;
   readonly reason: string;
+  /**
+   * Set when the file was not at fault: an S3 or runtime error, a batch that ran out of time or failed as a whole.
+   * Only these count against `preprocessToleratedFailurePercentage`; a file refused for what it is (its key, its
+   * size, not an image) is reported and never fails a run. Either way the next run tries the file again.
+   */
+  readonly error?: true;
 }
 
-/** What one `preprocess` invocation did. Corrupt or non-image files are reported here, never thrown. */
+/**
+ * What one `preprocess` invocation did. Every item ends up in exactly one of `processed`, `skipped` or `failed`
+ * (folder markers, keys ending in `/`, in none); the handler never throws for one file.
+ */
 export interface PreprocessResult {
   /** Images written under images/. */
   readonly processed: number;
   /** Images whose output already existed for the same source version. */
   readonly skipped: number;
   readonly failed: PreprocessFailure[];
+  /**
+   * Raw keys, among `processed`, whose image already existed for an earlier version of the photo: the photo was
+   * replaced under the same key, so a label drawn on the old image no longer applies. Present only when not empty.
+   */
+  readonly replaced?: string[];
 }
 
 /**
@@ -73,13 +95,23 @@ export interface PreprocessReportEvent extends Buckets {
   readonly executionName: string;
   /** Where the Distributed Map's ResultWriter wrote its results (the manifest.json's bucket and key). */
   readonly resultWriterDetails?: { readonly Bucket: string; readonly Key: string };
+  /**
+   * Percentage of the raw files listed that may fail with an error ({@link PreprocessFailure.error}) before the
+   * run fails; counted in files, whatever the batch size.
+   */
+  readonly toleratedFailurePercentage: number;
 }
 
 /** Summary of preprocessing for one execution; the full list is in the report object. */
 export interface PreprocessReportResult {
   readonly processed: number;
   readonly skipped: number;
+  /** Files not turned into images, refused or failed. */
   readonly failed: number;
+  /** Of `failed`, the files that failed with an error (counted against the tolerated percentage). */
+  readonly errors: number;
+  /** Photos replaced under the same key since their image was made (among `processed`): their labels are redone. */
+  readonly replaced: number;
   /** Key, in the dataset bucket, of the JSON report listing every failure and its reason. */
   readonly reportKey: string;
 }
@@ -89,9 +121,18 @@ export interface FindUnlabeledEvent extends Buckets {
   readonly executionName: string;
 }
 
-/** Result of `find-unlabeled`: the preprocessed images that have no label document yet. */
+/**
+ * Result of `find-unlabeled`: the preprocessed images that need a label, because they have no label document yet or
+ * because their label was drawn on an earlier version of the image (their photo was replaced since).
+ */
 export interface FindUnlabeledResult {
+  /** Images that need a label, `relabel` included. */
   readonly count: number;
+  /**
+   * Of `count`, images that have a label document drawn on an earlier version of the image; assembly leaves them
+   * out until they are labeled again. Present only when not 0.
+   */
+  readonly relabel?: number;
   /**
    * Key, in the dataset bucket, of a Ground Truth input manifest listing them (one `{"source-ref": ...}` per
    * line); absent when count is 0.
@@ -99,6 +140,8 @@ export interface FindUnlabeledResult {
   readonly manifestKey?: string;
   /** Up to 20 of their keys, for the notification. */
   readonly sample: string[];
+  /** Up to 20 of the keys counted in `relabel`. Present only when `relabel` is. */
+  readonly relabelSample?: string[];
 }
 
 /** Input of `request-labels` (invoked with waitForTaskToken in import mode). */
@@ -185,6 +228,11 @@ export interface AssembleDatasetResult {
    * lines without boxes. Always set by the handler.
    */
   readonly negatives?: number;
+  /**
+   * Label documents left out because their image changed since they were drawn (or is gone): the run asked for
+   * these images to be labeled again. Present only when not 0.
+   */
+  readonly outdated?: number;
   /** S3 URI prefixes of the two channel folders ({@link TRAIN_MANIFEST_PREFIX}, {@link VALIDATION_MANIFEST_PREFIX}). */
   readonly trainManifestPrefix: string;
   readonly validationManifestPrefix: string;

@@ -8,9 +8,15 @@
 export const PREFIXES = {
   /** Raw uploads, in the raw bucket. Never modified by the pipeline. */
   raw: 'raw/',
-  /** Grayscale, resized images, in the dataset bucket, keyed from the raw key by {@link imageKeyFor}. */
+  /**
+   * Grayscale, resized images, in the dataset bucket: `images/<raw path, extension included>.jpg`
+   * ({@link imageKeyFor}).
+   */
   images: 'images/',
-  /** Label documents, one JSON document per image ({@link labelKeyFor}), in the dataset bucket. */
+  /**
+   * Label documents, one JSON document per image, in the dataset bucket: `labels/<raw path>.json`
+   * ({@link labelKeyFor}).
+   */
   labels: 'labels/',
   /** Label files operators upload for import (Ground Truth manifest, COCO, Pascal VOC), in the dataset bucket. */
   labelImports: 'label-imports/',
@@ -35,10 +41,10 @@ export const ACCESS_LOG_PREFIXES = {
   artifacts: 'artifacts/',
 } as const;
 
-/** Extension of every preprocessed image key (images are always written as JPEG). */
+/** Appended to the raw path to make every preprocessed image key (images are always written as JPEG). */
 export const IMAGE_EXTENSION = '.jpg';
 
-/** Extension of every label document key. */
+/** Appended to the raw path to make every label document key. */
 export const LABEL_EXTENSION = '.json';
 
 /**
@@ -97,34 +103,105 @@ export function preprocessReportKey(executionName: string): string {
   return `${PREFIXES.reports}${executionName}/preprocess.json`;
 }
 
-/** Key of the preprocessed image made from a raw key: `raw/a/b.PNG` → `images/a/b.jpg`. */
-export function imageKeyFor(rawKey: string, rawPrefix: string = PREFIXES.raw): string {
-  const relative = rawKey.startsWith(rawPrefix) ? rawKey.slice(rawPrefix.length) : rawKey;
-  return `${PREFIXES.images}${withoutExtension(relative)}${IMAGE_EXTENSION}`;
+/**
+ * Characters no key may hold: control characters (line breaks and tabs included), Unicode line and paragraph
+ * separators, and the bidirectional controls that make text display in another order than it is stored.
+ */
+const UNSAFE_CHARACTERS = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * What makes a path below a prefix (`shop/front.jpg`) unusable as part of a key, or undefined when nothing does:
+ * an empty path or an empty segment (`a//b`, a leading or trailing `/`), a `.` or `..` segment (`../x.png`), or a
+ * control character ({@link UNSAFE_CHARACTERS}). Such keys would resolve elsewhere once they are a file path (in the
+ * training container's channels, in a labeling tool's folder), or break the line of a message that quotes them.
+ * The answer completes "the key ...": `has a "." or ".." path segment`.
+ */
+export function keyPathProblem(path: string): string | undefined {
+  if (UNSAFE_CHARACTERS.test(path)) return 'contains a control character (a line break, tab or similar)';
+  const segments = path.split('/');
+  if (segments.some((segment) => segment === '')) {
+    return 'has an empty path segment (two slashes in a row, or a leading or trailing slash)';
+  }
+  if (segments.some((segment) => segment === '.' || segment === '..'))
+    return 'has a "." or ".." path segment';
+  return undefined;
 }
 
 /**
- * Key of the label document of a preprocessed image: `images/a/b.jpg` → `labels/a/b.json`.
- * @throws Error naming the key when it is not under `images/`.
+ * What makes a raw key unusable, or undefined when nothing does: it must be under `raw/`, and its path below must
+ * pass {@link keyPathProblem}. The answer completes "the key ...".
+ */
+export function rawKeyProblem(rawKey: string): string | undefined {
+  if (!rawKey.startsWith(PREFIXES.raw)) return `is not under ${PREFIXES.raw}`;
+  return keyPathProblem(rawKey.slice(PREFIXES.raw.length));
+}
+
+/**
+ * Key of the preprocessed image made from a raw key: `images/`, the raw key's whole path below `raw/` (its
+ * extension included), then `.jpg`: `raw/shop/front.PNG` → `images/shop/front.PNG.jpg`, `raw/front.jpg` →
+ * `images/front.jpg.jpg`, `raw/front` → `images/front.jpg`. A fixed prefix and suffix around the whole path: two
+ * raw objects never share an image key, and the raw key can be read back ({@link rawKeyForImage}).
+ * @throws Error naming the key and the problem when {@link rawKeyProblem} refuses it.
+ */
+export function imageKeyFor(rawKey: string): string {
+  const problem = rawKeyProblem(rawKey);
+  if (problem !== undefined) throw new Error(`The raw key ${displayKey(rawKey)} ${problem}`);
+  return `${PREFIXES.images}${rawKey.slice(PREFIXES.raw.length)}${IMAGE_EXTENSION}`;
+}
+
+/**
+ * The raw key an image key was made from, the inverse of {@link imageKeyFor}: `images/shop/front.PNG.jpg` →
+ * `raw/shop/front.PNG`.
+ * @throws Error naming the key when it is not under `images/` or does not end in `.jpg`.
+ */
+export function rawKeyForImage(imageKey: string): string {
+  return `${PREFIXES.raw}${imagePath(imageKey)}`;
+}
+
+/**
+ * Key of the label document of a preprocessed image: `labels/`, the image's path without the `.jpg` that
+ * {@link imageKeyFor} appended, then `.json`: `images/shop/front.PNG.jpg` → `labels/shop/front.PNG.json`.
+ * @throws Error naming the key when it is not under `images/` or does not end in `.jpg`.
  */
 export function labelKeyFor(imageKey: string): string {
-  if (!imageKey.startsWith(PREFIXES.images)) throw new Error(`Not a preprocessed image key: ${imageKey}`);
-  return `${PREFIXES.labels}${withoutExtension(imageKey.slice(PREFIXES.images.length))}${LABEL_EXTENSION}`;
+  return `${PREFIXES.labels}${imagePath(imageKey)}${LABEL_EXTENSION}`;
 }
 
 /**
  * Key of the preprocessed image a label document belongs to, the inverse of {@link labelKeyFor}:
- * `labels/a/b.json` → `images/a/b.jpg`.
+ * `labels/shop/front.PNG.json` → `images/shop/front.PNG.jpg`.
  * @throws Error naming the key when it is not under `labels/`.
  */
 export function imageKeyForLabel(labelKey: string): string {
-  if (!labelKey.startsWith(PREFIXES.labels)) throw new Error(`Not a label document key: ${labelKey}`);
+  if (!labelKey.startsWith(PREFIXES.labels))
+    throw new Error(`Not a label document key: ${displayKey(labelKey)}`);
   const relative = labelKey.slice(PREFIXES.labels.length);
-  const stem = relative.endsWith(LABEL_EXTENSION) ? relative.slice(0, -LABEL_EXTENSION.length) : relative;
-  return `${PREFIXES.images}${stem}${IMAGE_EXTENSION}`;
+  const path = relative.endsWith(LABEL_EXTENSION) ? relative.slice(0, -LABEL_EXTENSION.length) : relative;
+  return `${PREFIXES.images}${path}${IMAGE_EXTENSION}`;
 }
 
-/** `a/b.PNG` → `a/b`; only the last path segment's extension goes. */
-function withoutExtension(key: string): string {
-  return key.replace(/\.[^./]*$/, '');
+/** `images/a/b.png.jpg` → `a/b.png`: the raw path an image key was made from. */
+function imagePath(imageKey: string): string {
+  if (!imageKey.startsWith(PREFIXES.images) || !imageKey.endsWith(IMAGE_EXTENSION)) {
+    throw new Error(`Not a preprocessed image key (images/...${IMAGE_EXTENSION}): ${displayKey(imageKey)}`);
+  }
+  return imageKey.slice(PREFIXES.images.length, -IMAGE_EXTENSION.length);
+}
+
+const DISPLAY_ESCAPES = new RegExp(UNSAFE_CHARACTERS.source, 'gu');
+
+/**
+ * A key as messages show it: as it is when it holds none of the characters {@link keyPathProblem} refuses, else
+ * in double quotes with those characters (and quotes and backslashes) escaped as `\n` or `\u2028`, so a key can
+ * never break a message's line, nor make what follows it on the line read differently.
+ */
+export function displayKey(key: string): string {
+  if (!UNSAFE_CHARACTERS.test(key)) return key;
+  const escaped = key
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(DISPLAY_ESCAPES, (c) => {
+      const short: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+      return short[c] ?? `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`;
+    });
+  return `"${escaped}"`;
 }

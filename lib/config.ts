@@ -396,7 +396,8 @@ export const SETTINGS = {
       default: 5,
       min: 0,
       max: 100,
-      description: 'Preprocessing: percentage of failed batches tolerated before the run fails.',
+      description:
+        'Preprocessing: percentage of raw files that may fail with an error (not files refused for their key, size or format) before the run fails.',
     }),
   },
   notificationEmail: optionalText('notificationEmail', {

@@ -92,13 +92,21 @@ export class Labeling extends PipelineStage {
     const taskAvailability = props.taskAvailability ?? Duration.days(10);
     this.maxDuration = props.config.mode === 'groundtruth' ? taskAvailability : importTimeout;
 
-    const findFunction = pipelineFunction(this, 'FindFunction', { handler: 'find-unlabeled' });
+    // It reads every label document of an existing image, to compare the image it records with the listing.
+    const findFunction = pipelineFunction(this, 'FindFunction', {
+      handler: 'find-unlabeled',
+      timeout: Duration.minutes(5),
+    });
     datasetBucket.grantRead(findFunction, `${PREFIXES.images}*`);
     datasetBucket.grantRead(findFunction, `${PREFIXES.labels}*`);
     datasetBucket.grantPut(findFunction, `${PREFIXES.manifests}labeling/*`);
     const find = invoke(this, 'Find unlabeled images', findFunction, {
       payload: handlerEvent<FindUnlabeledEvent>({ ...buckets, executionName: sfn.JsonPath.executionName }),
       resultPath: '$.unlabeled',
+    });
+    this.explainHandlerError(find, 'MigrationNeededError', {
+      read: 'Read label migration error',
+      explained: 'Label migration needed',
     });
     this.catchFailures(find);
 

@@ -36,8 +36,9 @@ export interface PreprocessProps {
 
 /**
  * The preprocess stage: a Distributed Map lists `raw/` and hands batches of keys to the `preprocess` Lambda
- * (grayscale, EXIF orientation, resize), then `preprocess-report` collects the batches' results into one report.
- * Result at `$.preprocess` ({@link PreprocessReportResult}).
+ * (grayscale, EXIF orientation, resize), then `preprocess-report` collects the batches' results into one report
+ * and fails the run (`PreprocessError`) when more than `toleratedFailurePercentage` % of the files failed with an
+ * error. Result at `$.preprocess` ({@link PreprocessReportResult}).
  */
 export class Preprocess extends PipelineStage {
   public readonly startState: sfn.State;
@@ -74,7 +75,10 @@ export class Preprocess extends PipelineStage {
       itemReader: new sfn.S3ObjectsItemReader({ bucket: rawBucket, prefix: PREFIXES.raw }),
       itemBatcher: new sfn.ItemBatcher({ maxItemsPerBatch: config.batchSize, batchInput }),
       maxConcurrency: config.maxConcurrency,
-      toleratedFailurePercentage: config.toleratedFailurePercentage,
+      // The Lambda reports every file's failure itself and never fails a batch for one file; a batch that fails
+      // as a whole (a timeout) still has its files counted one by one, by the report, which applies
+      // preprocessToleratedFailurePercentage to files. The map itself must then never stop the run.
+      toleratedFailurePercentage: 100,
       resultWriterV2: new PrefixResultWriter({
         bucket: datasetBucket,
         prefix: PREPROCESS_RESULTS_PREFIX,
@@ -96,8 +100,13 @@ export class Preprocess extends PipelineStage {
         ...buckets,
         executionName: sfn.JsonPath.executionName,
         resultWriterDetails: sfn.JsonPath.objectAt('$.preprocessMap.ResultWriterDetails'),
+        toleratedFailurePercentage: config.toleratedFailurePercentage,
       }),
       resultPath: '$.preprocess',
+    });
+    this.explainHandlerError(report, 'PreprocessError', {
+      read: 'Read preprocess error',
+      explained: 'Too many preprocessing errors',
     });
     this.catchFailures(map, report);
     this.startState = map;

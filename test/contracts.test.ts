@@ -6,6 +6,7 @@ import {
   BEST_MAP_METRIC,
   CHANNELS,
   DATASET_MANIFEST_KEYS,
+  displayKey,
   HYPERPARAMETERS,
   imageKeyFor,
   imageKeyForLabel,
@@ -15,6 +16,8 @@ import {
   pendingLabelRequestKey,
   PREFIXES,
   preprocessReportKey,
+  rawKeyForImage,
+  rawKeyProblem,
   trainingHyperparameters,
 } from '../contracts';
 import { detectorImage } from '../lib/training';
@@ -33,18 +36,75 @@ function python(code: string, ...args: string[]): unknown {
 }
 
 describe('S3 layout', () => {
-  test('a raw key maps to one deterministic JPEG key under images/', () => {
-    expect(imageKeyFor('raw/2024/shop front.PNG')).toBe('images/2024/shop front.jpg');
-    expect(imageKeyFor('raw/a.b.jpeg')).toBe('images/a.b.jpg');
+  test('a raw key maps to one deterministic JPEG key under images/ that keeps its extension', () => {
+    expect(imageKeyFor('raw/2024/shop front.PNG')).toBe('images/2024/shop front.PNG.jpg');
+    expect(imageKeyFor('raw/a.b.jpeg')).toBe('images/a.b.jpeg.jpg');
+    expect(imageKeyFor('raw/front.jpg')).toBe('images/front.jpg.jpg');
     expect(imageKeyFor('raw/noext')).toBe('images/noext.jpg');
   });
 
+  test('no two raw keys share an image key or a label key: same base names with any extension, case or none', () => {
+    const raw = [
+      'raw/front.jpg',
+      'raw/front.png',
+      'raw/front.JPG',
+      'raw/front.jpeg',
+      'raw/front',
+      'raw/front.jpg.jpg',
+      'raw/front.png.jpg',
+      'raw/shop/front.jpg',
+      'raw/shop.front.jpg',
+      'raw/a.JPG',
+      'raw/a.jpeg',
+      'raw/a',
+    ];
+    const images = raw.map((key) => imageKeyFor(key));
+    expect(new Set(images).size).toBe(raw.length);
+    expect(new Set(images.map(labelKeyFor)).size).toBe(raw.length);
+    expect(images.map(rawKeyForImage)).toEqual(raw);
+    expect(images.map((key) => imageKeyForLabel(labelKeyFor(key)))).toEqual(images);
+  });
+
   test('an image key maps to its label document, and back', () => {
-    expect(labelKeyFor('images/2024/a.jpg')).toBe('labels/2024/a.json');
-    expect(() => labelKeyFor('raw/a.jpg')).toThrow(/Not a preprocessed image key: raw\/a.jpg/);
-    expect(imageKeyForLabel('labels/2024/a.json')).toBe('images/2024/a.jpg');
+    expect(labelKeyFor('images/2024/a.png.jpg')).toBe('labels/2024/a.png.json');
+    expect(() => labelKeyFor('raw/a.jpg')).toThrow(
+      /Not a preprocessed image key \(images\/\.\.\.\.jpg\): raw\/a.jpg/,
+    );
+    expect(imageKeyForLabel('labels/2024/a.png.json')).toBe('images/2024/a.png.jpg');
     expect(imageKeyForLabel(labelKeyFor('images/x/y.z.jpg'))).toBe('images/x/y.z.jpg');
     expect(() => imageKeyForLabel('images/a.jpg')).toThrow(/Not a label document key: images\/a.jpg/);
+  });
+
+  test.each(
+    [
+      ['raw//tmp/x.png', 'has an empty path segment'],
+      ['raw/a//b.png', 'has an empty path segment'],
+      ['raw/', 'has an empty path segment'],
+      ['raw/../x.png', 'has a "." or ".." path segment'],
+      ['raw/./x.png', 'has a "." or ".." path segment'],
+      ['raw/shop/..', 'has a "." or ".." path segment'],
+      ['raw/a\nb.png', 'contains a control character'],
+      ['raw/a\rb.png', 'contains a control character'],
+      ['raw/a\u2028b.png', 'contains a control character'],
+      ['raw/a\u202eb.png', 'contains a control character'],
+      ['images/x.png', 'is not under raw/'],
+    ].map(([key, problem]) => [displayKey(key), problem, key]),
+  )('the raw key %s is refused: the key %s', (_shown, problem, key) => {
+    expect(rawKeyProblem(key)).toMatch(new RegExp(`^${problem.replace(/[.*"()]/g, '\\$&')}`));
+    expect(() => imageKeyFor(key)).toThrow(`The raw key ${displayKey(key)} ${rawKeyProblem(key)}`);
+  });
+
+  test.each(['raw/shop front.PNG', 'raw/café/crème.jpg', 'raw/..a/b..png', 'raw/a.'])(
+    'the raw key %j is usable',
+    (key) => expect(rawKeyProblem(key)).toBeUndefined(),
+  );
+
+  test('messages show a key as it is, or quoted with its line breaks and controls escaped', () => {
+    expect(displayKey('raw/shop front.PNG')).toBe('raw/shop front.PNG');
+    expect(displayKey('raw/café.jpg')).toBe('raw/café.jpg');
+    expect(displayKey('raw/a\nnpm run x\u2028"b\\.png')).toBe('"raw/a\\nnpm run x\\u2028\\"b\\\\.png"');
+    expect(displayKey('raw/\u202egnp.exe')).toBe('"raw/\\u202egnp.exe"');
+    expect(displayKey('raw/a\nb')).not.toMatch(/[\n\r\u2028\u2029]/);
   });
 
   test('per-run and fixed keys sit under the prefixes the stages are granted', () => {

@@ -364,10 +364,20 @@ describe('state machine', () => {
       ItemReader: { Parameters: { Prefix: 'raw/' } },
       ItemBatcher: { MaxItemsPerBatch: 25, BatchInput: { maxSide: 1024 } },
       MaxConcurrency: 20,
-      ToleratedFailurePercentage: 5,
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
     });
     expect(JSON.stringify(map.ResultWriter)).toContain('reports/');
+  });
+
+  test('failed preprocessing is tolerated by files, in the report step, not by batches in the map', () => {
+    const map = standard.definition.States['Preprocess raw images'];
+    const report = standard.definition.States['Summarize preprocessing'];
+    // The map never stops the run: a batch that fails as a whole has its files counted one by one by the report.
+    expect(map.ToleratedFailurePercentage).toBe(100);
+    expect(report.Parameters).toMatchObject({ toleratedFailurePercentage: 5 });
+    expect(report.Catch).toEqual(
+      expect.arrayContaining([expect.objectContaining({ ErrorEquals: ['PreprocessError'] })]),
+    );
   });
 
   test('a run times out only after the longest labeling wait and the longest training job, plus a day', () => {

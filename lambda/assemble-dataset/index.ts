@@ -1,20 +1,24 @@
 import { createHash } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
-import { getText, listKeys, mapLimit, putJsonLines, s3ClientOptions } from '../shared/aws';
+import { getText, listKeys, listObjects, mapLimit, putJsonLines, s3ClientOptions } from '../shared/aws';
 import {
   AssembleDatasetEvent,
   AssembleDatasetResult,
   Box,
   DATASET_LABEL_ATTRIBUTE,
   DATASET_MANIFEST_KEYS,
+  displayKey,
   LABEL_EXTENSION,
+  labelIsCurrent,
   LabelDocument,
   ManifestLine,
   metadataAttribute,
   PREFIXES,
+  StoredObject,
   TRAIN_MANIFEST_PREFIX,
   VALIDATION_MANIFEST_PREFIX,
 } from '../../contracts';
+import { isLegacyLabel, isUsableImageKey, legacyLabelsMessage } from '../shared/labels/tracking';
 import { classMap } from '../shared/labels/validate';
 
 const s3 = new S3Client(s3ClientOptions());
@@ -154,14 +158,68 @@ export function readLabelDocument(key: string, text: string): LabelDocument {
   return doc as LabelDocument;
 }
 
-/** Merges label documents into the cumulative dataset manifest and its train/validation split. */
+/** The label documents assembly uses, and those it leaves out with the reason. */
+export interface UsableLabels {
+  readonly documents: LabelDocument[];
+  readonly leftOut: { readonly key: string; readonly reason: string }[];
+}
+
+/**
+ * Keeps the label documents that still belong to their image ({@link labelIsCurrent}); leaves out, with the reason,
+ * those whose image was made again from a replaced photo or is gone (the run asked for them to be labeled again), and
+ * those naming an image key the pipeline would not make (e.g. with a `..` segment), which would send training
+ * outside its images channel. Throws {@link DatasetError} for documents of existing images written before labels
+ * recorded their image.
+ */
+export function usableLabels(
+  documents: ReadonlyMap<string, LabelDocument>,
+  images: ReadonlyMap<string, StoredObject>,
+  datasetBucket: string,
+): UsableLabels {
+  const usable: LabelDocument[] = [];
+  const leftOut: UsableLabels['leftOut'] = [];
+  const legacy: string[] = [];
+  for (const [key, doc] of documents) {
+    const imageKey = doc['source-ref'].replace(/^s3:\/\/[^/]+\//, '');
+    if (!isUsableImageKey(imageKey)) {
+      leftOut.push({ key, reason: `its image ${displayKey(imageKey)} is not a key the pipeline makes` });
+    } else if (!images.has(imageKey)) {
+      leftOut.push({ key, reason: `its image ${imageKey} no longer exists` });
+    } else if (isLegacyLabel(doc)) {
+      legacy.push(key);
+    } else if (!labelIsCurrent(doc, images.get(imageKey))) {
+      leftOut.push({
+        key,
+        reason: `its image ${imageKey} was made again from a replaced photo: label it again`,
+      });
+    } else {
+      usable.push(doc);
+    }
+  }
+  if (legacy.length > 0) throw new DatasetError(legacyLabelsMessage(legacy, datasetBucket));
+  return { documents: usable, leftOut };
+}
+
+/**
+ * Merges the label documents that still belong to their image into the cumulative dataset manifest and its
+ * train/validation split.
+ */
 export async function handler(event: AssembleDatasetEvent): Promise<AssembleDatasetResult> {
   const bucket = event.datasetBucket;
-  const keys = (await listKeys(s3, bucket, PREFIXES.labels)).filter((k) => k.endsWith(LABEL_EXTENSION));
+  const [keys, images] = await Promise.all([
+    listKeys(s3, bucket, PREFIXES.labels).then((all) => all.filter((k) => k.endsWith(LABEL_EXTENSION))),
+    listObjects(s3, bucket, PREFIXES.images),
+  ]);
   const documents = await mapLimit(keys, 16, async (key) =>
     readLabelDocument(key, await getText(s3, bucket, key)),
   );
-  const dataset = assemble(documents, event.classes, event.validationPercent);
+  const { documents: usable, leftOut } = usableLabels(
+    new Map(keys.map((key, i) => [key, documents[i]])),
+    images,
+    bucket,
+  );
+  for (const { key, reason } of leftOut) console.warn(`Label left out: ${displayKey(key)}: ${reason}`);
+  const dataset = assemble(usable, event.classes, event.validationPercent);
   const all = [...dataset.train, ...dataset.validation].sort((a, b) =>
     a['source-ref'].localeCompare(b['source-ref']),
   );
@@ -177,6 +235,7 @@ export async function handler(event: AssembleDatasetEvent): Promise<AssembleData
     train: dataset.train.length,
     validation: dataset.validation.length,
     negatives: dataset.negatives,
+    ...(leftOut.length > 0 ? { outdated: leftOut.length } : {}),
     trainManifestPrefix: `s3://${bucket}/${TRAIN_MANIFEST_PREFIX}`,
     validationManifestPrefix: `s3://${bucket}/${VALIDATION_MANIFEST_PREFIX}`,
   };

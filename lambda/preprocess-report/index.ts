@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { getText, putJson, s3ClientOptions } from '../shared/aws';
 import {
+  displayKey,
   PreprocessFailure,
   preprocessReportKey,
   PreprocessReportEvent,
@@ -37,8 +38,23 @@ export interface PreprocessReport {
   readonly skipped: number;
   /** Raw objects not turned into images, each with its reason (including those of failed batches). */
   readonly failed: PreprocessFailure[];
-  /** Batches whose Lambda invocation failed as a whole. */
+  /** Of `failed`, the files that failed with an error rather than for what they are. */
+  readonly errors: number;
+  /** Batches whose Lambda invocation failed as a whole; each of their files is in `failed`. */
   readonly failedBatches: number;
+  /**
+   * Raw keys whose photo was replaced under the same key since its image was made: the image was made again, and
+   * the label drawn on the old one is no longer used (the run asks for a new one).
+   */
+  readonly replaced: string[];
+}
+
+/** More files failed with an error than `preprocessToleratedFailurePercentage` allows; the report lists them. */
+export class PreprocessError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PreprocessError';
+  }
 }
 
 const isPreprocessResult = (entry: ChildExecutionResult | PreprocessResult): entry is PreprocessResult =>
@@ -57,7 +73,10 @@ export function parseResultFile(text: string): (ChildExecutionResult | Preproces
     .map((l) => JSON.parse(l) as ChildExecutionResult);
 }
 
-/** Adds up child execution results (or, with a FLATTEN transformation, the outputs themselves): successful batches' counts, and every item of a failed batch as failed. */
+/**
+ * Adds up child execution results (or, with a FLATTEN transformation, the outputs themselves): successful
+ * batches' counts, and every file of a failed batch (folder markers aside) as failed with an error.
+ */
 export function summarize(
   children: readonly (ChildExecutionResult | PreprocessResult)[],
 ): Omit<PreprocessReport, 'executionName' | 'createdAt'> {
@@ -65,18 +84,20 @@ export function summarize(
   let skipped = 0;
   let failedBatches = 0;
   const failed: PreprocessFailure[] = [];
+  const replaced: string[] = [];
+  const add = (output: PreprocessResult) => {
+    processed += output.processed;
+    skipped += output.skipped;
+    failed.push(...output.failed);
+    replaced.push(...(output.replaced ?? []));
+  };
   for (const child of children) {
     if (isPreprocessResult(child)) {
-      processed += child.processed;
-      skipped += child.skipped;
-      failed.push(...child.failed);
+      add(child);
       continue;
     }
     if (child.Status === 'SUCCEEDED' && child.Output) {
-      const output = JSON.parse(child.Output) as PreprocessResult;
-      processed += output.processed;
-      skipped += output.skipped;
-      failed.push(...output.failed);
+      add(JSON.parse(child.Output) as PreprocessResult);
       continue;
     }
     failedBatches++;
@@ -87,12 +108,41 @@ export function summarize(
     } catch {
       items = [];
     }
-    failed.push(...items.map((item) => ({ key: item.Key, reason })));
+    const files = items.filter((item) => !item.Key.endsWith('/'));
+    failed.push(...files.map((item) => ({ key: item.Key, reason, error: true as const })));
   }
-  return { processed, skipped, failed, failedBatches };
+  const errors = failed.filter((f) => f.error).length;
+  return { processed, skipped, failed, errors, failedBatches, replaced };
 }
 
-/** Collects the Distributed Map's results into one report object. */
+/**
+ * The run's verdict on preprocessing: undefined when the files that failed with an error are at most
+ * `toleratedPercentage` of all files listed, else why the run stops. Counted in files, not batches.
+ */
+export function overTolerance(
+  report: Omit<PreprocessReport, 'executionName' | 'createdAt'>,
+  toleratedPercentage: number,
+  reportUri: string,
+): string | undefined {
+  const files = report.processed + report.skipped + report.failed.length;
+  if (report.errors === 0 || (report.errors * 100) / files <= toleratedPercentage) return undefined;
+  const listed = report.failed
+    .filter((f) => f.error)
+    .slice(0, 5)
+    .map((f) => `${displayKey(f.key)} (${f.reason})`);
+  const more = report.errors > listed.length ? `, and ${report.errors - listed.length} more` : '';
+  return (
+    `${report.errors} of ${files} raw files (${((report.errors * 100) / files).toFixed(1)} %) could not be ` +
+    `preprocessed because of an error, more than the tolerated ${toleratedPercentage} % ` +
+    `(preprocessToleratedFailurePercentage): ${listed.join('; ')}${more}. Every file is listed in ${reportUri}; ` +
+    'start the run again once the cause is fixed (files already done are skipped).'
+  );
+}
+
+/**
+ * Collects the Distributed Map's results into one report object. Throws {@link PreprocessError}, after writing the
+ * report, when more files failed with an error than the tolerated percentage of all files.
+ */
 export async function handler(event: PreprocessReportEvent): Promise<PreprocessReportResult> {
   const children: (ChildExecutionResult | PreprocessResult)[] = [];
   const details = event.resultWriterDetails;
@@ -114,5 +164,18 @@ export async function handler(event: PreprocessReportEvent): Promise<PreprocessR
   };
   const reportKey = preprocessReportKey(event.executionName);
   await putJson(s3, event.datasetBucket, reportKey, report, true);
-  return { processed: report.processed, skipped: report.skipped, failed: report.failed.length, reportKey };
+  const verdict = overTolerance(
+    report,
+    event.toleratedFailurePercentage,
+    `s3://${event.datasetBucket}/${reportKey}`,
+  );
+  if (verdict !== undefined) throw new PreprocessError(verdict);
+  return {
+    processed: report.processed,
+    skipped: report.skipped,
+    failed: report.failed.length,
+    errors: report.errors,
+    replaced: report.replaced.length,
+    reportKey,
+  };
 }

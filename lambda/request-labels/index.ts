@@ -1,25 +1,44 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { putJson, s3ClientOptions } from '../shared/aws';
-import { PendingLabelRequest, pendingLabelRequestKey, PREFIXES, RequestLabelsEvent } from '../../contracts';
+import {
+  displayKey,
+  PendingLabelRequest,
+  pendingLabelRequestKey,
+  PREFIXES,
+  RequestLabelsEvent,
+} from '../../contracts';
 
 const s3 = new S3Client(s3ClientOptions());
 const sns = new SNSClient({});
 
 /** The notification asking operators for labels: a subject and a plain-text body with the exact command. */
 export function labelRequestMessage(event: RequestLabelsEvent): { subject: string; message: string } {
-  const { count, manifestKey, sample } = event.unlabeled;
+  const { count, manifestKey, sample, relabel = 0, relabelSample = [] } = event.unlabeled;
   const bucket = event.datasetBucket;
   const more =
     count > sample.length ? `\n  ...and ${count - sample.length} more (all are listed in the manifest)` : '';
+  const fresh = count - relabel;
+  const replaced =
+    relabel === 0
+      ? []
+      : [
+          '',
+          `${relabel} of them ${relabel === 1 ? 'was' : 'were'} labeled before, but the photo was replaced since ` +
+            '(uploaded again under the same key): the old label is not used any more. Label again:',
+          ...relabelSample.map((key) => `  ${displayKey(key)}`),
+        ];
   const message = [
     `Pipeline execution ${event.executionName} is waiting for labels: ${count} image${count === 1 ? '' : 's'} ` +
-      'have no bounding boxes yet.',
+      (relabel === 0
+        ? 'have no bounding boxes yet.'
+        : `need bounding boxes (${fresh} new, ${relabel} replaced).`),
+    ...replaced,
     '',
     `Images: s3://${bucket}/${PREFIXES.images} (grayscale, resized; label these, not the raw uploads)`,
     `Manifest of the images to label: s3://${bucket}/${manifestKey}`,
     'For example:',
-    ...sample.map((key) => `  ${key}`),
+    ...sample.map((key) => `  ${displayKey(key)}`),
   ]
     .join('\n')
     .concat(more, '\n\n')
@@ -31,7 +50,8 @@ export function labelRequestMessage(event: RequestLabelsEvent): { subject: strin
         '  - a Ground Truth bounding-box output manifest (JSON lines)',
         '  - a COCO object-detection JSON file (images, annotations, categories named as the classes)',
         '  - Pascal VOC XML annotation files (one per image; a file or a directory of them)',
-        `Images may be named as ${PREFIXES.images}a.jpg, a.jpg or s3://.../${PREFIXES.images}a.jpg. An image listed without boxes is`,
+        `Images may be named by the photo's raw name (a.png, shop/a.png) or by their key (${PREFIXES.images}a.png.jpg,`,
+        `s3://.../${PREFIXES.images}a.png.jpg); the extension is part of the name. An image listed without boxes is`,
         'recorded as containing none of the classes.',
         '',
         'Import them with:',

@@ -81,6 +81,31 @@ export async function putJsonLines(
   await putText(s3, bucket, key, body, 'application/x-ndjson');
 }
 
+/** S3 returns ETags in double quotes (and weak ones with `W/`); listings, HEAD and GET may differ in that. */
+export function normalizeEtag(etag: string | undefined): string {
+  return (etag ?? '').replace(/^W\//, '').replace(/"/g, '');
+}
+
+/** Every object under a prefix with its ETag (normalized) and size, by key, following continuation tokens. */
+export async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<Map<string, { etag: string; bytes: number }>> {
+  const objects = new Map<string, { etag: string; bytes: number }>();
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) {
+      if (object.Key) objects.set(object.Key, { etag: normalizeEtag(object.ETag), bytes: object.Size ?? 0 });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return objects;
+}
+
 /** Every key under a prefix, following ListObjectsV2 continuation tokens. */
 export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];

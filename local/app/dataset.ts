@@ -11,7 +11,7 @@ export interface GeneratedBox {
 
 /** One generated image, encoded, with the exact boxes of the logos drawn on it. */
 export interface GeneratedImage {
-  /** File name, also its key under `raw/` and its COCO `file_name`. */
+  /** File name, maybe in a sub-folder (`shop/synthetic-0009.png`): its key under `raw/` and its COCO `file_name`. */
   readonly fileName: string;
   readonly data: Buffer;
   readonly width: number;
@@ -250,6 +250,17 @@ function placeLogos(
   return { svg: svgs.join(''), boxes };
 }
 
+/**
+ * The file name of the `index`th generated image, named as photos in real folders are: every fifth image is a PNG
+ * with the base name of the JPEG before it (`synthetic-0004.jpg`, `synthetic-0004.png`: two photos), and every other
+ * group of five is in a sub-folder (`shop/synthetic-0009.jpg`).
+ */
+export function generatedName(index: number, prefix = 'synthetic'): string {
+  const png = index % 5 === 4;
+  const folder = Math.floor(index / 5) % 2 === 1 ? 'shop/' : '';
+  return `${folder}${prefix}-${String(png ? index : index + 1).padStart(4, '0')}.${png ? 'png' : 'jpg'}`;
+}
+
 /** Renders one image: background, clutter, logos; JPEG, or PNG for every fifth image. */
 async function renderImage(
   random: () => number,
@@ -274,8 +285,7 @@ async function renderImage(
     { input: overlay, top: 0, left: 0 },
   ]);
   const data = png ? await image.png().toBuffer() : await image.jpeg({ quality: 90 }).toBuffer();
-  const fileName = `${prefix}-${String(index + 1).padStart(4, '0')}.${png ? 'png' : 'jpg'}`;
-  return { fileName, data, width, height, boxes };
+  return { fileName: generatedName(index, prefix), data, width, height, boxes };
 }
 
 /**

@@ -1,20 +1,29 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import { join, relative, resolve, sep } from 'path';
-import { LabelDocument, imageKeyFor, PREFIXES } from '../../contracts';
+import {
+  LabelDocument,
+  imageKeyFor,
+  keyPathProblem,
+  PREFIXES,
+  rawKeyForImage,
+  StoredObject,
+} from '../../contracts';
 import { LabelFormat, detectFormat, parseLabelFiles } from '../../lambda/shared/labels/import';
 import { PreprocessedImage, swapsAxes } from '../../lambda/shared/labels/orientation';
-import { imagesByStem, needsLookup, resolveLabelImage } from '../../lambda/shared/labels/resolve';
+import { imageIndex, resolveLabelImage } from '../../lambda/shared/labels/resolve';
 import {
   LabelProblem,
   ParsedLabels,
   RawLabel,
   describeProblems,
+  imageKeyCandidates,
   toLabelDocuments,
 } from '../../lambda/shared/labels/validate';
 import { toModelImage } from '../../lambda/preprocess/image';
 import { readLabelFiles } from '../../scripts/import-labels';
-import { generateDataset, toCoco } from './dataset';
+import { CocoFile, generateDataset, toCoco } from './dataset';
 
 /** An image sent through the API after the run, with its true boxes when known. */
 export interface ApiImage {
@@ -80,18 +89,6 @@ export async function readOwnInputs(imagesDir: string, labels: string): Promise<
       `--images ${imagesDir}: no images (.jpg, .jpeg, .png, .webp, .tif, .tiff) in it or its sub-folders`,
     );
   }
-  const sameKey = new Map<string, string[]>();
-  for (const file of files) {
-    const key = imageKeyFor(file);
-    sameKey.set(key, [...(sameKey.get(key) ?? []), file]);
-  }
-  const clashes = [...sameKey.entries()].filter(([, named]) => named.length > 1);
-  if (clashes.length > 0) {
-    throw new Error(
-      `--images ${imagesDir}: ${clashes.map(([key, named]) => `${named.join(' and ')} would both become ${key}`).join('; ')}. ` +
-        'Preprocessing names an image by its path without the extension; rename one of each.',
-    );
-  }
   const labelsPath = resolve(labels);
   const isLabelFile = (path: string) => {
     const rel = relative(labelsPath, resolve(imagesDir, path));
@@ -125,6 +122,8 @@ export async function readOwnInputs(imagesDir: string, labels: string): Promise<
 /** One of your images, as preprocessing will make it and as you took it. */
 interface OwnImage {
   readonly file: string;
+  /** Its preprocessed image's key (`shop/a.png` → `images/shop/a.png.jpg`). */
+  readonly key: string;
   readonly preprocessed: PreprocessedImage;
   /** Size of the photo upright (EXIF orientation applied), in which the API answers. */
   readonly upright: { readonly width: number; readonly height: number };
@@ -154,37 +153,52 @@ export async function checkOwnLabels(
   settings: { readonly classes: readonly string[]; readonly maxSide: number },
 ): Promise<CheckedInputs> {
   const images = new Map<string, OwnImage>();
-  const byKey = new Map<string, OwnImage>();
+  // What the import will check the labels against: each image's size and orientation, ETag and bytes.
+  const byKey = new Map<string, PreprocessedImage & StoredObject>();
+  const keys = new Map<string, string>();
   const unreadable: string[] = [];
   for (const file of own.files) {
+    const refused = keyPathProblem(file);
+    if (refused !== undefined) {
+      unreadable.push(`${file} (key refused: the key ${refused}; rename the file)`);
+      continue;
+    }
+    const key = imageKeyFor(`${PREFIXES.raw}${file}`);
+    keys.set(key, file);
     try {
       const image = await toModelImage(readFileSync(join(own.imagesDir, file)), settings.maxSide);
       const source = { width: image.sourceWidth, height: image.sourceHeight };
       const entry: OwnImage = {
         file,
+        key,
         preprocessed: { width: image.width, height: image.height, orientation: image.orientation, source },
         upright: swapsAxes(image.orientation) ? { width: source.height, height: source.width } : source,
       };
       images.set(file, entry);
-      byKey.set(imageKeyFor(file), entry);
+      byKey.set(key, { ...entry.preprocessed, ...storedAs(image.data) });
     } catch (error) {
       unreadable.push(`${file} (${(error as Error).message})`);
     }
   }
 
-  const index = own.parsed.labels.some(needsLookup) ? imagesByStem(byKey.keys()) : undefined;
+  // Every image of the folder, readable or not, as the import will find them under images/.
+  const index = imageIndex(keys.keys());
   const missing: LabelProblem[] = [];
   const present: RawLabel[] = [];
   for (const label of own.parsed.labels) {
-    const { key } = resolveLabelImage(label, index);
+    const resolved = resolveLabelImage(label, index);
+    const absent = resolved.key === undefined ? absentImage(label, index) : undefined;
+    const key = resolved.key ?? absent;
     if (key !== undefined && !byKey.has(key)) {
-      const stem = key.slice('images/'.length).replace(/\.jpg$/, '');
-      const why = own.files.some((f) => imageKeyFor(f) === key) ? 'it cannot be read' : 'there is none';
+      const name = rawKeyForImage(key).slice(PREFIXES.raw.length);
+      const why = keys.has(key) ? 'it cannot be read' : 'there is none';
+      const others = own.files.filter((f) => f !== name && stemOf(f) === stemOf(name));
       missing.push({
         where: label.where,
         problem:
-          `no image ${stem}.<jpg|png|webp|tif> in ${own.imagesDir} for "${label.imageRef}" (${why}); names are ` +
-          'relative to the --images folder, sub-folders included (shop/a.jpg)',
+          `no image ${name} in ${own.imagesDir} for "${label.imageRef}" (${why})` +
+          `${others.length > 0 ? `; of that name with another extension: ${others.join(', ')}` : ''}; names are ` +
+          'relative to the --images folder, sub-folders included, and the extension is part of the name (shop/a.jpg)',
       });
     } else {
       present.push(label);
@@ -193,7 +207,7 @@ export async function checkOwnLabels(
   const { documents, problems, advice } = toLabelDocuments({
     labels: present,
     classes: settings.classes,
-    sizes: new Map([...byKey].map(([key, image]) => [key, image.preprocessed])),
+    sizes: byKey,
     imageKeyOf: (label) => resolveLabelImage(label, index),
     datasetBucket: 'local',
     source: `${own.format}:${own.labels}`,
@@ -207,10 +221,33 @@ export async function checkOwnLabels(
   return {
     ...own,
     documents: byImage,
-    unlabeled: own.files.filter((file) => images.has(file) && !byImage.has(imageKeyFor(file))),
+    unlabeled: own.files.filter((file) => images.has(file) && !byImage.has(images.get(file)!.key)),
     unreadable,
     images,
   };
+}
+
+/**
+ * The image a label names that the folder lacks: the key it would resolve to if that image were there, or undefined
+ * when the label's problem is another (a name that is no key, a name several images answer to).
+ */
+function absentImage(label: RawLabel, index: ReturnType<typeof imageIndex>): string | undefined {
+  const wanted = imageKeyCandidates(label.imageRef).keys?.[0];
+  if (wanted === undefined || index.keys.has(wanted)) return undefined;
+  return resolveLabelImage(label, imageIndex([...index.keys, wanted])).key === wanted ? wanted : undefined;
+}
+
+/** `shop/a.png` → `shop/a`: the path without its last extension. */
+const stemOf = (name: string) => name.replace(/\.[^./]*$/, '');
+
+/**
+ * The ETag and size S3 gives a preprocessed image once stored: preprocessing writes it with one PutObject, and
+ * the ETag of a single-part upload is the MD5 of its bytes (hex, here without S3's quotes, as label documents
+ * record it). The image is encoded by the same code with the same settings, so the documents checked here record
+ * what the import will record.
+ */
+function storedAs(data: Buffer): StoredObject {
+  return { etag: createHash('md5').update(data).digest('hex'), bytes: data.length };
 }
 
 /** What {@link uploadInputs} needs. */
@@ -244,6 +281,8 @@ export interface UploadedInputs {
   readonly apiImages: ApiImage[];
   /** Whether the API images were trained on (your own) rather than held out (generated). */
   readonly apiImagesTrainedOn: boolean;
+  /** The generated label file's content (in `labelFile`); undefined for your own labels. */
+  readonly coco?: CocoFile;
 }
 
 /**
@@ -279,12 +318,12 @@ export async function uploadInputs(
     for (const file of own.files) await upload(file, readFileSync(join(own.imagesDir, file)));
     const boxes = [...own.documents.values()].reduce((sum, d) => sum + d.annotations.length, 0);
     const apiImages = own.files
-      .filter((file) => own.documents.has(imageKeyFor(file)))
+      .filter((file) => own.documents.has(own.images.get(file)?.key ?? ''))
       .slice(0, options.apiImages)
       .map((file) => {
         const image = own.images.get(file)!;
         const scale = image.upright.width / image.preprocessed.width;
-        const truth = own.documents.get(imageKeyFor(file))!.annotations.map((a) => ({
+        const truth = own.documents.get(image.key)!.annotations.map((a) => ({
           left: a.left * scale,
           top: a.top * scale,
           width: a.width * scale,
@@ -323,6 +362,7 @@ export async function uploadInputs(
     labeled: { images: training.length, boxes: coco.annotations.length },
     apiImages,
     apiImagesTrainedOn: false,
+    coco,
   };
 }
 

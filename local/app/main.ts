@@ -22,6 +22,7 @@ import {
   describeSplits,
   splitCounts,
 } from './progress';
+import { replacePhoto } from './replace';
 import { MotoServer, startMoto } from '../emulator/moto';
 import { ApiCheck, apiTable, checkApi, clock } from './report';
 import { stateMachineDefinition } from '../emulator/asl';
@@ -88,6 +89,13 @@ export interface LocalOptions {
    * the update path (blue/green: the old `serve` answers until the new one is ready) runs too. @default false
    */
   readonly retrain?: boolean;
+  /**
+   * With `retrain` and generated images: before the third execution, upload a new photo under the key of one already
+   * labeled and rewrite the label file with its boxes, as an operator replacing a photo would; the third execution
+   * makes its image again and asks for its label again. A fourth execution with no new data follows, which must
+   * end in `Nothing new`. @default false
+   */
+  readonly replacePhoto?: boolean;
   /** Keep the API up after the run until Ctrl-C (or until `stop` of the result is called). @default false */
   readonly serve?: boolean;
   /** Port of the local API. @default a free port */
@@ -126,6 +134,8 @@ export interface LocalResult {
   readonly labelingStates: string[];
   /** With `retrain`: the live model after the third execution, and which model answered the API. */
   readonly retrained?: { modelVersion?: string; answeredBy?: string; status: number };
+  /** With `replacePhoto`: the raw key replaced, and what the fourth execution (no new data) skipped. */
+  readonly replaced?: { rawKey: string; fourthSkipped: { preprocessing: boolean; labeling: boolean } };
 }
 
 const DEFAULTS = {
@@ -406,7 +416,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     }
 
     const s3 = new S3Client({});
-    const { labelFile, labeled, apiImages, apiImagesTrainedOn } = await uploadInputs(s3, rawBucket, {
+    const { labelFile, labeled, apiImages, apiImagesTrainedOn, coco } = await uploadInputs(s3, rawBucket, {
       own: checked,
       count: settings.imagesCount,
       apiImages: settings.holdout,
@@ -511,7 +521,19 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     }
 
     let retrained: LocalResult['retrained'];
+    let replaced: LocalResult['replaced'];
     if (options.retrain) {
+      let rawKey: string | undefined;
+      // Generated images only: their label file (`coco`) is local mode's own to rewrite.
+      if (options.replacePhoto && coco) {
+        ({ rawKey } = await replacePhoto(s3, rawBucket, coco, labelFile, {
+          seed: settings.seed,
+          maxSide: Math.min(480, app.config.preprocess.maxSide),
+        }));
+        step(
+          `operator: uploaded a new photo as ${rawKey}, and has its boxes in ${shown(repoRoot, labelFile)}`,
+        );
+      }
       stage(`Execution 3 (${runName}-3): {"force": true}, so a new model replaces the live one (blue/green)`);
       const third = await runner.execute(`${runName}-3`, { force: true });
       executions.push(third);
@@ -532,6 +554,13 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
           `after the update: GET /model says ${model.version}; POST /detections answered ${response.status} by ${body.model?.version}`,
         );
       }
+      if (rawKey) {
+        stage(`Execution 4 (${runName}-4): no new data after the replaced photo was labeled again`);
+        const fourth = await executeWithoutNewData(runner, `${runName}-4`, s3, datasetBucket);
+        executions.push(fourth.report);
+        stage(`Execution 4 ${fourth.report.status} in ${clock(fourth.report.durationMs)}`);
+        replaced = { rawKey, fourthSkipped: fourth.skipped };
+      }
     }
 
     stage(
@@ -551,6 +580,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       secondSkipped,
       labelingStates,
       retrained,
+      replaced,
     };
     if (options.serve && api) {
       serving = true;

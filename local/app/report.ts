@@ -162,7 +162,8 @@ export async function checkApi(
       expected: image.truth?.length,
     };
     if (response.status === 200) {
-      const target = join(outDir, `${image.name.replace(/\.[^./]*$/, '')}.annotated.jpg`);
+      // The extension stays in the name: a same-name .jpg and .png are two images.
+      const target = join(outDir, `${image.name}.annotated.jpg`);
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, await annotate(image.data, check.detections, image.truth));
       check.annotated = target;

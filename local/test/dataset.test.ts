@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { GeneratedBox, drawLogo, generateDataset, seededRandom, toCoco } from '../app/dataset';
+import { GeneratedBox, drawLogo, generateDataset, generatedName, seededRandom, toCoco } from '../app/dataset';
 
 /** Luma of every pixel of an encoded image. */
 async function luma(data: Buffer): Promise<{ pixels: Buffer; width: number; height: number }> {
@@ -114,6 +114,22 @@ describe('generated dataset', () => {
       category_id: 1,
       bbox: [firstBox.left, firstBox.top, firstBox.width, firstBox.height],
     });
+  });
+
+  test('names images as real photo folders do: a same-name JPEG and PNG, and a sub-folder', () => {
+    expect(Array.from({ length: 11 }, (_, i) => generatedName(i))).toEqual([
+      'synthetic-0001.jpg',
+      'synthetic-0002.jpg',
+      'synthetic-0003.jpg',
+      'synthetic-0004.jpg',
+      'synthetic-0004.png',
+      'shop/synthetic-0006.jpg',
+      'shop/synthetic-0007.jpg',
+      'shop/synthetic-0008.jpg',
+      'shop/synthetic-0009.jpg',
+      'shop/synthetic-0009.png',
+      'synthetic-0011.jpg',
+    ]);
   });
 
   test('rejects a count that is not a positive integer', async () => {

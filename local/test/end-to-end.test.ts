@@ -3,7 +3,16 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
 import { OUTCOME_STATES } from '../../lib/pipeline';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { imageKeyFor, LabelDocument, labelKeyFor, ManifestLine } from '../../contracts';
+import { parseS3Uri } from '../../lambda/shared/aws';
+import { generatedName } from '../app/dataset';
 import { runDistributedMap } from '../emulator/distributed-map';
 import { runLocal } from '../app/main';
 import { MotoServer, startMoto } from '../emulator/moto';
@@ -31,6 +40,9 @@ describe('local mode (npm start), shortened', () => {
       epochs: 2,
       maxIterationsPerEpoch: 2,
       retrain: true,
+      replacePhoto: true,
+      // Kept up (moto included) for the tests to read the buckets; stopped in afterAll.
+      serve: true,
       outDir,
       workDir: mkdtempSync(join(tmpdir(), 'local-work-')),
       log: (line) => {
@@ -41,6 +53,20 @@ describe('local mode (npm start), shortened', () => {
       },
     });
   });
+  afterAll(() => result?.stop());
+
+  /** The dataset bucket, from the training manifests the last training read. */
+  const datasetBucket = () =>
+    parseS3Uri(
+      (result.executions[2].output as { dataset: { trainManifestPrefix: string } }).dataset
+        .trainManifestPrefix,
+    ).bucket;
+  const text = async (key: string) => {
+    const object = await new S3Client({}).send(new GetObjectCommand({ Bucket: datasetBucket(), Key: key }));
+    return object.Body!.transformToString();
+  };
+  const head = (key: string) =>
+    new S3Client({}).send(new HeadObjectCommand({ Bucket: datasetBucket(), Key: key }));
 
   test('the first execution of the synthesized definition succeeds through every stage to a deployment', () => {
     const [first] = result.executions;
@@ -104,6 +130,53 @@ describe('local mode (npm start), shortened', () => {
     expect(result.retrained?.modelVersion).toMatch(/train/);
     expect(result.retrained?.modelVersion).not.toBe(firstVersion);
     expect(result.retrained?.answeredBy).toBe(result.retrained?.modelVersion);
+  });
+
+  test('photos that share a base name, in the top folder or a sub-folder, are each trained on with their own label', async () => {
+    const manifest = (await text('manifests/dataset.manifest'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as ManifestLine);
+    expect(manifest).toHaveLength(16);
+    const pairs = [3, 4, 8, 9].map((index) => imageKeyFor(`raw/${generatedName(index)}`));
+    expect(pairs).toEqual([
+      'images/synthetic-0004.jpg.jpg',
+      'images/synthetic-0004.png.jpg',
+      'images/shop/synthetic-0009.jpg.jpg',
+      'images/shop/synthetic-0009.png.jpg',
+    ]);
+    for (const key of pairs) {
+      const line = manifest.find((l) => l['source-ref'].endsWith(`/${key}`));
+      const { Metadata } = await head(key);
+      expect(line?.['bounding-box'].image_size).toEqual([
+        { width: Number(Metadata!.width), height: Number(Metadata!.height), depth: 1 },
+      ]);
+      expect(line?.['bounding-box'].annotations.length).toBeGreaterThan(0);
+    }
+  });
+
+  test('a replaced photo is made again, asked for again, and trained with its new label', async () => {
+    const third = result.executions[2];
+    const replacedImage = imageKeyFor(result.replaced!.rawKey);
+    expect(third.output).toMatchObject({
+      preprocess: { processed: 1, replaced: 1 },
+      unlabeled: { count: 1, relabel: 1, relabelSample: [replacedImage] },
+    });
+    expect(third.statesEntered).toContain('Wait for imported labels');
+    const label = JSON.parse(await text(labelKeyFor(replacedImage))) as LabelDocument;
+    const image = await head(replacedImage);
+    expect(label['image-etag']).toBe(image.ETag!.replace(/"/g, ''));
+    expect(label.image_size).toEqual([
+      { width: Number(image.Metadata!.width), height: Number(image.Metadata!.height), depth: 1 },
+    ]);
+  });
+
+  test('a further execution with nothing new ends in "Nothing new", writing and training nothing', () => {
+    const fourth = result.executions[3];
+    expect(fourth.status).toBe('SUCCEEDED');
+    expect(fourth.statesEntered).toContain(OUTCOME_STATES.nothingNew);
+    expect(fourth.statesEntered).not.toContain('Train');
+    expect(result.replaced?.fourthSkipped).toEqual({ preprocessing: true, labeling: true });
   });
 
   // The README promises it: local mode has no authentication, so nothing it starts may be reachable from elsewhere.

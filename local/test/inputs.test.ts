@@ -129,12 +129,12 @@ describe('npm start -- --images DIR --labels PATH', () => {
     const checked = await checkOwnLabels(own, SETTINGS);
 
     expect(own.files).toEqual(['a.jpg', 'shop/b.png']);
-    expect(checked.documents.get('images/a.jpg')?.annotations).toEqual([
+    expect(checked.documents.get('images/a.jpg.jpg')?.annotations).toEqual([
       { class_id: 0, left: 10, top: 10, width: 30, height: 20 },
     ]);
     if (checked.documents.size === 2) {
       // 120x60 preprocessed to 100x50: the boxes are scaled as the import scales them.
-      expect(checked.documents.get('images/shop/b.jpg')?.annotations).toEqual([
+      expect(checked.documents.get('images/shop/b.png.jpg')?.annotations).toEqual([
         { class_id: 0, left: 10, top: 5, width: 50, height: 25 },
         { class_id: 0, left: 0, top: 0, width: 10, height: 10 },
       ]);
@@ -204,10 +204,20 @@ describe('npm start -- --images DIR --labels PATH', () => {
       (e: Error) => e.message,
     );
     expect(message).toContain(
-      `coco.json image id 3 ("c.jpg"): no image c.<jpg|png|webp|tif> in ${dir} for "c.jpg" (there is none); ` +
-        'names are relative to the --images folder, sub-folders included (shop/a.jpg)',
+      `coco.json image id 3 ("c.jpg"): no image c.jpg in ${dir} for "c.jpg" (there is none); names are ` +
+        'relative to the --images folder, sub-folders included, and the extension is part of the name (shop/a.jpg)',
     );
     expect(message).not.toMatch(/still waiting|--fail|upload the photo under raw/);
+  });
+
+  test('a label naming its image with another extension is refused, naming the image there is', async () => {
+    const own = await readOwnInputs(
+      dir,
+      file('coco.json', coco('logo', [{ id: 3, file_name: 'a.jpeg', width: 100, height: 80 }])),
+    );
+    await expect(checkOwnLabels(own, SETTINGS)).rejects.toThrow(
+      `no image a.jpeg in ${dir} for "a.jpeg" (there is none); of that name with another extension: a.jpg; `,
+    );
   });
 
   test('a box outside its image is refused as the import refuses it', async () => {
@@ -263,16 +273,18 @@ describe('npm start -- --images DIR --labels PATH', () => {
     await expect(readOwnInputs(images, labels)).rejects.toThrow(message as RegExp);
   });
 
-  test('a folder without images, and two images that would become one, are refused', async () => {
+  test('a folder without images is refused; a same-name .jpg and .png are two images', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'no-images-'));
     writeFileSync(join(empty, 'notes.txt'), 'x');
     await expect(readOwnInputs(empty, file('coco.json', coco()))).rejects.toThrow(
       `--images ${empty}: no images (.jpg, .jpeg, .png, .webp, .tif, .tiff) in it or its sub-folders`,
     );
     await image('a.png', 10, 10);
-    await expect(readOwnInputs(dir, file('coco.json', coco()))).rejects.toThrow(
-      `--images ${dir}: a.jpg and a.png would both become images/a.jpg`,
-    );
+    const own = await readOwnInputs(dir, file('coco.json', coco()));
+    expect(own.files).toEqual(['a.jpg', 'a.png', 'shop/b.png']);
+    const checked = await checkOwnLabels(own, SETTINGS);
+    expect([...checked.documents.keys()]).toContain('images/a.jpg.jpg');
+    expect(checked.unlabeled).toContain('a.png');
   });
 });
 

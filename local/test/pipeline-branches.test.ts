@@ -397,6 +397,23 @@ describe('pipeline outcomes, executed locally', () => {
       explained: ['Read label error', 'Labels not usable'],
       cause: 's3://dataset/ground-truth/job/output.manifest was rejected: images/a.jpg is missing',
     },
+    {
+      error: 'PreprocessError',
+      mode: 'import',
+      state: 'Summarize preprocessing',
+      stage: 'preprocess',
+      explained: ['Read preprocess error', 'Too many preprocessing errors'],
+      cause:
+        '3 of 20 raw files (15.0 %) could not be preprocessed because of an error, more than the tolerated 5 %',
+    },
+    {
+      error: 'MigrationNeededError',
+      mode: 'import',
+      state: 'Find unlabeled images',
+      stage: 'label',
+      explained: ['Read label migration error', 'Label migration needed'],
+      cause: '2 label documents were written before labels recorded the image they were drawn on (...)',
+    },
   ])('a $error is published with the handler’s own message', async (c) => {
     const run = await runLocally(
       c.mode === 'import' ? importMode : groundTruthMode,

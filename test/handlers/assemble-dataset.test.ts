@@ -1,13 +1,18 @@
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { assemble, DatasetError, handler, isValidation } from '../../lambda/assemble-dataset';
+import { assemble, DatasetError, handler, isValidation, usableLabels } from '../../lambda/assemble-dataset';
 import type { LabelDocument } from '../../contracts';
 import { FakeS3 } from './fake-s3';
 
 const DATASET = 'dataset-bucket';
 const s3 = new FakeS3(3);
+
+/** The bytes of every stored image in these tests, and the ETag and size a label records for them. */
+const IMAGE_BODY = 'jpeg';
+const IMAGE = { etag: createHash('md5').update(IMAGE_BODY).digest('hex'), bytes: IMAGE_BODY.length };
 
 function doc(
   name: string,
@@ -22,7 +27,15 @@ function doc(
     'class-map': map,
     source: `coco:${name}`,
     'labeled-at': labeledAt,
+    'image-etag': IMAGE.etag,
+    'image-bytes': IMAGE.bytes,
   };
+}
+
+/** Stores a label document and, unless told not to, its image. */
+function stored(name: string, document: LabelDocument, withImage = true): void {
+  s3.put(DATASET, `labels/${name}.json`, JSON.stringify(document));
+  if (withImage) s3.put(DATASET, `images/${name}.jpg`, IMAGE_BODY);
 }
 
 /** Names whose split under 20% is known, found by the rule itself so the test states what it relies on. */
@@ -61,14 +74,10 @@ describe('split', () => {
 
 describe('assemble-dataset', () => {
   test('writes the three manifests in Ground Truth format, keeps negatives, renumbers classes by name', async () => {
-    for (const n of names.slice(0, 20)) s3.put(DATASET, `labels/${n}.json`, JSON.stringify(doc(n, [0, 1])));
-    s3.put(DATASET, `labels/${trainNames[0]}.json`, JSON.stringify(doc(trainNames[0], [])));
+    for (const n of names.slice(0, 20)) stored(n, doc(n, [0, 1]));
+    stored(trainNames[0], doc(trainNames[0], []));
     // Labeled when the classes were configured in the other order.
-    s3.put(
-      DATASET,
-      'labels/swapped.json',
-      JSON.stringify(doc('swapped', [0], undefined, { '0': 'badge', '1': 'logo' })),
-    );
+    stored('swapped', doc('swapped', [0], undefined, { '0': 'badge', '1': 'logo' }));
 
     const result = await handler({
       rawBucket: 'raw',
@@ -225,5 +234,85 @@ describe('assemble-dataset', () => {
       /^Labels use classes that are not configured: "badge" \(1 box\)/,
     );
     expect(() => assemble([], ['logo'], 20)).toThrow(/^No labeled images: import labels/);
+  });
+
+  test('leaves out labels of replaced photos, of images that are gone and of keys outside images/, and counts them', async () => {
+    for (const n of [...trainNames.slice(0, 3), validationNames[0]]) stored(n, doc(n, [0, 1]));
+    stored('gone', doc('gone', [0]), false);
+    // The photo was replaced after it was labeled: its image has other bytes now.
+    stored(trainNames[3], doc(trainNames[3], [0]));
+    s3.put(DATASET, `images/${trainNames[3]}.jpg`, 'another photo');
+    stored('escape', { ...doc('x', [0]), 'source-ref': `s3://${DATASET}/images/../x.jpg` });
+    s3.put(DATASET, 'images/../x.jpg', IMAGE_BODY);
+    jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+
+    const result = await handler({
+      rawBucket: 'raw',
+      datasetBucket: DATASET,
+      classes: ['logo', 'badge'],
+      validationPercent: 20,
+    });
+
+    expect(result).toMatchObject({ images: 4, train: 3, validation: 1, outdated: 3 });
+    const refs = s3.text(DATASET, 'manifests/dataset.manifest');
+    for (const left of ['gone', trainNames[3], '../x']) expect(refs).not.toContain(`/images/${left}.jpg"`);
+    expect(console.warn).toHaveBeenCalledWith(
+      `Label left out: labels/${trainNames[3]}.json: its image images/${trainNames[3]}.jpg was made again from a ` +
+        'replaced photo: label it again',
+    );
+  });
+
+  test('decides, for each document, whether it still belongs to its image', () => {
+    const images = new Map([
+      ['images/a.jpg.jpg', { etag: 'e1', bytes: 10 }],
+      ['images/b.png.jpg', { etag: 'e2', bytes: 10 }],
+    ]);
+    const at = (key: string, image: { etag: string; bytes: number }): LabelDocument => ({
+      ...doc('x', [0]),
+      'source-ref': `s3://${DATASET}/${key}`,
+      'image-etag': image.etag,
+      'image-bytes': image.bytes,
+    });
+
+    const { documents, leftOut } = usableLabels(
+      new Map([
+        ['labels/a.jpg.json', at('images/a.jpg.jpg', { etag: 'e1', bytes: 10 })],
+        ['labels/b.png.json', at('images/b.png.jpg', { etag: 'e2', bytes: 11 })],
+        ['labels/c.json', at('images/c.jpg', { etag: 'e3', bytes: 10 })],
+        ['labels/d.json', at('images//d.jpg', { etag: 'e3', bytes: 10 })],
+      ]),
+      images,
+      DATASET,
+    );
+
+    expect(documents.map((d) => d['source-ref'])).toEqual([`s3://${DATASET}/images/a.jpg.jpg`]);
+    expect(leftOut).toEqual([
+      {
+        key: 'labels/b.png.json',
+        reason: 'its image images/b.png.jpg was made again from a replaced photo: label it again',
+      },
+      { key: 'labels/c.json', reason: 'its image images/c.jpg no longer exists' },
+      { key: 'labels/d.json', reason: 'its image images//d.jpg is not a key the pipeline makes' },
+    ]);
+  });
+
+  test('documents of existing images that record no image stop assembly with the migration to run', () => {
+    const legacy = Object.fromEntries(
+      Object.entries(doc('front', [0])).filter(([field]) => !field.startsWith('image-')),
+    );
+    let error: Error | undefined;
+    try {
+      usableLabels(
+        new Map([['labels/front.json', legacy as LabelDocument]]),
+        new Map([['images/front.jpg', IMAGE]]),
+        DATASET,
+      );
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error).toBeInstanceOf(DatasetError);
+    expect(error?.message).toMatch(
+      /^1 label document was written before .*\(labels\/front.json\)\. Run "npm run migrate-keys -- --dataset-bucket dataset-bucket" once/,
+    );
   });
 });

@@ -58,7 +58,8 @@ async function bodyBytes(body: unknown): Promise<Buffer> {
 
 /**
  * An in-memory S3 behind aws-sdk-client-mock: Get/Head/Put/Delete/Copy/ListObjectsV2 on a map of buckets, with
- * MD5 ETags, user metadata and ListObjectsV2 pages of `pageSize` keys (small, so pagination is exercised).
+ * MD5 ETags, user metadata and ListObjectsV2 pages of `pageSize` keys (small, so pagination is exercised) that give
+ * each object's size and ETag. Every write, copy and delete is recorded in `mutations`.
  */
 export class FakeS3 {
   readonly buckets = new Map<string, Map<string, FakeObject>>();
@@ -127,7 +128,15 @@ export class FakeS3 {
     });
     this.mock.on(CopyObjectCommand).callsFake(async (input) => {
       this.mutations.push({ command: 'CopyObject', bucket: input.Bucket, key: input.Key });
-      throw new Error('CopyObject is not expected');
+      const source = decodeURIComponent(input.CopySource);
+      const slash = source.indexOf('/');
+      const object = this.get(source.slice(0, slash), source.slice(slash + 1));
+      if (!object) throw notFound('NoSuchKey', source);
+      if (input.MetadataDirective === 'REPLACE')
+        throw new Error('only MetadataDirective COPY is implemented');
+      const etag = this.put(input.Bucket, input.Key, object.body, { ...object.metadata });
+      this.get(input.Bucket, input.Key)!.contentType = object.contentType;
+      return { CopyObjectResult: { ETag: etag } };
     });
     this.mock.on(DeleteObjectCommand).callsFake(async (input) => {
       this.mutations.push({ command: 'DeleteObject', bucket: input.Bucket, key: input.Key });
@@ -140,7 +149,10 @@ export class FakeS3 {
       const page = all.slice(start, start + this.pageSize);
       const more = start + this.pageSize < all.length;
       return {
-        Contents: page.map((Key) => ({ Key, Size: this.get(input.Bucket, Key)!.body.length })),
+        Contents: page.map((Key) => {
+          const object = this.get(input.Bucket, Key)!;
+          return { Key, Size: object.body.length, ETag: object.etag };
+        }),
         KeyCount: page.length,
         IsTruncated: more,
         NextContinuationToken: more ? String(start + this.pageSize) : undefined,

@@ -15,11 +15,27 @@ beforeEach(() => {
   sns.reset();
 });
 
+/** A label document for an image as it is stored now (or as `image` says), as the label import writes it. */
+function label(imageKey: string, image?: { etag: string; bytes: number }): string {
+  const stored = s3.get(DATASET, imageKey);
+  return JSON.stringify({
+    'source-ref': `s3://${DATASET}/${imageKey}`,
+    image_size: [{ width: 10, height: 10, depth: 1 }],
+    annotations: [],
+    'class-map': { '0': 'logo' },
+    source: 'coco:labels.json',
+    'labeled-at': '2026-01-01T00:00:00.000Z',
+    'image-etag': image?.etag ?? stored?.etag.replace(/"/g, ''),
+    'image-bytes': image?.bytes ?? stored?.body.length,
+  });
+}
+
 describe('find-unlabeled', () => {
   test('lists every page of images and labels and writes a manifest of the images without a label', async () => {
     for (const name of ['a', 'b', 'c', 'd', 'e', 'sub/f', 'sub/g'])
       s3.put(DATASET, `images/${name}.jpg`, 'x');
-    for (const name of ['a', 'c', 'e', 'sub/g', 'orphan']) s3.put(DATASET, `labels/${name}.json`, '{}');
+    for (const name of ['a', 'c', 'e', 'sub/g', 'orphan'])
+      s3.put(DATASET, `labels/${name}.json`, label(`images/${name}.jpg`));
 
     const result = await findUnlabeled({ rawBucket: 'raw', datasetBucket: DATASET, executionName: 'run-1' });
 
@@ -43,7 +59,7 @@ describe('find-unlabeled', () => {
 
   test('writes no manifest when every image is labeled', async () => {
     s3.put(DATASET, 'images/a.jpg', 'x');
-    s3.put(DATASET, 'labels/a.json', '{}');
+    s3.put(DATASET, 'labels/a.json', label('images/a.jpg'));
 
     const result = await findUnlabeled({ rawBucket: 'raw', datasetBucket: DATASET, executionName: 'run-2' });
 
@@ -56,6 +72,85 @@ describe('find-unlabeled', () => {
     const result = await findUnlabeled({ rawBucket: 'raw', datasetBucket: DATASET, executionName: 'run-3' });
     expect(result.count).toBe(25);
     expect(result.sample).toHaveLength(20);
+  });
+
+  test('an image made again from a replaced photo needs its label again, and is counted as such', async () => {
+    s3.put(DATASET, 'images/front.jpg.jpg', 'first photo');
+    s3.put(DATASET, 'labels/front.jpg.json', label('images/front.jpg.jpg'));
+    s3.put(DATASET, 'images/kept.png.jpg', 'kept');
+    s3.put(DATASET, 'labels/kept.png.json', label('images/kept.png.jpg'));
+    s3.put(DATASET, 'images/new.jpg.jpg', 'new');
+    // Same size, other pixels: told apart by the ETag.
+    s3.put(DATASET, 'images/front.jpg.jpg', 'other photo');
+
+    const result = await findUnlabeled({ rawBucket: 'raw', datasetBucket: DATASET, executionName: 'run-4' });
+
+    expect(result).toEqual({
+      count: 2,
+      manifestKey: 'manifests/labeling/run-4.manifest',
+      sample: ['images/front.jpg.jpg', 'images/new.jpg.jpg'],
+      relabel: 1,
+      relabelSample: ['images/front.jpg.jpg'],
+    });
+    expect(s3.text(DATASET, 'manifests/labeling/run-4.manifest')).toBe(
+      `{"source-ref":"s3://${DATASET}/images/front.jpg.jpg"}\n{"source-ref":"s3://${DATASET}/images/new.jpg.jpg"}\n`,
+    );
+  });
+
+  test('a label recorded for an image of another size is out of date too; a relabeled image is not', async () => {
+    s3.put(DATASET, 'images/a.jpg.jpg', 'abc');
+    const etag = s3.get(DATASET, 'images/a.jpg.jpg')!.etag.replace(/"/g, '');
+    s3.put(DATASET, 'labels/a.jpg.json', label('images/a.jpg.jpg', { etag, bytes: 4 }));
+    expect(
+      await findUnlabeled({ rawBucket: 'raw', datasetBucket: DATASET, executionName: 'r' }),
+    ).toMatchObject({
+      count: 1,
+      relabel: 1,
+    });
+
+    s3.put(DATASET, 'labels/a.jpg.json', label('images/a.jpg.jpg'));
+    expect(await findUnlabeled({ rawBucket: 'raw', datasetBucket: DATASET, executionName: 'r' })).toEqual({
+      count: 0,
+      sample: [],
+    });
+  });
+
+  test('never asks for images whose key the pipeline would not make', async () => {
+    for (const key of [
+      'images//tmp/x.png.jpg',
+      'images/../x.png.jpg',
+      'images/a\nb.png.jpg',
+      'images/ok.png.jpg',
+    ])
+      s3.put(DATASET, key, 'x');
+    jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+
+    const result = await findUnlabeled({ rawBucket: 'raw', datasetBucket: DATASET, executionName: 'run-5' });
+
+    expect(result).toMatchObject({ count: 1, sample: ['images/ok.png.jpg'] });
+    expect(console.warn).toHaveBeenCalledWith(
+      'Not an image key the pipeline makes, left out: "images/a\\nb.png.jpg"',
+    );
+  });
+
+  test('label documents that record no image stop the run with the migration to run, asking for nothing', async () => {
+    s3.put(DATASET, 'images/front.jpg', 'x');
+    s3.put(
+      DATASET,
+      'labels/front.json',
+      JSON.stringify({ 'source-ref': `s3://${DATASET}/images/front.jpg` }),
+    );
+
+    const run = findUnlabeled({ rawBucket: 'raw', datasetBucket: DATASET, executionName: 'run-6' });
+
+    await expect(run).rejects.toMatchObject({
+      name: 'MigrationNeededError',
+      message:
+        '1 label document was written before labels recorded the image they were drawn on and before image keys ' +
+        'kept the photo\'s extension (labels/front.json). Run "npm run migrate-keys -- --dataset-bucket ' +
+        'dataset-bucket" once, then start the run again; nothing was asked for or trained.',
+    });
+    expect(s3.mutations).toEqual([]);
   });
 });
 
@@ -102,5 +197,36 @@ describe('request-labels', () => {
     expect(publish.Message).toContain(
       `npm run import-labels -- --dataset-bucket ${DATASET} --execution run-9 --fail "<reason>"`,
     );
+  });
+
+  test('says which images are asked for again because their photo was replaced', async () => {
+    await requestLabels({
+      ...event,
+      unlabeled: {
+        count: 3,
+        manifestKey: 'manifests/labeling/run-9.manifest',
+        sample: ['images/a.jpg.jpg', 'images/front.png.jpg', 'images/new.jpg.jpg'],
+        relabel: 2,
+        relabelSample: ['images/a.jpg.jpg', 'images/front.png.jpg'],
+      },
+    });
+
+    const message = sns.commandCalls(PublishCommand)[0].args[0].input.Message!;
+    expect(message).toContain('waiting for labels: 3 images need bounding boxes (1 new, 2 replaced).');
+    expect(message).toContain(
+      '2 of them were labeled before, but the photo was replaced since (uploaded again under the same key): the ' +
+        'old label is not used any more. Label again:\n  images/a.jpg.jpg\n  images/front.png.jpg\n',
+    );
+  });
+
+  test('a key that would break a line of the message is shown quoted, on its line', async () => {
+    await requestLabels({
+      ...event,
+      unlabeled: { ...event.unlabeled, sample: ['images/a\nRun: rm -rf x.jpg'] },
+    });
+
+    const message = sns.commandCalls(PublishCommand)[0].args[0].input.Message!;
+    expect(message).toContain('  "images/a\\nRun: rm -rf x.jpg"\n');
+    expect(message).not.toContain('\nRun: rm');
   });
 });

@@ -61,10 +61,10 @@ const gtLine = (ref: string, annotations: object[], attr = 'logos-job', extra: o
 describe('image references', () => {
   test.each([
     ['images/a.jpg', 'images/a.jpg'],
-    ['a.jpg', 'images/a.jpg'],
+    ['a.jpg', 'images/a.jpg.jpg'],
     ['s3://some-bucket/images/sub/c.jpg', 'images/sub/c.jpg'],
-    ['raw/sub/c.PNG', 'images/sub/c.jpg'],
-    ['b.png', 'images/b.jpg'],
+    ['raw/sub/c.PNG', 'images/sub/c.PNG.jpg'],
+    ['b.png', 'images/b.png.jpg'],
   ])('%s means %s', (ref, key) => {
     expect(resolveImageKey(ref)).toBe(key);
   });
@@ -170,6 +170,8 @@ describe('Ground Truth manifest', () => {
 });
 
 describe('COCO', () => {
+  beforeEach(() => images({ 'images/b.png.jpg': [200, 100] }));
+
   const coco = (overrides: object = {}) =>
     JSON.stringify(
       {
@@ -208,8 +210,8 @@ describe('COCO', () => {
       'class-map': { '0': 'logo', '1': 'badge' },
       source: 'coco:f',
     });
-    // b.jpg was labeled on the 400x200 original; the preprocessed image is 200x100.
-    expect(JSON.parse(s3.text(DATASET, 'labels/b.json')).annotations).toEqual([
+    // raw/b.png was labeled on the 400x200 original; the preprocessed image is 200x100.
+    expect(JSON.parse(s3.text(DATASET, 'labels/b.png.json')).annotations).toEqual([
       { class_id: 1, left: 20, top: 10, width: 50, height: 30 },
     ]);
     expect(JSON.parse(s3.text(DATASET, 'labels/sub/c.json')).annotations).toEqual([]);
@@ -417,7 +419,7 @@ test('box edges up to a pixel outside the image are clipped, not rejected', () =
       },
     ],
     classes: CLASSES,
-    sizes: new Map([['images/a.jpg', { width: 100, height: 80 }]]),
+    sizes: new Map([['images/a.jpg', { width: 100, height: 80, etag: 'e', bytes: 10 }]]),
     datasetBucket: DATASET,
     source: 's',
     labeledAt: 't',
@@ -1024,8 +1026,8 @@ describe('EXIF orientation', () => {
       const result = await validate(parseCoco(cocoFor(key, [120, 80], Object.values(rect)), 'c.json'));
 
       expect((result as LabelsImported).reoriented).toBe(orientation === 1 ? undefined : 1);
-      const [box] = boxesOf(`images/${key}`);
-      const { data, info } = await sharp(s3.get(DATASET, `images/${key}`)!.body)
+      const [box] = boxesOf(`images/${key}.jpg`);
+      const { data, info } = await sharp(s3.get(DATASET, `images/${key}.jpg`)!.body)
         .toColourspace('b-w')
         .raw()
         .toBuffer({ resolveWithObject: true });
@@ -1051,3 +1053,136 @@ function whiteBounds(data: Buffer, width: number, height: number): number[] {
   }
   return [x0, y0, x1 - x0, y1 - y0];
 }
+
+describe('photos that share a base name: the extension is part of the name', () => {
+  // raw/front.jpg (400x200) and raw/front.png (200x400), as preprocessing keys them; and an image of raw/front.
+  beforeEach(() => images({ 'images/front.jpg.jpg': [400, 200], 'images/front.png.jpg': [200, 400] }));
+
+  const gtPair = (ref: (name: string) => string) =>
+    ['front.jpg', 'front.png']
+      .map((name, i) =>
+        JSON.stringify({
+          'source-ref': ref(name),
+          logos: {
+            image_size: [
+              i === 0 ? { width: 400, height: 200, depth: 3 } : { width: 200, height: 400, depth: 3 },
+            ],
+            annotations: [{ class_id: 0, left: 10 + i, top: 10, width: 20, height: 30 }],
+          },
+          'logos-metadata': { 'class-map': { '0': 'logo' }, type: 'groundtruth/object-detection' },
+        }),
+      )
+      .join('\n');
+
+  test.each([
+    ['a Ground Truth manifest of another bucket', (name: string) => `s3://their-bucket/${name}`],
+    ['raw names', (name: string) => `raw/${name}`],
+    ['the images’ own keys', (name: string) => `s3://${DATASET}/images/${name}.jpg`],
+  ])('%s: each photo of the pair gets its own label, on its own image', async (_what, ref) => {
+    const result = await validate(parseGroundTruthManifest(gtPair(ref), 'out.manifest'), 'groundtruth');
+
+    expect(result).toEqual({ imported: 2, empty: 0, format: 'groundtruth', skipped: 0 });
+    const jpg = JSON.parse(s3.text(DATASET, 'labels/front.jpg.json'));
+    const png = JSON.parse(s3.text(DATASET, 'labels/front.png.json'));
+    expect(jpg).toMatchObject({
+      'source-ref': `s3://${DATASET}/images/front.jpg.jpg`,
+      image_size: [{ width: 400, height: 200, depth: 1 }],
+      annotations: [{ class_id: 0, left: 10, top: 10, width: 20, height: 30 }],
+    });
+    expect(png).toMatchObject({
+      'source-ref': `s3://${DATASET}/images/front.png.jpg`,
+      image_size: [{ width: 200, height: 400, depth: 1 }],
+      annotations: [{ class_id: 0, left: 11, top: 10, width: 20, height: 30 }],
+    });
+  });
+
+  test('each label document records the image it was checked against: its ETag and size in bytes', async () => {
+    s3.put(DATASET, 'images/front.png.jpg', 'other jpeg bytes', { width: '200', height: '400' });
+
+    await validate(
+      parseGroundTruthManifest(
+        gtPair((name) => name),
+        'out.manifest',
+      ),
+      'groundtruth',
+    );
+
+    for (const name of ['front.jpg', 'front.png']) {
+      const image = s3.get(DATASET, `images/${name}.jpg`)!;
+      expect(JSON.parse(s3.text(DATASET, `labels/${name}.json`))).toMatchObject({
+        'image-etag': image.etag.replace(/"/g, ''),
+        'image-bytes': image.body.length,
+      });
+    }
+    expect(s3.get(DATASET, 'images/front.png.jpg')!.etag).not.toBe(
+      s3.get(DATASET, 'images/front.jpg.jpg')!.etag,
+    );
+  });
+
+  test('COCO and LabelImg file names find the photo of that extension', async () => {
+    const coco = JSON.stringify({
+      images: [
+        { id: 1, file_name: 'front.png', width: 200, height: 400 },
+        { id: 2, file_name: 'front.jpg', width: 400, height: 200 },
+      ],
+      annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [1, 2, 3, 4] }],
+      categories: [{ id: 1, name: 'logo' }],
+    });
+    expect(await validate(parseCoco(coco, 'c.json'))).toMatchObject({ imported: 2, empty: 1 });
+    expect(JSON.parse(s3.text(DATASET, 'labels/front.png.json')).annotations).toHaveLength(1);
+    expect(JSON.parse(s3.text(DATASET, 'labels/front.jpg.json')).annotations).toEqual([]);
+
+    const voc = (filename: string) =>
+      `<annotation><filename>${filename}</filename><path>/home/ana/photos/${filename}</path>` +
+      '<size><width>200</width><height>400</height></size><object><name>badge</name>' +
+      '<bndbox><xmin>5</xmin><ymin>6</ymin><xmax>25</xmax><ymax>46</ymax></bndbox></object></annotation>';
+    await validate(parseVoc([{ name: 'front.xml', text: voc('front.png') }]), 'voc');
+    expect(JSON.parse(s3.text(DATASET, 'labels/front.png.json')).annotations).toEqual([
+      { class_id: 1, left: 5, top: 6, width: 20, height: 40 },
+    ]);
+  });
+
+  test('a name two images answer to is refused, naming both; a missing one names its namesakes; bad paths are refused', async () => {
+    images({ 'images/front.jpg': [400, 200] }); // the image of raw/front, an upload without extension
+    const coco = JSON.stringify({
+      images: [
+        { id: 1, file_name: 'front.jpg' },
+        { id: 2, file_name: 'front.gif' },
+        { id: 3, file_name: '../front.png' },
+        { id: 4, file_name: 'shop//front.png' },
+        { id: 5, file_name: 'images/front.jpg' },
+      ],
+      annotations: [],
+      categories: [{ id: 1, name: 'logo' }],
+    });
+
+    const result = (await validate(parseCoco(coco, 'c.json'))) as LabelFileError;
+
+    expect(result.problems).toEqual([
+      {
+        where: 'c.json image id 1 ("front.jpg")',
+        problem:
+          '"front.jpg" could be images/front.jpg.jpg or images/front.jpg; name the image by its key under images/ ' +
+          '(e.g. "images/front.jpg.jpg")',
+      },
+      {
+        where: 'c.json image id 2 ("front.gif")',
+        problem:
+          'no preprocessed image images/front.gif.jpg (from "front.gif"); images of that name with another ' +
+          'extension: images/front.jpg, images/front.jpg.jpg, images/front.png.jpg; check the name (the extension ' +
+          'is part of it), or upload the photo under raw/ and let the pipeline preprocess it first',
+      },
+      {
+        where: 'c.json image id 3 ("../front.png")',
+        problem: '../front.png names no image: the name has a "." or ".." path segment',
+      },
+      {
+        where: 'c.json image id 4 ("shop//front.png")',
+        problem:
+          'shop//front.png names no image: the name has an empty path segment (two slashes in a row, or a ' +
+          'leading or trailing slash)',
+      },
+    ]);
+    expect(s3.keys(DATASET, 'labels/')).toEqual([]);
+  });
+});

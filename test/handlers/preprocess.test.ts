@@ -1,7 +1,9 @@
 import sharp, { type Sharp } from 'sharp';
 import { handler } from '../../lambda/preprocess';
 import { toModelImage } from '../../lambda/preprocess/image';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import {
+  MAX_RAW_OBJECT_BYTES,
   type PreprocessEvent,
   type S3Item,
   tooLargeMessage,
@@ -71,7 +73,7 @@ describe('preprocess', () => {
     const result = await handler(event(items));
 
     expect(result).toEqual({ processed: 2, skipped: 0, failed: [] });
-    const jpeg = await output('images/shop/front.jpg');
+    const jpeg = await output('images/shop/front.jpg.jpg');
     expect(jpeg.metadata).toMatchObject({ format: 'jpeg', channels: 1, width: 100, height: 60 });
     expect(jpeg.object.contentType).toBe('image/jpeg');
     expect(jpeg.object.metadata).toEqual({
@@ -83,7 +85,7 @@ describe('preprocess', () => {
       'source-width': '100',
       'source-height': '60',
     });
-    const png = await output('images/logo.jpg');
+    const png = await output('images/logo.PNG.jpg');
     expect(png.metadata).toMatchObject({ format: 'jpeg', channels: 1, width: 80, height: 50 });
     // Red and blue become different grays: the shape survives the loss of colour.
     const row = png.info.width * 20;
@@ -101,7 +103,7 @@ describe('preprocess', () => {
 
     await handler(event(items));
 
-    const { metadata, pixels, info, object } = await output('images/rotated.jpg');
+    const { metadata, pixels, info, object } = await output('images/rotated.jpg.jpg');
     expect([metadata.width, metadata.height]).toEqual([20, 60]);
     expect(metadata.orientation ?? 1).toBe(1);
     expect(object.metadata).toMatchObject({ width: '20', height: '60' });
@@ -172,7 +174,7 @@ describe('preprocess', () => {
       { key: 'raw/notes.jpg', reason: unsupportedFormatMessage() },
       { key: 'raw/empty.png', reason: 'empty file (0 bytes): upload it again' },
     ]);
-    expect(s3.keys(DATASET)).toEqual(['images/good.jpg']);
+    expect(s3.keys(DATASET)).toEqual(['images/good.jpg.jpg']);
   });
 
   test('names the format of an image it does not accept', async () => {
@@ -215,8 +217,8 @@ describe('preprocess', () => {
     const second = upload({ 'a.jpg': await colour(90, 40).png().toBuffer() });
     const changed = await handler(event(second));
 
-    expect(changed).toEqual({ processed: 1, skipped: 0, failed: [] });
-    const { object } = await output('images/a.jpg');
+    expect(changed).toEqual({ processed: 1, skipped: 0, failed: [], replaced: ['raw/a.jpg'] });
+    const { object } = await output('images/a.jpg.jpg');
     expect(object.metadata).toMatchObject({ width: '90', 'source-etag': second[0].Etag!.replace(/"/g, '') });
   });
 
@@ -225,7 +227,7 @@ describe('preprocess', () => {
       'old.jpg': await colour(40, 30).jpeg().withMetadata({ orientation: 3 }).toBuffer(),
     });
     // Metadata as preprocessing wrote it before it recorded orientations.
-    s3.put(DATASET, 'images/old.jpg', 'made by an earlier version', {
+    s3.put(DATASET, 'images/old.jpg.jpg', 'made by an earlier version', {
       width: '40',
       height: '30',
       'source-key': 'raw/old.jpg',
@@ -237,7 +239,7 @@ describe('preprocess', () => {
 
     expect(first).toEqual({ processed: 1, skipped: 0, failed: [] });
     expect(second).toEqual({ processed: 0, skipped: 1, failed: [] });
-    expect(s3.get(DATASET, 'images/old.jpg')?.metadata).toMatchObject({
+    expect(s3.get(DATASET, 'images/old.jpg.jpg')?.metadata).toMatchObject({
       orientation: '3',
       'source-width': '40',
     });
@@ -252,7 +254,7 @@ describe('preprocess', () => {
     expect(result.failed).toEqual([
       { key: 'raw/deleted.jpg', reason: 'deleted from the raw bucket before it was processed' },
     ]);
-    expect(s3.get(DATASET, 'images/café/menü.jpg')?.metadata['source-key']).toBe(
+    expect(s3.get(DATASET, 'images/café/menü.jpg.jpg')?.metadata['source-key']).toBe(
       encodeURIComponent('raw/café/menü.jpg'),
     );
   });
@@ -264,5 +266,174 @@ describe('preprocess', () => {
     const result = await handler(event([{ Key: items[0].Key, Size: items[0].Size }]));
 
     expect(result).toEqual({ processed: 0, skipped: 1, failed: [] });
+  });
+
+  test('photos with the same base name each become their own image of their own size, and a rerun rewrites none', async () => {
+    const items = upload({
+      'front.jpg': await colour(400, 200).jpeg().toBuffer(),
+      'front.png': await colour(200, 400).png().toBuffer(),
+      'a.JPG': await colour(30, 20).jpeg().toBuffer(),
+      'a.jpeg': await colour(20, 30).jpeg().toBuffer(),
+      a: await colour(25, 25).png().toBuffer(),
+    });
+    const bigger = { ...event(items), BatchInput: { ...event(items).BatchInput, maxSide: 1024 } };
+
+    const first = await handler(bigger);
+    const written = s3.mutations.length;
+    const second = await handler(bigger);
+
+    expect(first).toEqual({ processed: 5, skipped: 0, failed: [] });
+    expect(second).toEqual({ processed: 0, skipped: 5, failed: [] });
+    expect(s3.mutations.length).toBe(written);
+    const sizes = Object.fromEntries(
+      s3.keys(DATASET).map((key) => {
+        const { width, height, 'source-key': source } = s3.get(DATASET, key)!.metadata;
+        return [key, `${width}x${height} from ${source}`];
+      }),
+    );
+    expect(sizes).toEqual({
+      'images/a.jpg': '25x25 from raw/a',
+      'images/a.JPG.jpg': '30x20 from raw/a.JPG',
+      'images/a.jpeg.jpg': '20x30 from raw/a.jpeg',
+      'images/front.jpg.jpg': '400x200 from raw/front.jpg',
+      'images/front.png.jpg': '200x400 from raw/front.png',
+    });
+  });
+
+  test('refuses keys with empty, "." or ".." segments or control characters, reading and writing nothing for them', async () => {
+    const jpeg = await colour(20, 20).jpeg().toBuffer();
+    const items = upload({
+      '/tmp/x.png': jpeg,
+      '../x.png': jpeg,
+      'shop/./x.png': jpeg,
+      'a\nnpm run import-labels -- --fail x.png': jpeg,
+      'ok.jpg': jpeg,
+    });
+    s3.mock.resetHistory();
+
+    const result = await handler(event(items));
+
+    expect(result.processed).toBe(1);
+    expect(result.failed).toEqual([
+      {
+        key: 'raw//tmp/x.png',
+        reason: expect.stringMatching(/^key refused: the key has an empty path segment/),
+      },
+      { key: 'raw/../x.png', reason: 'key refused: the key has a "." or ".." path segment; rename the file' },
+      {
+        key: 'raw/shop/./x.png',
+        reason: 'key refused: the key has a "." or ".." path segment; rename the file',
+      },
+      {
+        key: 'raw/a\nnpm run import-labels -- --fail x.png',
+        reason:
+          'key refused: the key contains a control character (a line break, tab or similar); rename the file',
+      },
+    ]);
+    expect(s3.keys(DATASET)).toEqual(['images/ok.jpg.jpg']);
+    const touched = s3.mock.calls().map((call) => (call.args[0].input as { Key: string }).Key);
+    expect(touched.every((key) => key.endsWith('ok.jpg') || key.endsWith('ok.jpg.jpg'))).toBe(true);
+    // The warning names the key on one line, its line break escaped.
+    const warned = (console.warn as jest.Mock).mock.calls.map(([line]) => line as string);
+    expect(warned).toContain(
+      'Not preprocessed: "raw/a\\nnpm run import-labels -- --fail x.png": key refused: the key contains a ' +
+        'control character (a line break, tab or similar); rename the file',
+    );
+  });
+
+  test('refuses an object over the size limit from its listed size, before reading it', async () => {
+    const items = upload({ 'ok.jpg': await colour(20, 20).jpeg().toBuffer() });
+    // Listed only: a read would find nothing.
+    items.push({ Key: 'raw/scan.tif', Size: MAX_RAW_OBJECT_BYTES + 1, Etag: '"abc"' });
+    s3.mock.resetHistory();
+
+    const result = await handler(event(items));
+
+    expect(result).toEqual({
+      processed: 1,
+      skipped: 0,
+      failed: [
+        {
+          key: 'raw/scan.tif',
+          reason:
+            'too large: 50.0 MiB, over the 50 MiB limit; downsize or recompress the photo and upload it again',
+        },
+      ],
+    });
+    const touched = s3.mock.calls().map((call) => (call.args[0].input as { Key: string }).Key);
+    expect(touched.filter((key) => key.includes('scan'))).toEqual([]);
+  });
+
+  test('refuses an object that grew past the size limit after it was listed, without reading its body', async () => {
+    const items = upload({ 'grown.jpg': Buffer.alloc(MAX_RAW_OBJECT_BYTES + 1024 * 1024) });
+    const listed = [{ ...items[0], Size: 1000 }];
+
+    const result = await handler(event(listed));
+
+    expect(result.failed).toEqual([
+      {
+        key: 'raw/grown.jpg',
+        reason:
+          'too large: 51.0 MiB, over the 50 MiB limit; downsize or recompress the photo and upload it again',
+      },
+    ]);
+    expect(s3.keys(DATASET)).toEqual([]);
+  });
+
+  test('an S3 error on one file is reported for that file, as an error, and the rest of the batch is done', async () => {
+    const jpeg = await colour(20, 20).jpeg().toBuffer();
+    const items = upload({ 'a.jpg': jpeg, 'b.jpg': jpeg, 'c.jpg': jpeg });
+    s3.mock
+      .on(GetObjectCommand, { Key: 'raw/b.jpg' })
+      .rejects(Object.assign(new Error('We encountered an internal error.'), { name: 'InternalError' }));
+
+    const result = await handler(event(items));
+
+    expect(result).toEqual({
+      processed: 2,
+      skipped: 0,
+      failed: [
+        {
+          key: 'raw/b.jpg',
+          reason:
+            'could not be processed (InternalError: We encountered an internal error.); the next run tries it again',
+          error: true,
+        },
+      ],
+    });
+    expect(s3.keys(DATASET)).toEqual(['images/a.jpg.jpg', 'images/c.jpg.jpg']);
+  });
+
+  test('returns before the invocation times out, reporting the files it did not finish or start', async () => {
+    const jpeg = await colour(20, 20).jpeg().toBuffer();
+    const items = upload({ 'slow.jpg': jpeg, 'fast.jpg': jpeg });
+    s3.mock.on(GetObjectCommand, { Key: 'raw/slow.jpg' }).callsFake(() => new Promise(() => undefined));
+    const started = Date.now();
+
+    // 10.3 s left: 0.3 s for the files, 10 s kept to return.
+    const result = await handler(event(items), { getRemainingTimeInMillis: () => 10_300 });
+    const none = await handler(event(items), { getRemainingTimeInMillis: () => 9_000 });
+
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(result).toEqual({
+      processed: 1,
+      skipped: 0,
+      failed: [
+        {
+          key: 'raw/slow.jpg',
+          reason: expect.stringMatching(
+            /^not finished: its batch ran out of time .*; the next run tries it again$/,
+          ),
+          error: true,
+        },
+      ],
+    });
+    expect(none.failed).toEqual(
+      ['raw/slow.jpg', 'raw/fast.jpg'].map((key) => ({
+        key,
+        reason: 'not started: its batch ran out of time; the next run tries it again',
+        error: true,
+      })),
+    );
   });
 });

@@ -99,3 +99,31 @@ def test_images_s3_prefix_overrides_where_images_live(tmp_path, images):
     samples, _ = read_manifest(write(tmp_path, json.dumps(record)), images, CLASSES,
                                images_s3_prefix="s3://other-bucket/exports/2026")
     assert samples[0].image_path == images / "shop" / "a.jpg"
+
+
+@pytest.mark.parametrize("key", ["/outside/x.png.jpg", "shop//a.jpg", "./c.jpg", "shop/../c.jpg", "../c.jpg",
+                                 "shop/a.jpg/", "a\nb.jpg", "a\u2028b.jpg"])
+def test_a_source_ref_with_an_empty_dot_or_control_segment_is_refused_before_any_file_is_read(tmp_path, images, key):
+    manifest = write(tmp_path, manifest_line(key, 200, 100, [box(0, 1, 1, 20, 20)], CLASSES))
+    with pytest.raises(ManifestError, match=r"line 1: source-ref .* does not name an image under s3://"):
+        read_manifest(manifest, images, CLASSES)
+
+
+def test_a_source_ref_that_resolves_outside_the_channel_through_a_link_is_refused(tmp_path, images):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.jpg").write_bytes(b"\xff\xd8\xff")
+    (images / "linked").symlink_to(outside)
+    manifest = write(tmp_path, manifest_line("linked/x.jpg", 200, 100, [box(0, 1, 1, 20, 20)], CLASSES))
+    with pytest.raises(ManifestError, match=r"line 1: source-ref .*linked/x\.jpg' resolves outside the images channel"):
+        read_manifest(manifest, images, CLASSES)
+
+
+def test_an_image_key_that_keeps_its_upload_extension_is_read_from_its_own_file(tmp_path, images):
+    for key in ("front.jpg.jpg", "front.png.jpg"):
+        (images / key).write_bytes(b"\xff\xd8\xff")
+    manifest = write(tmp_path, manifest_line("front.jpg.jpg", 400, 200, [box(0, 1, 1, 20, 20)], CLASSES),
+                     manifest_line("front.png.jpg", 200, 400, [box(0, 1, 1, 20, 20)], CLASSES))
+    samples, _ = read_manifest(manifest, images, CLASSES)
+    assert [(s.image_path.name, s.width, s.height) for s in samples] == [
+        ("front.jpg.jpg", 400, 200), ("front.png.jpg", 200, 400)]

@@ -1,10 +1,10 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { isNotFound, listKeys, mapLimit, putJson } from '../aws';
-import { labelKeyFor, LabelsImported, MANIFEST_FIELDS, PREFIXES } from '../../../contracts';
+import { isNotFound, listKeys, mapLimit, normalizeEtag, putJson } from '../aws';
+import { labelKeyFor, LabelsImported, MANIFEST_FIELDS, PREFIXES, StoredObject } from '../../../contracts';
 import { parseCoco } from './coco';
 import { parseGroundTruthManifest } from './groundtruth';
 import { PreprocessedImage } from './orientation';
-import { imagesByStem, needsLookup, resolveLabelImage } from './resolve';
+import { imageIndex, resolveLabelImage } from './resolve';
 import {
   KeyedDocument,
   LabelFile,
@@ -56,21 +56,24 @@ export function parseLabelFiles(
 }
 
 /**
- * Reads each preprocessed image's size, and the EXIF orientation preprocessing applied, from its object metadata;
- * undefined for images that do not exist. Images preprocessed before orientations were recorded have none.
+ * Reads each preprocessed image's size, and the EXIF orientation preprocessing applied, from its object metadata,
+ * and its ETag and size in bytes (a label document records them); undefined for images that do not exist. Images
+ * preprocessed before orientations were recorded have none.
  */
 export async function readImageSizes(
   s3: S3Client,
   bucket: string,
   imageKeys: readonly string[],
-): Promise<Map<string, PreprocessedImage | undefined>> {
+): Promise<Map<string, (PreprocessedImage & StoredObject) | undefined>> {
   const unique = [...new Set(imageKeys)];
-  const sizes = await mapLimit(unique, CONCURRENCY, async (key): Promise<PreprocessedImage | undefined> => {
+  type Checked = PreprocessedImage & StoredObject;
+  const sizes = await mapLimit(unique, CONCURRENCY, async (key): Promise<Checked | undefined> => {
     try {
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       const width = Number(head.Metadata?.width);
       const height = Number(head.Metadata?.height);
       if (!(width > 0 && height > 0)) return undefined;
+      const stored = { etag: normalizeEtag(head.ETag), bytes: head.ContentLength ?? 0 };
       const orientation = Number(head.Metadata?.orientation);
       const source = {
         width: Number(head.Metadata?.['source-width']),
@@ -83,9 +86,9 @@ export async function readImageSizes(
         source.width > 0 &&
         source.height > 0
       )) {
-        return { width, height };
+        return { width, height, ...stored };
       }
-      return { width, height, orientation, source };
+      return { width, height, orientation, source, ...stored };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -114,10 +117,9 @@ export interface ImportLabelsOptions {
  */
 export async function importLabels(options: ImportLabelsOptions): Promise<LabelsImported> {
   const { s3, datasetBucket, parsed } = options;
-  // Labels naming their image by a bare file name are looked up among the images that exist.
-  const index = parsed.labels.some(needsLookup)
-    ? imagesByStem(await listKeys(s3, datasetBucket, PREFIXES.images))
-    : undefined;
+  // A reference may name an image in more than one way (a raw name, an image's own name): the images that exist
+  // tell which, and say when it is ambiguous.
+  const index = imageIndex(await listKeys(s3, datasetBucket, PREFIXES.images));
   const imageKeyOf: ImageKeyOf = (label) => resolveLabelImage(label, index);
   const sizes = await readImageSizes(
     s3,

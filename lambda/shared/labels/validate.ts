@@ -1,5 +1,5 @@
-import type { Box, LabelDocument } from '../../../contracts';
-import { IMAGE_EXTENSION, imageKeyFor, PREFIXES } from '../../../contracts';
+import type { Box, LabelDocument, StoredObject } from '../../../contracts';
+import { displayKey, IMAGE_EXTENSION, imageKeyFor, keyPathProblem, PREFIXES } from '../../../contracts';
 import { orientBox, placeLabel, PreprocessedImage, swapsAxes } from './orientation';
 
 /** A label file's name (for messages) and its text. */
@@ -109,17 +109,85 @@ export class LabelFileError extends Error {
   }
 }
 
+/** The image keys a reference can mean, or why it names no image. */
+export type ImageKeyCandidates =
+  | {
+      /** Most likely first. */
+      readonly keys: readonly string[];
+      /** The reference names a key under images/: the first of `keys` that exists is meant, whatever follows. */
+      readonly literal: boolean;
+      readonly problem?: undefined;
+    }
+  | { readonly keys?: undefined; readonly problem: string };
+
 /**
- * The preprocessed image key a label file's image reference means. Accepts `images/a.jpg`, `a.jpg`,
- * `s3://<any bucket>/images/a.jpg`, and raw names (`raw/a.png`, `a.png`), which map as preprocessing maps them.
+ * The preprocessed image keys a label file's image reference can mean (see {@link imageKeyFor}; the extension is
+ * part of the name). `s3://<any bucket>/` is dropped first, backslashes become slashes.
+ * - `images/shop/a.png.jpg`: that key; failing that, the image of raw `shop/a.png.jpg`. `images/shop/a.png`: the
+ *   image of raw `shop/a.png` (`images/shop/a.png.jpg`).
+ * - `raw/shop/a.png`: the image of that raw key.
+ * - `shop/a.png`, `shop/a.jpg`: the image of that raw path; a path ending in `.jpg` may also be an image's own path
+ *   below images/ (`a.png.jpg`, the name of the file a labeler downloaded), and when both exist it is ambiguous.
  */
-export function resolveImageKey(ref: string): string {
+export function imageKeyCandidates(ref: string): ImageKeyCandidates {
   let key = ref.trim().replace(/\\/g, '/');
   const uri = /^s3:\/\/[^/]+\/(.*)$/.exec(key);
   if (uri) key = uri[1];
   key = key.replace(/^\.?\/+/, '');
-  if (key.startsWith(PREFIXES.images)) return `${key.replace(/\.[^./]*$/, '')}${IMAGE_EXTENSION}`;
-  return imageKeyFor(key);
+  const problem = keyPathProblem(key);
+  if (problem !== undefined) return { problem: `${displayKey(ref)} names no image: the name ${problem}` };
+  if (key.startsWith(PREFIXES.images)) {
+    const keys = key.endsWith(IMAGE_EXTENSION)
+      ? [key, `${key}${IMAGE_EXTENSION}`]
+      : [`${key}${IMAGE_EXTENSION}`];
+    return { keys, literal: true };
+  }
+  if (key.startsWith(PREFIXES.raw)) return { keys: [imageKeyFor(key)], literal: true };
+  const asRaw = imageKeyFor(`${PREFIXES.raw}${key}`);
+  const asImage = `${PREFIXES.images}${key}`;
+  return { keys: key.endsWith(IMAGE_EXTENSION) ? [asRaw, asImage] : [asRaw], literal: false };
+}
+
+/**
+ * The preprocessed image key a label file's image reference most likely means, whether or not it exists: the first
+ * of {@link imageKeyCandidates}. `a.png` → `images/a.png.jpg`; `images/a.png.jpg` stays as it is.
+ * @throws Error with the problem when the reference names no image.
+ */
+export function resolveImageKey(ref: string): string {
+  const candidates = imageKeyCandidates(ref);
+  if (candidates.problem !== undefined) throw new Error(candidates.problem);
+  return candidates.keys[0];
+}
+
+/**
+ * The existing preprocessed image a reference means ({@link imageKeyCandidates}), or why it cannot be told: no
+ * candidate exists (the message names the image it looked for, and images of the same name with another
+ * extension), or two do and the reference does not say which.
+ */
+export function resolveAmong(
+  ref: string,
+  exists: (imageKey: string) => boolean,
+  sameName: (imageKey: string) => readonly string[] = () => [],
+): { key: string; problem?: undefined } | { key?: undefined; problem: string } {
+  const candidates = imageKeyCandidates(ref);
+  if (candidates.problem !== undefined) return { problem: candidates.problem };
+  const found = candidates.keys.filter(exists);
+  if (found.length === 1 || (found.length > 1 && candidates.literal)) return { key: found[0] };
+  if (found.length > 1) {
+    return {
+      problem:
+        `"${ref}" could be ${found.join(' or ')}; name the image by its key under ${PREFIXES.images} ` +
+        `(e.g. "${found[0]}")`,
+    };
+  }
+  const [wanted] = candidates.keys;
+  const others = sameName(wanted).filter((key) => key !== wanted);
+  const hint = others.length > 0 ? `; images of that name with another extension: ${others.join(', ')}` : '';
+  return {
+    problem:
+      `no preprocessed image ${wanted} (from "${ref}")${hint}; check the name (the extension is part of it), or ` +
+      `upload the photo under ${PREFIXES.raw} and let the pipeline preprocess it first`,
+  };
 }
 
 /** The class map of a label document: every configured class, id as a string. */
@@ -127,8 +195,11 @@ export function classMap(classes: readonly string[]): Record<string, string> {
   return Object.fromEntries(classes.map((name, id) => [String(id), name]));
 }
 
-/** Size and orientation of each preprocessed image, from its object metadata; undefined when it does not exist. */
-export type ImageSizes = ReadonlyMap<string, PreprocessedImage | undefined>;
+/**
+ * Size and orientation of each preprocessed image, from its object metadata, and the object's ETag and size in
+ * bytes (recorded in the label document); undefined when it does not exist.
+ */
+export type ImageSizes = ReadonlyMap<string, (PreprocessedImage & StoredObject) | undefined>;
 
 /** The preprocessed image key a label means, or why that cannot be told. */
 export type ImageKeyOf = (
@@ -140,9 +211,9 @@ export interface ToDocumentsOptions {
   readonly labels: readonly RawLabel[];
   /** Configured class names in class-id order. */
   readonly classes: readonly string[];
-  /** The real size of every referenced image key (see {@link resolveImageKey}). */
+  /** The real size of every referenced image key (see {@link imageKeyCandidates}). */
   readonly sizes: ImageSizes;
-  /** Which image each label means; by default {@link resolveImageKey} of its `imageRef`. */
+  /** Which image each label means; by default {@link resolveAmong} the images in `sizes`. */
   readonly imageKeyOf?: ImageKeyOf;
   readonly datasetBucket: string;
   /** Stored in each document's `source`, e.g. `coco:labels.json`. */
@@ -198,7 +269,8 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
   const seen = new Map<string, Where>();
   const classIds = new Map(classes.map((name, id) => [name, id]));
   const configured = classes.map((c) => `"${c}"`).join(', ');
-  const imageKeyOf: ImageKeyOf = options.imageKeyOf ?? ((l) => ({ key: resolveImageKey(l.imageRef) }));
+  const imageKeyOf: ImageKeyOf =
+    options.imageKeyOf ?? ((l) => resolveAmong(l.imageRef, (key) => sizes.get(key) !== undefined));
   // A class the configuration lacks is one problem however many boxes use it: where it is first, and a count.
   const unknownClasses = new Map<string, { index: number; count: number; name?: string }>();
   let reoriented = 0;
@@ -318,6 +390,8 @@ export function toLabelDocuments(options: ToDocumentsOptions): {
         'class-map': classMap(classes),
         source: options.source,
         'labeled-at': options.labeledAt,
+        'image-etag': size.etag,
+        'image-bytes': size.bytes,
       },
     });
   }

@@ -1,8 +1,9 @@
 """Ground Truth output manifests (JSON lines) read into training samples, with counts of what was dropped."""
 import json
 import math
+import unicodedata
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import OperatorFixableError
@@ -192,10 +193,23 @@ def _image_path(line: _Line, images_dir: Path, images_s3_prefix: Optional[str]) 
         prefix = f"s3://{bucket}/images/"
     if not source.startswith(prefix):
         raise line.error(f"source-ref {source!r} is not under {prefix} (hyperparameter images_s3_prefix).")
-    relative = PurePosixPath(source[len(prefix):])
-    if not relative.parts or ".." in relative.parts:
-        raise line.error(f"source-ref {source!r} does not name an image under {prefix}.")
-    path = images_dir.joinpath(*relative.parts)
+    relative = source[len(prefix):]
+    segments = relative.split("/")
+    if any(segment in ("", ".", "..") for segment in segments) or any(_unsafe(c) for c in relative):
+        raise line.error(
+            f"source-ref {source!r} does not name an image under {prefix}: its path has an empty, '.' or '..' "
+            "segment or a control character. Delete its label document and preprocess the photo under a valid key."
+        )
+    path = images_dir.joinpath(*segments)
+    # Resolved, symbolic links included: the file read must be inside the channel, whatever the path says.
+    if not path.resolve().is_relative_to(images_dir.resolve()):
+        raise line.error(f"source-ref {source!r} resolves outside the images channel ({path.resolve()}).")
     if not path.is_file():
         raise line.error(f"image {source} is not in the images channel (looked for {path}).")
     return path
+
+
+def _unsafe(character: str) -> bool:
+    """Control characters, line and paragraph separators, bidirectional controls: never part of an image key."""
+    return unicodedata.category(character) in ("Cc", "Zl", "Zp") or "\u202a" <= character <= "\u202e" or (
+        "\u2066" <= character <= "\u2069")
