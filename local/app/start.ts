@@ -1,6 +1,6 @@
 /**
  * `npm start`: runs the whole pipeline and the API on this machine, with no AWS account and no Docker
- * (README, "Run it locally"). `npm start -- --help` lists the options.
+ * (docs/reference.md, "Run it locally"). `npm start -- --help` lists the options.
  */
 import '../emulator/polyfills';
 import { parseArgs } from 'util';

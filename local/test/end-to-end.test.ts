@@ -179,7 +179,7 @@ describe('local mode (npm start), shortened', () => {
     expect(result.replaced?.fourthSkipped).toEqual({ preprocessing: true, labeling: true });
   });
 
-  // The README promises it: local mode has no authentication, so nothing it starts may be reachable from elsewhere.
+  // docs/reference.md ("Run it locally") promises it: local mode has no authentication, so nothing it starts may be reachable from elsewhere.
   (onLinux ? test : test.skip)('every server local mode starts listens on 127.0.0.1 only', () => {
     expect(listening).toBeDefined();
     const shown = lines.slice(0, listening!.lines).join('\n');
