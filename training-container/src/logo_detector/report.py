@@ -25,7 +25,7 @@ from PIL import Image
 
 from .evaluation import ClassResult, Detection, Evaluation, ImageResult, Outcome, evaluate
 from .manifest import Sample
-from .preprocessing import ImageDecodeError, load_luma, model_input
+from .preprocessing import ImageError, load_luma, model_input
 
 # Any element type: the arrays here hold float64 boxes and scores or int class ids.
 Array = npt.NDArray[Any]
@@ -257,7 +257,7 @@ def _thumbnail(image: ReportImage) -> Optional[str]:
     """A small JPEG of the image as a data: URI, or None when it cannot be read."""
     try:
         luma = load_luma(image.path.read_bytes())
-    except (OSError, ImageDecodeError):
+    except (OSError, ImageError):  # any image the canonical transform refuses: unreadable, another format, too large
         return None
     picture = Image.fromarray(luma, mode="L")
     picture.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
