@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -130,13 +131,14 @@ export class Pipeline extends Construct {
     }
     stages.forEach((stage) => stage.grantStateMachine(this.stateMachine));
     // SNS publishes to an encrypted topic, and SageMaker creates grants on the key for the training volume
-    // and the endpoint's storage on behalf of the caller.
-    props.key.grant(
-      this.stateMachine,
-      'kms:GenerateDataKey*',
-      'kms:Decrypt',
-      'kms:CreateGrant',
-      'kms:DescribeKey',
+    // and the endpoint's storage on behalf of the caller: grants for AWS services only.
+    props.key.grant(this.stateMachine, 'kms:GenerateDataKey*', 'kms:Decrypt', 'kms:DescribeKey');
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:CreateGrant'],
+        resources: [props.key.keyArn],
+        conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      }),
     );
 
     notifications.watch(this.stateMachine);

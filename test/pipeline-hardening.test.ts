@@ -289,6 +289,18 @@ describe('the state machine’s SageMaker permissions', () => {
   });
 });
 
+describe('the state machine’s KMS permissions', () => {
+  test('create grants on the stack’s key only for AWS resources (the training volume, the endpoint’s storage)', () => {
+    const grants = stateMachineStatements(standard.template).filter((s) =>
+      actions(s).includes('kms:CreateGrant'),
+    );
+    expect(grants).toHaveLength(1);
+    expect(actions(grants[0])).toEqual(['kms:CreateGrant']);
+    expect(grants[0].Resource).toEqual(keyArn(standard.template));
+    expect(grants[0].Condition).toEqual({ Bool: { 'kms:GrantIsForAWSResource': 'true' } });
+  });
+});
+
 describe('the training role', () => {
   const trainingRole = () => {
     const roleArn = standard.definition.States.Train.Parameters as { RoleArn: string };
