@@ -7,6 +7,7 @@
  * their namesakes in BENCHMARKS.md and every other section stays as it was.
  * The local section runs the default `npm start` once (about three minutes); the load section takes about two.
  */
+import '../node-version';
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { bundleFigures } from './bundles';
