@@ -20,6 +20,7 @@ import {
   TrainingProgress,
   datasetAdvice,
   describeSplits,
+  calibratedThreshold,
   splitCounts,
 } from './progress';
 import { replacePhoto } from './replace';
@@ -76,8 +77,9 @@ export interface LocalOptions {
   /** Training batch size. @default 8 */
   readonly batchSize?: number;
   /**
-   * `minScore` the held-out images are sent with: a short CPU run scores its detections lower than a full
-   * training would, below the API's default. @default 0.3
+   * `minScore` the held-out images are sent with.
+   * @default the trained model's calibrated threshold (metrics.json `threshold.score`, the score that maximizes F1
+   * on the validation split), else 0.3: a short CPU run scores its detections lower than a full training would
    */
   readonly apiMinScore?: number;
   /** Cap on batches per epoch (keeps a CPU run short). @default 8 */
@@ -147,8 +149,10 @@ const DEFAULTS = {
   dataShape: 256,
   batchSize: 8,
   maxIterationsPerEpoch: 8,
-  apiMinScore: 0.3,
 };
+
+/** The held-out images' `minScore` when the model has no calibrated threshold. */
+const FALLBACK_MIN_SCORE = 0.3;
 
 async function runCommand(command: string, args: string[], cwd: string): Promise<void> {
   const child = spawn(command, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -477,6 +481,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     const counts = splitCounts(sagemaker.lastModelMetrics);
 
     const apiChecks: ApiCheck[] = [];
+    let apiMinScore = FALLBACK_MIN_SCORE;
     if (!sagemaker.servingPort(endpointName)) {
       stage(`Endpoint ${endpointName} is not in service after execution 1 (model rejected?): no API check`);
     } else {
@@ -489,7 +494,9 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
         // While it serves after the run, one line per request; the check below prints its own table.
         onRequest: (request) => serving && step(requestLine(request)),
       });
-      const query = `minScore=${settings.apiMinScore}&maxResults=5`;
+      apiMinScore =
+        options.apiMinScore ?? calibratedThreshold(sagemaker.lastModelMetrics) ?? FALLBACK_MIN_SCORE;
+      const query = `minScore=${apiMinScore}&maxResults=5`;
       stage(
         `API on ${api.url} (no auth locally): POST /detections?${query} with ` +
           (apiImagesTrainedOn
@@ -541,7 +548,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       if (third.status !== 'SUCCEEDED') throw new Error(`Execution 3 failed: ${describeError(third.error)}`);
       if (api && apiImages.length > 0) {
         const { model } = (await (await fetch(`${api.url}/model`)).json()) as { model: { version?: string } };
-        const response = await fetch(`${api.url}/detections?minScore=${settings.apiMinScore}`, {
+        const response = await fetch(`${api.url}/detections?minScore=${apiMinScore}`, {
           method: 'POST',
           headers: {
             'Content-Type': extname(apiImages[0].name).toLowerCase() === '.png' ? 'image/png' : 'image/jpeg',

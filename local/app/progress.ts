@@ -38,6 +38,15 @@ export function splitCounts(metrics: unknown): SplitCounts | undefined {
   return train && validation ? { train, validation } : undefined;
 }
 
+/**
+ * The model's calibrated threshold (metrics.json `threshold.score`: the score that maximizes F1 on the validation
+ * split, 0 to 1), rounded to 3 decimals; undefined when the model has none (no threshold found a true box).
+ */
+export function calibratedThreshold(metrics: unknown): number | undefined {
+  const score = (metrics as { threshold?: { score?: unknown } | null } | undefined)?.threshold?.score;
+  return typeof score === 'number' && score > 0 && score <= 1 ? Math.round(score * 1000) / 1000 : undefined;
+}
+
 /** "1 box", "4 boxes". */
 const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const boxes = (n: number) => count(n, 'box', 'boxes');

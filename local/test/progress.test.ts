@@ -2,6 +2,7 @@ import {
   MIN_TRAINING_IMAGES,
   MIN_VALIDATION_BOXES,
   TrainingProgress,
+  calibratedThreshold,
   datasetAdvice,
   splitCounts,
 } from '../app/progress';
@@ -93,5 +94,19 @@ describe('advice on a small dataset of your own', () => {
     ).toEqual({ train: { images: 10, boxes: 14 }, validation: { images: 3, boxes: 4 } });
     expect(splitCounts(undefined)).toBeUndefined();
     expect(splitCounts({ counts: { train: { images: 1 } } })).toBeUndefined();
+  });
+});
+
+describe('calibratedThreshold', () => {
+  test('is the threshold training calibrated on the validation split, rounded to 3 decimals', () => {
+    expect(calibratedThreshold({ threshold: { score: 0.41234, precision: 0.9, recall: 0.8 } })).toBe(0.412);
+  });
+
+  test('is undefined when the model has none, or an out-of-range one', () => {
+    expect(calibratedThreshold({ threshold: null })).toBeUndefined();
+    expect(calibratedThreshold({})).toBeUndefined();
+    expect(calibratedThreshold(undefined)).toBeUndefined();
+    expect(calibratedThreshold({ threshold: { score: 0 } })).toBeUndefined();
+    expect(calibratedThreshold({ threshold: { score: 1.5 } })).toBeUndefined();
   });
 });
