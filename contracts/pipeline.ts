@@ -253,11 +253,25 @@ export interface QualityGateResult {
  */
 export const BEST_MAP_METRIC = 'best_val_mAP';
 
+/**
+ * Printed once at the end as `int8_val_mAP=<float>`: the int8 variant's validation mAP (VOC07, IoU 0.5), measured
+ * through the serving path like the fp32 one beside it in metrics.json. Absent when the image could not quantize.
+ */
+export const INT8_MAP_METRIC = 'int8_val_mAP';
+
+/**
+ * Printed once at the end as `serving_int8=1` when model.json names the int8 variant (its mAP is within the
+ * `int8_tolerance` hyperparameter of fp32's), `serving_int8=0` when fp32 serves. The live-model record's `variant`.
+ */
+export const SERVING_INT8_METRIC = 'serving_int8';
+
 /** Regular expressions of the training job's metric definitions, shared by CDK and local mode. */
 export const METRIC_DEFINITIONS = [
   { Name: 'train_loss', Regex: 'train_loss=([0-9.eE+-]+)' },
   { Name: 'val_mAP', Regex: 'epoch=[0-9]+ val_mAP=([0-9.eE+-]+)' },
   { Name: BEST_MAP_METRIC, Regex: 'best_val_mAP=([0-9.eE+-]+)' },
+  { Name: INT8_MAP_METRIC, Regex: 'int8_val_mAP=([0-9.eE+-]+)' },
+  { Name: SERVING_INT8_METRIC, Regex: 'serving_int8=([01])' },
 ] as const;
 
 /** Key of the preprocessed image made from a raw key: `raw/a/b.PNG` → `images/a/b.jpg`. */

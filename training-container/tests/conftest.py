@@ -32,7 +32,8 @@ def metric_regexes() -> Dict[str, str]:
     """The training job's metric definitions, read from the pipeline's contracts so both sides agree."""
     contracts = (REPO / "contracts" / "pipeline.ts").read_text()
     block = contracts[contracts.index("METRIC_DEFINITIONS"):]
-    names = {"BEST_MAP_METRIC": re.search(r"BEST_MAP_METRIC = '([^']+)'", contracts).group(1)}
+    names = {name: re.search(rf"{name} = '([^']+)'", contracts).group(1)
+             for name in ("BEST_MAP_METRIC", "INT8_MAP_METRIC", "SERVING_INT8_METRIC")}
     found = re.findall(r"Name: (?:'([^']+)'|(\w+)), Regex: '([^']+)'", block[: block.index("] as const")])
     return {quoted or names[ref]: regex for quoted, ref, regex in found}
 

@@ -3,7 +3,9 @@ import base64
 import io
 import itertools
 import json
+import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +19,8 @@ import pytest
 from PIL import Image
 
 from conftest import CONTAINER
+from logo_detector.backends import UnknownVariantError
+from logo_detector.hardware import describe_cpu, read_cpuinfo
 from logo_detector.serving import create_app, parse_custom_attributes, RequestError
 
 ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -147,6 +151,44 @@ def test_model_version_comes_from_the_environment_else_metrics(trained, monkeypa
     assert unversioned.get("/ping").get_json()["model"]["version"] == "unknown"
 
 
+def model_copy(trained, folder, variant, without):
+    """The session's model in ``folder`` with model.json naming ``variant`` and the file ``without`` removed."""
+    shutil.copytree(trained.model_dir, folder)
+    spec = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**spec, "variant": variant}))
+    (folder / without).unlink()
+    return folder
+
+
+@pytest.mark.parametrize("variant, other_graph", [("int8", "model-symbol.json"), ("fp32", "model-int8-symbol.json")])
+def test_serving_loads_the_variant_model_json_names_and_logs_it(trained, tmp_path, caplog, variant, other_graph):
+    model_dir = model_copy(trained, tmp_path / "model", variant, without=other_graph)
+    with caplog.at_level(logging.INFO, logger="logo_detector.serving"):
+        client = create_app(model_dir).test_client()
+    assert f"(gluoncv-ssd, {variant} variant) loaded from {model_dir}" in caplog.text
+    response = client.post("/invocations", data=jpeg_bytes(), content_type="image/jpeg",
+                           headers={ATTRIBUTES: "minScore=0;maxResults=5"})
+    assert response.status_code == 200
+    assert_well_formed(response.get_json(), 320, 240, 0.0, 5)
+
+
+def test_a_model_json_without_a_variant_serves_fp32(trained, tmp_path, caplog):
+    model_dir = model_copy(trained, tmp_path / "model", "fp32", without="model-int8-symbol.json")
+    spec = json.loads((model_dir / "model.json").read_text())
+    del spec["variant"]
+    (model_dir / "model.json").write_text(json.dumps(spec))
+    with caplog.at_level(logging.INFO, logger="logo_detector.serving"):
+        create_app(model_dir)
+    assert "(gluoncv-ssd, fp32 variant)" in caplog.text
+
+
+def test_an_unknown_variant_fails_naming_the_known_ones(trained, tmp_path):
+    model_dir = model_copy(trained, tmp_path / "model", "int4", without="model-int8-symbol.json")
+    with pytest.raises(UnknownVariantError) as error:
+        create_app(model_dir)
+    assert "Unknown model variant 'int4'" in str(error.value) and "fp32 or int8" in str(error.value)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -197,3 +239,8 @@ def test_serve_runs_gunicorn_on_the_sagemaker_port(trained):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    log = server.stdout.read().decode() if server.stdout else ""
+    variant = json.loads((trained.model_dir / "model.json").read_text())["variant"]
+    assert f"serve: {describe_cpu(read_cpuinfo())}" in log, "serve logs the CPU and the flags that decide int8 speed"
+    assert "serve: 1 workers x " in log and "MODEL_SERVER_WORKERS=1" in log
+    assert f"(gluoncv-ssd, {variant} variant) loaded from" in log

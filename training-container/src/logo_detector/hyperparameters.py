@@ -30,6 +30,7 @@ class Hyperparameters:
     max_iterations_per_epoch: int = 0
     label_attribute: Optional[str] = None
     images_s3_prefix: Optional[str] = None
+    int8_tolerance: float = 0.01
 
 
 def _int(minimum: int) -> Callable[[str, str], int]:
@@ -108,6 +109,8 @@ def _optional_text(key: str, value: str) -> Optional[str]:
 
 
 _S3_PREFIX_HELP = "S3 URI prefix stripped from source-ref to find an image in the images channel"
+_INT8_HELP = ("Serve the int8 model when its validation mAP is at most this much below fp32's (0.01: one point), "
+              "else fp32.")
 
 SPEC: Dict[str, Tuple[Callable[[str, str], object], str]] = {
     "classes": (_classes, 'Class names in class-id order, as a JSON list (required), e.g. ["logo"].'),
@@ -126,6 +129,7 @@ SPEC: Dict[str, Tuple[Callable[[str, str], object], str]] = {
     "max_iterations_per_epoch": (_int(0), "Stop each epoch after this many batches (0: all; for quick runs)."),
     "label_attribute": (_optional_text, "Manifest label attribute (default: the key with a -metadata sibling)."),
     "images_s3_prefix": (_optional_text, f"{_S3_PREFIX_HELP} (default: s3://<bucket>/images/)."),
+    "int8_tolerance": (_float(0.0, 1.0), _INT8_HELP),
 }
 
 DEFAULTS: Dict[str, object] = {f.name: f.default for f in fields(Hyperparameters) if f.name != "classes"}
