@@ -1,4 +1,10 @@
-import { imageKeyFor, labelKeyFor, METRIC_DEFINITIONS } from '../contracts';
+import {
+  imageKeyFor,
+  INT8_MAP_METRIC,
+  labelKeyFor,
+  METRIC_DEFINITIONS,
+  SERVING_INT8_METRIC,
+} from '../contracts';
 
 describe('key derivation', () => {
   test('a raw key maps to one deterministic JPEG key under images/', () => {
@@ -20,5 +26,25 @@ describe('metric definitions', () => {
   test('each metric matches only its own lines', () => {
     const byName = Object.fromEntries(METRIC_DEFINITIONS.map((d) => [d.Name, last(d.Regex)]));
     expect(byName).toEqual({ train_loss: 1.25, val_mAP: 0.41, best_val_mAP: 0.52 });
+  });
+});
+
+describe('int8 metric definitions', () => {
+  const log =
+    'epoch=2 val_mAP=0.81\nbest_val_mAP=0.81\nserving int8: its mAP 0.8042 is within 0.01 of fp32s 0.8125\n' +
+    'int8_val_mAP=0.8042\nserving_int8=1\n';
+  const last = (regex: string) => [...log.matchAll(new RegExp(regex, 'g'))].map((m) => Number(m[1])).pop();
+
+  test('the int8 mAP and the serving variant match only their own lines', () => {
+    const byName = Object.fromEntries(METRIC_DEFINITIONS.map((d) => [d.Name, last(d.Regex)]));
+    expect(byName).toEqual({
+      train_loss: undefined,
+      val_mAP: 0.81,
+      best_val_mAP: 0.81,
+      int8_val_mAP: 0.8042,
+      serving_int8: 1,
+    });
+    expect(Object.keys(byName)).toContain(SERVING_INT8_METRIC);
+    expect(Object.keys(byName)).toContain(INT8_MAP_METRIC);
   });
 });
