@@ -1,25 +1,42 @@
-"""Serving latency for the benchmark: /invocations under gunicorn beside the bare forward pass.
+"""Serving speed for the benchmark: the forward pass of both variants beside the FLOP floor, /invocations end to
+end, and the requests per second one `serve` sustains.
 
-Usage: serving.py IMAGE RUNS WORKDIR
-Trains a throwaway model on generated data (random init: latency does not depend on accuracy), starts the
-container's `serve` on a free local port, times RUNS requests of IMAGE after a warm-up, then times the bare
-forward pass of the same model on the same preprocessed input in this process. Prints one JSON object with both
-lists of milliseconds. Leaves nothing running.
+Usage:
+  serving.py IMAGE RUNS WORKDIR           the benchmark; prints one JSON object (see ``main``)
+  serving.py --sizing IMAGE WORKDIR       every workers x threads combination of both variants; prints a table
+  serving.py --forward MODEL VARIANT RUNS (internal) one variant's forward pass in a process of its own
+
+Trains a throwaway model on generated data (random initialisation: speed does not depend on the weights; train
+also writes the int8 variant), then makes one model folder per variant. The forward pass runs in a fresh process
+per thread count, because MXNet fixes its thread pools when it loads. `serve` runs on a free local port and is
+stopped before the next step; nothing is left running.
 """
 import json
 import os
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
 
 CONTAINER = Path(__file__).resolve().parents[2] / "training-container"
 sys.path.insert(0, str(CONTAINER / "src"))
 sys.path.insert(0, str(CONTAINER / "tests"))
 
 from tinydata import make_ml_root  # noqa: E402  (test helper that generates a tiny dataset)
+
+DATA_SHAPE = 512
+# Requests in flight while measuring saturation: two per worker at most keeps every worker busy without queueing
+# the client itself behind the server.
+SATURATION_CLIENTS = 4
+SATURATION_SECONDS = 10.0
 
 
 def free_port() -> int:
@@ -30,11 +47,24 @@ def free_port() -> int:
 
 def train(root: Path) -> None:
     make_ml_root(root, train=4, validation=2, hyperparameters={
-        "classes": '["logo"]', "epochs": "1", "batch_size": "2", "data_shape": "512",
+        "classes": '["logo"]', "epochs": "1", "batch_size": "2", "data_shape": str(DATA_SHAPE),
         "pretrained": "none", "max_iterations_per_epoch": "1",
     })
     subprocess.run([sys.executable, str(CONTAINER / "bin" / "train")], env={**os.environ, "ML_ROOT": str(root)},
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def variant_roots(trained: Path, workdir: Path) -> Dict[str, Path]:
+    """One ML_ROOT per variant, each with the trained model and model.json naming that variant."""
+    roots = {}
+    for variant in ("fp32", "int8"):
+        model = workdir / f"serving-{variant}" / "model"
+        shutil.rmtree(model.parent, ignore_errors=True)
+        shutil.copytree(trained / "model", model)
+        spec = json.loads((model / "model.json").read_text())
+        (model / "model.json").write_text(json.dumps({**spec, "variant": variant}))
+        roots[variant] = model.parent
+    return roots
 
 
 def post(url: str, body: bytes) -> float:
@@ -45,40 +75,85 @@ def post(url: str, body: bytes) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def serve_latencies(root: Path, image: bytes, runs: int) -> list:
-    port = free_port()
-    env = {**os.environ, "ML_ROOT": str(root), "SAGEMAKER_BIND_TO_PORT": str(port), "MODEL_SERVER_WORKERS": "1"}
-    server = subprocess.Popen([sys.executable, str(CONTAINER / "bin" / "serve")], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
+class Server:
+    """`serve` for one ML_ROOT on a free port, with extra environment; a context manager that stops it."""
+
+    def __init__(self, root: Path, env: Dict[str, str]):
+        self.port = free_port()
+        environment = {k: v for k, v in os.environ.items() if k not in ("MODEL_SERVER_WORKERS", "OMP_NUM_THREADS")}
+        environment.update({"ML_ROOT": str(root), "SAGEMAKER_BIND_TO_PORT": str(self.port), **env})
+        self.process = subprocess.Popen([sys.executable, str(CONTAINER / "bin" / "serve")], env=environment,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.url = f"http://127.0.0.1:{self.port}/invocations"
+
+    def __enter__(self) -> "Server":
+        deadline = time.time() + 180
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2).read()
-                break
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ping", timeout=2).read()
+                return self
             except OSError:
-                if time.time() > deadline or server.poll() is not None:
+                if time.time() > deadline or self.process.poll() is not None:
+                    self.__exit__()
                     raise RuntimeError("serve did not become ready") from None
                 time.sleep(0.5)
-        url = f"http://127.0.0.1:{port}/invocations"
-        for _ in range(5):
-            post(url, image)
-        return [post(url, image) for _ in range(runs)]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def sequential(self, image: bytes, runs: int) -> List[float]:
+        """Milliseconds of ``runs`` requests one after another, after a warm-up that reaches every worker."""
+        for _ in range(8):
+            post(self.url, image)
+        return [post(self.url, image) for _ in range(runs)]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the gunicorn master and its workers have used so far."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a process that ended while listing
+            pid, ppid = int(stat.parent.name), int(fields[1])
+            if self.process.pid in (pid, ppid):
+                total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def saturation(self, image: bytes, clients: int = SATURATION_CLIENTS,
+                   seconds: float = SATURATION_SECONDS) -> Tuple[float, float]:
+        """(requests per second, server CPU milliseconds per request) with ``clients`` requests always in flight.
+
+        On a machine others share, the first drops with their load; the second hardly moves, and the number of
+        cores divided by it is what the server would sustain alone."""
+        done = [0] * clients
+        stop = time.perf_counter() + seconds
+
+        def client(index: int) -> None:
+            while time.perf_counter() < stop:
+                post(self.url, image)
+                done[index] += 1
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        started, cpu = time.perf_counter(), self.cpu_seconds()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed, used = time.perf_counter() - started, self.cpu_seconds() - cpu
+        return sum(done) / elapsed, used * 1000 / max(sum(done), 1)
 
 
-def forward_latencies(root: Path, image: bytes, runs: int) -> list:
-    # The thread budget serve gives its single worker (all cores), set before MXNet loads.
-    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
-    os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", os.environ["OMP_NUM_THREADS"])
-    from logo_detector.backends import get_backend
-    from logo_detector.preprocessing import preprocess
+def forward(model_dir: Path, variant: str, runs: int) -> Dict[str, Any]:
+    """Milliseconds of the bare forward pass of ``variant`` on a photo-sized input; MXNet's thread count comes from
+    the environment this process was started with. Also the graph's FLOP and this core's sgemm rate."""
+    import mxnet as mx
 
-    model_dir = root / "model"
-    detector = get_backend(json.loads((model_dir / "model.json").read_text())["backend"]).load_detector(model_dir)
-    tensor, _, _ = preprocess(image, 512)
+    from logo_detector.backend_gluoncv import Detector
+
+    detector = Detector(model_dir, variant)  # type: ignore[arg-type]
+    tensor = np.random.default_rng(0).normal(0, 1, (3, DATA_SHAPE, DATA_SHAPE)).astype(np.float32)
     for _ in range(5):
         detector.detect(tensor)
     times = []
@@ -86,15 +161,104 @@ def forward_latencies(root: Path, image: bytes, runs: int) -> list:
         start = time.perf_counter()
         detector.detect(tensor)
         times.append((time.perf_counter() - start) * 1000)
-    return times
+    return {"ms": times, "gflop": conv_gflop(mx, model_dir), "sgemm_gflops": sgemm_rate()}
+
+
+def conv_gflop(mx: Any, model_dir: Path) -> float:
+    """GFLOP of one image through the fp32 graph's convolutions (2 per multiply-add; everything else is <1 %)."""
+    graph = mx.sym.load(str(model_dir / "model-symbol.json"))
+    internals = graph.get_internals()
+    _, shapes, _ = internals.infer_shape(data=(1, 3, DATA_SHAPE, DATA_SHAPE))
+    shape_of = dict(zip(internals.list_outputs(), shapes, strict=True))
+    nodes = json.loads(graph.tojson())["nodes"]
+    macs = 0
+    for node in nodes:
+        if node["op"] == "Convolution":
+            out = shape_of[node["name"] + "_output"]
+            weight = shape_of[nodes[node["inputs"][1][0]]["name"]]
+            macs += int(np.prod(out[1:])) * int(np.prod(weight[1:]))
+    return 2 * macs / 1e9
+
+
+def sgemm_rate() -> float:
+    """GFLOP/s of the best of five 2048 x 2048 float32 matrix products on this process's BLAS threads."""
+    a = np.random.default_rng(1).random((2048, 2048), dtype=np.float32)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+def forward_in_process(model_dir: Path, variant: str, threads: int, runs: int) -> Dict[str, Any]:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MXNET_CPU_WORKER_NTHREADS": str(threads),
+           "OPENBLAS_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, __file__, "--forward", str(model_dir), variant, str(runs)], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def sizing(image: bytes, roots: Dict[str, Path]) -> List[Tuple[str, int, int, List[float], float, float]]:
+    """(variant, workers, threads, sequential ms, saturation requests/s, CPU ms per request) for every combination
+    on 2 cores."""
+    rows = []
+    for variant, root in roots.items():
+        for workers, threads in ((1, 1), (1, 2), (2, 1), (2, 2)):
+            env = {"MODEL_SERVER_WORKERS": str(workers), "OMP_NUM_THREADS": str(threads)}
+            with Server(root, env) as server:
+                times = server.sequential(image, 40)
+                rps, cpu_ms = server.saturation(image)
+            rows.append((variant, workers, threads, times, rps, cpu_ms))
+            print(f"{variant} {workers}x{threads}: min {min(times):.1f} p50 {statistics.median(times):.1f} ms, "
+                  f"{rps:.1f} req/s, {cpu_ms:.1f} CPU ms/request", file=sys.stderr, flush=True)
+    return rows
 
 
 def main() -> None:
-    image_path, runs, workdir = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
-    root = workdir / "serving-ml-root"
-    train(root)
+    """The benchmark: prints {"forward": {variant: {threads: ms[]}}, "gflop", "sgemm_gflops", "today": {...},
+    "now": {...}} where today/now hold /invocations milliseconds ("ms"), saturation requests/s ("rps") and server
+    CPU milliseconds per request ("cpu_ms") for today's serving (fp32, one worker with every core) and the new
+    default (int8, sized by serve)."""
+    if sys.argv[1] == "--forward":
+        print(json.dumps(forward(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))))
+        return
+    sizing_mode = sys.argv[1] == "--sizing"
+    args = sys.argv[2:] if sizing_mode else sys.argv[1:]
+    image_path, workdir = Path(args[0]), Path(args[-1])
+    trained = workdir / "serving-ml-root"
+    train(trained)
+    roots = variant_roots(trained, workdir)
     image = image_path.read_bytes()
-    print(json.dumps({"serve": serve_latencies(root, image, runs), "forward": forward_latencies(root, image, runs)}))
+    if sizing_mode:
+        cores = os.cpu_count() or 1
+        print("| variant | workers x threads | one at a time: fastest / p50 | requests/s, 4 in flight | "
+              f"server CPU per request | {cores} cores / CPU per request |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for variant, workers, threads, times, rps, cpu_ms in sizing(image, roots):
+            print(f"| {variant} | {workers} x {threads} | {min(times):.0f} / {statistics.median(times):.0f} ms | "
+                  f"{rps:.1f} | {cpu_ms:.0f} ms | {cores * 1000 / cpu_ms:.1f} |")
+        return
+    runs = int(args[1])
+    result: Dict[str, Any] = {"forward": {}}
+    for variant, root in roots.items():
+        result["forward"][variant] = {}
+        for threads in (1, 2):
+            measured = forward_in_process(root / "model", variant, threads, runs)
+            result["forward"][variant][str(threads)] = measured["ms"]
+            if threads == 1 and variant == "fp32":
+                result["gflop"], result["sgemm_gflops"] = measured["gflop"], measured["sgemm_gflops"]
+    cores = str(os.cpu_count() or 1)
+    settings: Dict[str, Tuple[Path, Optional[Dict[str, str]]]] = {
+        "today": (roots["fp32"], {"MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": cores}),
+        "now": (roots["int8"], {}),
+    }
+    for name, (root, env) in settings.items():
+        with Server(root, env or {}) as server:
+            times = server.sequential(image, runs)
+            rps, cpu_ms = server.saturation(image)
+            result[name] = {"ms": times, "rps": rps, "cpu_ms": cpu_ms}
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

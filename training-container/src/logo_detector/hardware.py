@@ -6,7 +6,7 @@ picks gunicorn workers and the inference threads each worker may use (OpenMP, MX
 """
 import os
 from dataclasses import dataclass
-from typing import Collection, FrozenSet, List, Mapping
+from typing import Collection, FrozenSet, Mapping
 
 # The flags that decide int8 speed (VNNI does an 8-bit dot product in one instruction; AMX in tiles) and fp32 speed.
 RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8")
@@ -46,13 +46,11 @@ def cpu_model(cpuinfo: str) -> str:
 def int8_outlook(flags: Collection[str]) -> str:
     """What to expect of the int8 model on a CPU with these flags, in one sentence."""
     if "avx512_vnni" in flags or "amx_int8" in flags:
-        return ("VNNI present: the int8 forward pass should take about a third of fp32's (3.6x faster measured on a "
-                "2-core Cascade Lake-class or newer Xeon)")
+        return "VNNI present: the int8 forward pass should take about a third of fp32's (3.6x measured with VNNI)"
     if "avx512f" in flags:
-        return ("AVX-512 without VNNI (Skylake): int8 runs on AVX-512 8-bit multiplies, expect well under VNNI's "
-                "speed-up (not measured; roughly 1.3-2x)")
-    return ("no AVX-512: int8 runs on AVX2 kernels, expect little or no speed-up over fp32 (not measured); "
-            "train with int8_tolerance=0 and check the log if fp32 should serve")
+        return ("AVX-512 without VNNI (Skylake): oneDNN emulates the 8-bit dot product, expect a smaller int8 gain "
+                "than VNNI's 3.6x (not measured)")
+    return "no AVX-512: int8 runs on AVX2 kernels, expect little or no gain over fp32 (not measured)"
 
 
 def describe_cpu(cpuinfo: str) -> str:
@@ -110,8 +108,3 @@ def read_cpuinfo() -> str:
     except OSError:
         return ""
 
-
-def flags_list(cpuinfo: str) -> List[str]:
-    """The relevant flags present, in ``RELEVANT_FLAGS`` order."""
-    flags = cpu_flags(cpuinfo)
-    return [f for f in RELEVANT_FLAGS if f in flags]
