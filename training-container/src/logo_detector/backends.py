@@ -100,10 +100,15 @@ class Backend(Protocol):
     def export(self, weights: Path, params: Hyperparameters, model_dir: Path) -> None:
         """Writes ``weights`` (a ``TrainingResult.best_weights``) to ``model_dir`` as ``load_detector`` reads it."""
 
+    @property
+    def int8_recipes(self) -> Sequence[str]:
+        """The ways ``quantize`` can make the int8 variant, fastest first (training tries them in this order)."""
+
     def quantize(self, model_dir: Path, calibration: Sequence[Sample], params: Hyperparameters,
-                 log: Callable[[str], None]) -> None:
-        """Writes the int8 variant of the fp32 model in ``model_dir`` beside it, calibrated on ``calibration`` with
-        ``params.seed``. Raises ``QuantizationUnavailableError`` when this build cannot quantize."""
+                 log: Callable[[str], None], recipe: str) -> None:
+        """Writes the int8 variant of the fp32 model in ``model_dir`` beside it (replacing one already there) by
+        ``recipe``, calibrated on ``calibration`` with ``params.seed``. Raises ``QuantizationUnavailableError`` when
+        this build cannot quantize."""
 
     def load_detector(self, model_dir: Path, variant: Variant = "fp32") -> Detector:
         """The ``variant`` of the model in ``model_dir``, loaded for inference on the CPU."""

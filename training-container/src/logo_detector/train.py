@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .backends import (TRAINING_BACKEND, Backend, QuantizationUnavailableError, TrainingResult, TrainingRun,
@@ -101,18 +102,41 @@ def choose_variant(fp32_map: Optional[float], int8_map: Optional[float], toleran
     return "fp32", f"int8's mAP {int8_map:.4f} is more than {tolerance:g} below fp32's {fp32:.4f}"
 
 
-def evaluate_int8(paths: MLPaths, params: Hyperparameters, backend: Backend,
-                  validation: Sequence[Sample]) -> Tuple[Optional[Evaluation], Optional[str]]:
-    """Quantizes the exported model, calibrated on ``validation``, and evaluates the int8 variant on it; returns
-    (None, why) when the backend cannot quantize in this image."""
-    try:
-        backend.quantize(paths.model, validation, params, log)
-    except QuantizationUnavailableError as err:
-        log(f"no int8 variant: {err}")
-        return None, f"no int8 model was made: {err}"
-    evaluation, _ = report.detect_split(validation, params.classes, params.data_shape,
-                                        backend.load_detector(paths.model, "int8").detect)
-    return evaluation, None
+@dataclass(frozen=True)
+class Int8Outcome:
+    """What quantizing found: the evaluation of the int8 graph left in the model folder (None when none was made),
+    the recipe that made it, each tried recipe's mAP, and why there is none when the backend cannot quantize."""
+
+    evaluation: Optional[Evaluation]
+    recipe: Optional[str]
+    tried: Dict[str, Optional[float]]
+    unavailable: Optional[str]
+
+
+def evaluate_int8(paths: MLPaths, params: Hyperparameters, backend: Backend, validation: Sequence[Sample],
+                  fp32_map: Optional[float]) -> Int8Outcome:
+    """Quantizes the exported model with each of the backend's recipes, fastest first, calibrated on
+    ``validation``, and evaluates each on it until one is within ``int8_tolerance`` of ``fp32_map``; the last one
+    tried stays in the model folder."""
+    evaluation, tried = None, {}
+    for recipe in backend.int8_recipes:
+        try:
+            backend.quantize(paths.model, validation, params, log, recipe)
+        except QuantizationUnavailableError as err:
+            log(f"no int8 variant: {err}")
+            return Int8Outcome(None, None, {}, f"no int8 model was made: {err}")
+        evaluation, _ = report.detect_split(validation, params.classes, params.data_shape,
+                                            backend.load_detector(paths.model, "int8").detect)
+        tried[recipe] = evaluation.voc07_map
+        log(f"int8 recipe {recipe}: validation mAP {_number(evaluation.voc07_map)} against fp32's "
+            f"{_number(fp32_map)}")
+        if choose_variant(fp32_map, evaluation.voc07_map, params.int8_tolerance)[0] == "int8":
+            break
+    return Int8Outcome(evaluation, recipe if tried else None, tried, None)
+
+
+def _number(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: TrainingResult,
@@ -127,13 +151,15 @@ def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: Trai
     version = os.environ.get("TRAINING_JOB_NAME") or None
     fp32, images = report.detect_split(validation, params.classes, params.data_shape,
                                        backend.load_detector(paths.model, "fp32").detect)
-    int8, unavailable = evaluate_int8(paths, params, backend, validation)
-    int8_map = None if int8 is None else int8.voc07_map
+    int8 = evaluate_int8(paths, params, backend, validation, fp32.voc07_map)
+    int8_map = None if int8.evaluation is None else int8.evaluation.voc07_map
     variant, reason = choose_variant(fp32.voc07_map, int8_map, params.int8_tolerance)
-    served = int8 if variant == "int8" and int8 is not None else fp32
+    if variant == "int8":
+        reason = f"{reason} (recipe {int8.recipe})"
+    served = int8.evaluation if variant == "int8" and int8.evaluation is not None else fp32
     (paths.model / "model.json").write_text(json.dumps({"backend": backend.name, "data_shape": params.data_shape,
                                                         "variant": variant}))
-    reason = unavailable or reason
+    reason = int8.unavailable or reason
     report.write_report(paths.model, served, images, version,
                         {"Best epoch": f"{result.best_epoch} of {result.epochs_run}",
                          "Training's val_mAP there": f"{result.best_map:.4f}"},
@@ -154,6 +180,8 @@ def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: Trai
         "serving_reason": reason,
         "map_fp32": fp32.voc07_map,
         "map_int8": int8_map,
+        "int8_recipe": int8.recipe,
+        "int8_recipes_tried": int8.tried,
         "int8_tolerance": params.int8_tolerance,
         **summary(served),
     }
