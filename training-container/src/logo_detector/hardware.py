@@ -46,10 +46,10 @@ def cpu_model(cpuinfo: str) -> str:
 def int8_outlook(flags: Collection[str]) -> str:
     """What to expect of the int8 model on a CPU with these flags, in one sentence."""
     if "avx512_vnni" in flags or "amx_int8" in flags:
-        return "VNNI present: the int8 forward pass should take about a third of fp32's (3.6x measured with VNNI)"
+        return "VNNI present: expect the int8 forward pass to take under a third of fp32's, as measured with VNNI"
     if "avx512f" in flags:
         return ("AVX-512 without VNNI (Skylake): oneDNN emulates the 8-bit dot product, expect a smaller int8 gain "
-                "than VNNI's 3.6x (not measured)")
+                "than with VNNI (not measured)")
     return "no AVX-512: int8 runs on AVX2 kernels, expect little or no gain over fp32 (not measured)"
 
 
@@ -58,8 +58,9 @@ def describe_cpu(cpuinfo: str) -> str:
     flags = cpu_flags(cpuinfo)
     present = [f for f in RELEVANT_FLAGS if f in flags]
     missing = [f for f in RELEVANT_FLAGS if f not in flags]
-    return (f"CPU {cpu_model(cpuinfo)}: has {' '.join(present) or 'none of'} "
-            f"{'' if not missing else '; lacks ' + ' '.join(missing)} ({int8_outlook(flags)})")
+    has = f"has {' '.join(present)}" if present else "has none of them"
+    lacks = f"; lacks {' '.join(missing)}" if missing else ""
+    return f"CPU {cpu_model(cpuinfo)}: {has}{lacks} ({int8_outlook(flags)})"
 
 
 def _positive(environ: Mapping[str, str], key: str) -> int:
