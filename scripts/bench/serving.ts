@@ -140,7 +140,8 @@ function latencySection(result: ServingResult, runs: number): Section {
     ],
     explanation:
       `${runs} requests one at a time after a warm-up, then four in flight for ten seconds, to the container's ` +
-      "serve on this machine. 'Today' is the fp32 model under one gunicorn worker with every core; the new " +
+      "serve on this machine. 'Today' is the fp32 model under one gunicorn worker with every core, as this " +
+      'benchmark measured serving before the int8 model; the new ' +
       "default is the int8 model with serve's own sizing (one worker per vCPU, one inference thread each). " +
       'End to end includes HTTP, JPEG decoding, grayscale and resize, and mapping boxes back. CPU per request ' +
       'hardly moves with other load on the machine; requests per second do. An ml.m5.xlarge has 4 vCPUs (2 cores), ' +
