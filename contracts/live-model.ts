@@ -4,6 +4,14 @@ export interface LiveModel {
   readonly version: string | null;
   /** Validation mAP of the live model. */
   readonly map?: number;
+  /**
+   * Which export of the model serves: `int8` (post-training quantization) when its validation mAP is within the
+   * training job's `int8_tolerance` of fp32's, else `fp32`. From the training job's `serving_int8` metric
+   * (`SERVING_INT8_METRIC`: 1 is `int8`). Absent in records written before the int8 variant existed.
+   */
+  readonly variant?: 'int8' | 'fp32';
+  /** Validation mAP (VOC07, IoU 0.5) of the int8 variant, from the `int8_val_mAP` metric, when one was made. */
+  readonly mapInt8?: number;
   /** Average precision per class. */
   readonly apPerClass?: Record<string, number>;
   /** Name of the endpoint serving it. */

@@ -65,6 +65,20 @@ export function trainingHyperparameters(
  */
 export const BEST_MAP_METRIC: string = trainingJob.bestMapMetric;
 
+/**
+ * Printed once at the end as `int8_val_mAP=<float>`: the int8 variant's validation mAP (VOC07, IoU 0.5), measured
+ * through the serving path like the fp32 one beside it in metrics.json. Absent when the image could not quantize.
+ * One of the metrics of training-job.json.
+ */
+export const INT8_MAP_METRIC = 'int8_val_mAP';
+
+/**
+ * Printed once at the end as `serving_int8=1` when model.json names the int8 variant (its mAP is within the
+ * `int8_tolerance` hyperparameter of fp32's), `serving_int8=0` when fp32 serves. The live-model record's `variant`.
+ * One of the metrics of training-job.json.
+ */
+export const SERVING_INT8_METRIC = 'serving_int8';
+
 /** The training job's metric definitions (CreateTrainingJob's shape), shared by CDK and local mode. */
 export const METRIC_DEFINITIONS: readonly { readonly Name: string; readonly Regex: string }[] =
   trainingJob.metrics.map((metric) => ({ Name: metric.name, Regex: metric.regex }));

@@ -10,6 +10,7 @@ import {
   HYPERPARAMETERS,
   imageKeyFor,
   imageKeyForLabel,
+  INT8_MAP_METRIC,
   labelingManifestKey,
   labelKeyFor,
   METRIC_DEFINITIONS,
@@ -18,6 +19,7 @@ import {
   preprocessReportKey,
   rawKeyForImage,
   rawKeyProblem,
+  SERVING_INT8_METRIC,
   trainingHyperparameters,
 } from '../contracts';
 import { detectorImage } from '../lib/training';
@@ -168,7 +170,14 @@ describe('training job contract', () => {
   });
 
   test('Python and JavaScript read the same numbers with each metric regex', () => {
-    const lines = ['epoch=12 train_loss=3.5e-02', 'epoch=12 val_mAP=0.61', 'best_val_mAP=1e-3', 'unrelated'];
+    const lines = [
+      'epoch=12 train_loss=3.5e-02',
+      'epoch=12 val_mAP=0.61',
+      'best_val_mAP=1e-3',
+      'int8_val_mAP=0.6',
+      'serving_int8=1',
+      'unrelated',
+    ];
     const captured = python(
       'import json, re, sys\n' +
         'from logo_detector.paths import training_job_contract\n' +
@@ -184,7 +193,13 @@ describe('training job contract', () => {
       ]),
     );
     expect(captured).toEqual(inJs);
-    expect(inJs).toEqual({ train_loss: ['3.5e-02'], val_mAP: ['0.61'], best_val_mAP: ['1e-3'] });
+    expect(inJs).toEqual({
+      train_loss: ['3.5e-02'],
+      val_mAP: ['0.61'],
+      best_val_mAP: ['1e-3'],
+      int8_val_mAP: ['0.6'],
+      serving_int8: ['1'],
+    });
   });
 });
 
@@ -230,5 +245,25 @@ describe('training image', () => {
     expect(readFileSync(join(outdir, asset, 'contracts', 'training-job.json'), 'utf8')).toBe(
       readFileSync(CONTRACT_FILE, 'utf8'),
     );
+  });
+});
+
+describe('int8 metric definitions', () => {
+  const log =
+    'epoch=2 val_mAP=0.81\nbest_val_mAP=0.81\nserving int8: its mAP 0.8042 is within 0.01 of fp32s 0.8125\n' +
+    'int8_val_mAP=0.8042\nserving_int8=1\n';
+  const last = (regex: string) => [...log.matchAll(new RegExp(regex, 'g'))].map((m) => Number(m[1])).pop();
+
+  test('the int8 mAP and the serving variant match only their own lines', () => {
+    const byName = Object.fromEntries(METRIC_DEFINITIONS.map((d) => [d.Name, last(d.Regex)]));
+    expect(byName).toEqual({
+      train_loss: undefined,
+      val_mAP: 0.81,
+      best_val_mAP: 0.81,
+      int8_val_mAP: 0.8042,
+      serving_int8: 1,
+    });
+    expect(Object.keys(byName)).toContain(SERVING_INT8_METRIC);
+    expect(Object.keys(byName)).toContain(INT8_MAP_METRIC);
   });
 });

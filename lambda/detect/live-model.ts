@@ -7,6 +7,10 @@ export interface ModelInfo {
   readonly version: string;
   /** Validation mAP (VOC07, IoU 0.5) the quality gate measured, 0 to 1. */
   readonly map: number | null;
+  /** Which export serves: `int8` or `fp32`; null when the record does not say (models deployed before int8). */
+  readonly variant: 'int8' | 'fp32' | null;
+  /** Validation mAP of the int8 variant, 0 to 1, or null when none was made or the record does not say. */
+  readonly mapInt8: number | null;
   /** Average precision per class, 0 to 1. */
   readonly apPerClass: Record<string, number>;
   /** ISO-8601 time the model went live, or null if unknown. */
@@ -35,7 +39,14 @@ export async function readLiveModel(client: SSMClient, parameterName: string): P
         )
       : new ApiError(500, 'InternalError', 'Internal error.', {}, error);
   }
-  let record: { version?: unknown; map?: unknown; apPerClass?: unknown; deployedAt?: unknown };
+  let record: {
+    version?: unknown;
+    map?: unknown;
+    variant?: unknown;
+    mapInt8?: unknown;
+    apPerClass?: unknown;
+    deployedAt?: unknown;
+  };
   try {
     record = JSON.parse(value ?? '') as typeof record;
   } catch (error) {
@@ -73,6 +84,8 @@ export async function readLiveModel(client: SSMClient, parameterName: string): P
   return {
     version: record.version,
     map: typeof record.map === 'number' ? record.map : null,
+    variant: record.variant === 'int8' || record.variant === 'fp32' ? record.variant : null,
+    mapInt8: typeof record.mapInt8 === 'number' ? record.mapInt8 : null,
     apPerClass,
     deployedAt: typeof record.deployedAt === 'string' ? record.deployedAt : null,
   };

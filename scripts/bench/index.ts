@@ -80,9 +80,7 @@ async function main(): Promise<void> {
     ...(await section('preprocess', only, 'Preprocess throughput', '', () => benchPreprocess(work, runs))),
   );
   sections.push(
-    ...(await section('serving', only, 'Serving latency', '', () =>
-      benchServing(work, Math.max(20, runs * 6)),
-    )),
+    ...(await section('serving', only, 'Serving', '', () => benchServing(work, Math.max(20, runs * 6)))),
   );
 
   sections.push(...(await section('load', only, 'API under load', '', () => benchLoad(work))));

@@ -43,6 +43,7 @@ def test_defaults_apply_to_everything_but_classes():
     assert (params.momentum, params.wd, params.lr_decay_epochs, params.lr_decay) == (0.9, 0.0005, (30, 35), 0.1)
     assert (params.pretrained, params.val_interval, params.max_iterations_per_epoch) == ("voc", 1, 0)
     assert params.label_attribute is None and params.images_s3_prefix is None
+    assert params.int8_tolerance == 0.01
 
 
 def test_strings_are_typed():
@@ -67,6 +68,7 @@ def test_strings_are_typed():
     ({"classes": '["a"]', "lr_decay_epochs": "30;35"}, "lr_decay_epochs='30;35' must be comma-separated"),
     ({"classes": '["a"]', "pretrained": "imagenet"}, "pretrained='imagenet' must be one of: voc, none"),
     ({"classes": '["a"]', "epoch": "5"}, "Unknown hyperparameter(s): epoch"),
+    ({"classes": '["a"]', "int8_tolerance": "-0.01"}, "int8_tolerance='-0.01' must be between 0.0 and 1.0"),
 ])
 def test_invalid_values_are_errors_naming_the_key(raw, message):
     with pytest.raises(HyperparameterError) as error:

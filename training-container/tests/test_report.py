@@ -133,3 +133,18 @@ def test_the_headline_log_line_is_not_mistaken_for_a_training_metric(written):
     assert f"VOC07 mAP {result.voc07_map:.4f}" in line and f"{result.threshold.threshold:.4f}" in line
     for name, regex in metric_regexes().items():
         assert not re.search(regex, line), f"{name}'s metric definition would parse the report's log line"
+
+
+def test_the_summary_puts_int8s_map_beside_fp32s_and_names_the_variant_that_serves(tmp_path):
+    result, images = make_split(tmp_path)
+    variants = report.Variants("int8", 0.8125, 0.8042, "its mAP 0.8042 is within 0.01 of fp32's 0.8125")
+    write_report(tmp_path / "model", result, images, "v8", {}, variants)
+    page = (tmp_path / "model" / "report.html").read_text()
+    assert "mAP at IoU 0.5, fp32 / int8" in page and "0.8125 / 0.8042" in page
+    assert "serving int8, the figures on this page: its mAP 0.8042 is within 0.01 of fp32&#x27;s 0.8125" in page
+    document = json.loads((tmp_path / "model" / "evaluation.json").read_text())
+    assert document["variants"] == {"serving": "int8", "fp32_map": 0.8125, "int8_map": 0.8042,
+                                    "reason": "its mAP 0.8042 is within 0.01 of fp32's 0.8125"}
+    without = report.render(result, images, "v8", {}, report.Variants("fp32", 0.8, None, "no int8 model was made"))
+    assert "0.8000 / not made" in without
+    assert "fp32 / int8" not in report.render(result, images, "v8", {})

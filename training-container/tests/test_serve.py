@@ -5,13 +5,16 @@ import importlib.util
 import io
 import itertools
 import json
+import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -19,6 +22,8 @@ import pytest
 from PIL import Image
 
 from conftest import CONTAINER
+from logo_detector.backends import UnknownVariantError
+from logo_detector.hardware import describe_cpu, read_cpuinfo
 from logo_detector.serving import create_app, parse_custom_attributes, RequestError
 
 ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -149,6 +154,44 @@ def test_model_version_comes_from_the_environment_else_metrics(trained, monkeypa
     assert unversioned.get("/ping").get_json()["model"]["version"] == "unknown"
 
 
+def model_copy(trained, folder, variant, without):
+    """The session's model in ``folder`` with model.json naming ``variant`` and the file ``without`` removed."""
+    shutil.copytree(trained.model_dir, folder)
+    spec = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**spec, "variant": variant}))
+    (folder / without).unlink()
+    return folder
+
+
+@pytest.mark.parametrize("variant, other_graph", [("int8", "model-symbol.json"), ("fp32", "model-int8-symbol.json")])
+def test_serving_loads_the_variant_model_json_names_and_logs_it(trained, tmp_path, caplog, variant, other_graph):
+    model_dir = model_copy(trained, tmp_path / "model", variant, without=other_graph)
+    with caplog.at_level(logging.INFO, logger="logo_detector.serving"):
+        client = create_app(model_dir).test_client()
+    assert f"(gluoncv-ssd, {variant} variant) loaded from {model_dir}" in caplog.text
+    response = client.post("/invocations", data=jpeg_bytes(), content_type="image/jpeg",
+                           headers={ATTRIBUTES: "minScore=0;maxResults=5"})
+    assert response.status_code == 200
+    assert_well_formed(response.get_json(), 320, 240, 0.0, 5)
+
+
+def test_a_model_json_without_a_variant_serves_fp32(trained, tmp_path, caplog):
+    model_dir = model_copy(trained, tmp_path / "model", "fp32", without="model-int8-symbol.json")
+    spec = json.loads((model_dir / "model.json").read_text())
+    del spec["variant"]
+    (model_dir / "model.json").write_text(json.dumps(spec))
+    with caplog.at_level(logging.INFO, logger="logo_detector.serving"):
+        create_app(model_dir)
+    assert "(gluoncv-ssd, fp32 variant)" in caplog.text
+
+
+def test_an_unknown_variant_fails_naming_the_known_ones(trained, tmp_path):
+    model_dir = model_copy(trained, tmp_path / "model", "int4", without="model-int8-symbol.json")
+    with pytest.raises(UnknownVariantError) as error:
+        create_app(model_dir)
+    assert "Unknown model variant 'int4'" in str(error.value) and "fp32 or int8" in str(error.value)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -165,15 +208,21 @@ def request(port: int, path: str, data: Optional[bytes] = None, content_type: Op
         return err.code, json.loads(err.read())
 
 
-def gunicorn_bind(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> str:
-    """The address ``bin/serve`` hands gunicorn's ``--bind`` in `environment` (the exec is intercepted)."""
+def gunicorn_bind(monkeypatch: pytest.MonkeyPatch, ml_root: Path, environment: dict[str, str]) -> str:
+    """The address ``bin/serve`` hands gunicorn's ``--bind`` in `environment` (the exec is intercepted), serving a
+    model folder under `ml_root` whose model.json names the fp32 variant (serve sizes gunicorn from it)."""
+    (ml_root / "model").mkdir(parents=True, exist_ok=True)
+    (ml_root / "model" / "model.json").write_text(json.dumps({"variant": "fp32"}))
+    monkeypatch.setenv("ML_ROOT", str(ml_root))
     loader = importlib.machinery.SourceFileLoader("serve_entry", str(CONTAINER / "bin" / "serve"))
     spec = importlib.util.spec_from_loader("serve_entry", loader)
     assert spec is not None
     serve = importlib.util.module_from_spec(spec)
     loader.exec_module(serve)
-    for name in ("MODEL_SERVER_HOST", "SAGEMAKER_BIND_TO_PORT"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("MODEL_SERVER_HOST", "SAGEMAKER_BIND_TO_PORT", "MODEL_SERVER_WORKERS", "OMP_NUM_THREADS",
+                 "MXNET_CPU_WORKER_NTHREADS"):
+        monkeypatch.setenv(name, "")  # so that teardown restores what serve sets in this process
+        monkeypatch.delenv(name)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     executed: list[list[str]] = []
@@ -184,10 +233,11 @@ def gunicorn_bind(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) 
 
 
 def test_serve_binds_all_interfaces_in_the_container_and_the_host_it_is_given_elsewhere(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # SageMaker hosting reaches the container from outside it; local mode and the tests must not be reachable.
-    assert gunicorn_bind(monkeypatch, {}) == "0.0.0.0:8080"
-    assert gunicorn_bind(monkeypatch, {"MODEL_SERVER_HOST": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": "9001"}) == (
+    assert gunicorn_bind(monkeypatch, tmp_path, {}) == "0.0.0.0:8080"
+    assert gunicorn_bind(monkeypatch, tmp_path, {"MODEL_SERVER_HOST": "127.0.0.1",
+                                                 "SAGEMAKER_BIND_TO_PORT": "9001"}) == (
         "127.0.0.1:9001"
     )
 
@@ -226,6 +276,11 @@ def test_serve_runs_gunicorn_on_the_sagemaker_port(trained):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    log = server.stdout.read().decode() if server.stdout else ""
+    variant = json.loads((trained.model_dir / "model.json").read_text())["variant"]
+    assert f"serve: {describe_cpu(read_cpuinfo())}" in log, "serve logs the CPU and the flags that decide int8 speed"
+    assert "serve: 1 workers x " in log and "MODEL_SERVER_WORKERS=1" in log
+    assert f"(gluoncv-ssd, {variant} variant) loaded from" in log
 
 
 def truncated_png() -> bytes:

@@ -44,7 +44,7 @@ def test_metrics_json_records_the_best_epoch_and_dataset_counts(trained):
 
 def test_log_lines_match_the_pipelines_metric_definitions(trained):
     regexes = metric_regexes()
-    assert set(regexes) == {"train_loss", "val_mAP", "best_val_mAP"}
+    assert set(regexes) == {"train_loss", "val_mAP", "best_val_mAP", "int8_val_mAP", "serving_int8"}
     log = trained.first.stdout + trained.resumed.stdout
     losses = re.findall(regexes["train_loss"], log)
     maps = re.findall(regexes["val_mAP"], log)

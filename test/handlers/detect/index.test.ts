@@ -362,9 +362,36 @@ describe('GET /model', () => {
     expect(body.model).toEqual({
       version: 'train-2026-11-20-abc',
       map: 0.81,
+      variant: null,
+      mapInt8: null,
       apPerClass: { logo: 0.81 },
       deployedAt: '2026-11-20T10:00:00.000Z',
     });
+  });
+
+  test('answers which variant serves and the int8 mAP when the record has them', async () => {
+    ssm.on(GetParameterCommand, { Name: '/test/live-model' }).resolves({
+      Parameter: {
+        Value: JSON.stringify({
+          version: 'train-2026-12-01-int8',
+          map: 0.81,
+          variant: 'int8',
+          mapInt8: 0.805,
+          deployedAt: '2026-12-01T10:00:00.000Z',
+        }),
+      },
+    });
+    const { response, body } = await call(getModel());
+    expect(response.statusCode).toBe(200);
+    expect(body.model).toMatchObject({ version: 'train-2026-12-01-int8', variant: 'int8', mapInt8: 0.805 });
+  });
+
+  test('answers null for a variant it does not know rather than passing it on', async () => {
+    ssm.on(GetParameterCommand).resolves({
+      Parameter: { Value: '{"version":"v2","variant":"int4","mapInt8":"0.8"}' },
+    });
+    const { body } = await call(getModel());
+    expect(body.model).toMatchObject({ version: 'v2', variant: null, mapInt8: null });
   });
 
   test('answers 404 NoModelDeployed before the first deployment', async () => {

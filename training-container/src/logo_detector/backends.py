@@ -1,14 +1,15 @@
 """What a model backend is, and the registry that finds one by the name ``model.json`` records.
 
-A backend trains a detector from manifest samples, exports it into the model folder, and loads that export again
-to serve it. Everything around it (hyperparameters, manifests, preprocessing, the train command, the HTTP app) is
-backend-free. Adding a backend: write one module with an object that satisfies ``Backend``, and add one line to
-``BACKENDS``. Backend modules are imported only when their name is asked for, so nothing here imports MXNet.
+A backend trains a detector from manifest samples, exports it into the model folder (fp32, and an int8 variant
+beside it when it can quantize), and loads either export again to serve it. Everything around it (hyperparameters,
+manifests, preprocessing, the train command, the HTTP app) is backend-free. Adding a backend: write one module with
+an object that satisfies ``Backend``, and add one line to ``BACKENDS``. Backend modules are imported only when their
+name is asked for, so nothing here imports MXNet.
 """
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, cast, runtime_checkable
+from typing import Callable, Dict, List, Literal, Mapping, Optional, Protocol, Sequence, Tuple, cast, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,10 @@ Validation = Tuple[float, Dict[str, Optional[float]]]
 # Called after each epoch with (epoch, mean training loss, the validation when the epoch was validated).
 EpochCallback = Callable[[int, float, Optional[Validation]], None]
 
+# Which export of a model serves: the float32 network, or its post-training int8 quantization. model.json records it.
+Variant = Literal["fp32", "int8"]
+VARIANTS: Tuple[Variant, ...] = ("fp32", "int8")
+
 # Name -> "module:attribute" of the backend object. The name is what training writes to model.json.
 BACKENDS: Mapping[str, str] = {
     "gluoncv-ssd": "logo_detector.backend_gluoncv:BACKEND",
@@ -34,6 +39,14 @@ TRAINING_BACKEND = "gluoncv-ssd"
 
 class UnknownBackendError(OperatorFixableError, ValueError):
     """A backend name that is not in ``BACKENDS``; the message lists the known ones."""
+
+
+class UnknownVariantError(OperatorFixableError, ValueError):
+    """model.json names a variant that is not in ``VARIANTS``."""
+
+
+class QuantizationUnavailableError(Exception):
+    """This build of the backend cannot make the int8 variant; the message says why. Training then serves fp32."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +100,18 @@ class Backend(Protocol):
     def export(self, weights: Path, params: Hyperparameters, model_dir: Path) -> None:
         """Writes ``weights`` (a ``TrainingResult.best_weights``) to ``model_dir`` as ``load_detector`` reads it."""
 
-    def load_detector(self, model_dir: Path) -> Detector:
-        """The model ``export`` wrote to ``model_dir``, loaded for inference on the CPU."""
+    @property
+    def int8_recipes(self) -> Sequence[str]:
+        """The ways ``quantize`` can make the int8 variant, fastest first (training tries them in this order)."""
+
+    def quantize(self, model_dir: Path, calibration: Sequence[Sample], params: Hyperparameters,
+                 log: Callable[[str], None], recipe: str) -> None:
+        """Writes the int8 variant of the fp32 model in ``model_dir`` beside it (replacing one already there) by
+        ``recipe``, calibrated on ``calibration`` with ``params.seed``. Raises ``QuantizationUnavailableError`` when
+        this build cannot quantize."""
+
+    def load_detector(self, model_dir: Path, variant: Variant = "fp32") -> Detector:
+        """The ``variant`` of the model in ``model_dir``, loaded for inference on the CPU."""
 
 
 def get_backend(name: object) -> Backend:
@@ -101,3 +124,17 @@ def get_backend(name: object) -> Backend:
         )
     module, _, attribute = BACKENDS[name].partition(":")
     return cast(Backend, getattr(importlib.import_module(module), attribute))
+
+
+def parse_variant(value: object) -> Variant:
+    """model.json's ``variant``: ``fp32`` when absent (models trained before int8 existed), else one of ``VARIANTS``;
+    raises ``UnknownVariantError`` otherwise."""
+    if value is None:
+        return "fp32"
+    for variant in VARIANTS:
+        if value == variant:
+            return variant
+    raise UnknownVariantError(
+        f"Unknown model variant {value!r} in model.json: this image serves {' or '.join(VARIANTS)}. Train the model "
+        "again with this image, or set model.json's variant to one of them."
+    )

@@ -36,6 +36,7 @@ class Hyperparameters:
     max_iterations_per_epoch: int
     label_attribute: Optional[str]
     images_s3_prefix: Optional[str]
+    int8_tolerance: float
 
 
 Parser = Callable[[str, str], Any]

@@ -14,7 +14,7 @@ import base64
 import html
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
@@ -46,6 +46,17 @@ Detect = Callable[[Array], Sequence[Detection]]
 
 
 @dataclass(frozen=True)
+class Variants:
+    """The exported variants side by side: VOC07 mAP at IoU 0.5 of each on the same split (``int8_map`` None when no
+    int8 model was made), which one serves, and why."""
+
+    serving: str
+    fp32_map: Optional[float]
+    int8_map: Optional[float]
+    reason: str
+
+
+@dataclass(frozen=True)
 class ReportImage:
     """A validation image as the report names and shows it; boxes are in ``width`` x ``height`` pixels."""
 
@@ -55,10 +66,10 @@ class ReportImage:
     height: int
 
 
-def evaluate_split(model_dir: Path, samples: Sequence[Sample], classes: Sequence[str], data_shape: int,
-                   detect: Detect, version: Optional[str], facts: Optional[Mapping[str, str]] = None) -> Evaluation:
-    """Detects on every sample as serving does, evaluates, and writes evaluation.json and report.html to
-    ``model_dir``; returns the evaluation (``evaluation.summary`` of it is what metrics.json adds)."""
+def detect_split(samples: Sequence[Sample], classes: Sequence[str], data_shape: int,
+                 detect: Detect) -> Tuple[Evaluation, List[ReportImage]]:
+    """Detects on every sample as serving does and evaluates; returns the evaluation and the images in its order, for
+    ``write_report``. Writes nothing."""
     truth, found, images = [], [], []
     for sample in samples:
         luma = load_luma(sample.image_path.read_bytes())
@@ -67,7 +78,14 @@ def evaluate_split(model_dir: Path, samples: Sequence[Sample], classes: Sequence
                                       sample.height / data_shape, sample.width, sample.height))
         truth.append([(b.class_id, b.xmin, b.ymin, b.xmax, b.ymax) for b in sample.boxes])
         images.append(ReportImage(_display_name(sample.image_path), sample.image_path, sample.width, sample.height))
-    result = evaluate(truth, found, classes)
+    return evaluate(truth, found, classes), images
+
+
+def evaluate_split(model_dir: Path, samples: Sequence[Sample], classes: Sequence[str], data_shape: int,
+                   detect: Detect, version: Optional[str], facts: Optional[Mapping[str, str]] = None) -> Evaluation:
+    """Detects on every sample as serving does, evaluates, and writes evaluation.json and report.html to
+    ``model_dir``; returns the evaluation (``evaluation.summary`` of it is what metrics.json adds)."""
+    result, images = detect_split(samples, classes, data_shape, detect)
     write_report(model_dir, result, images, version, facts or {})
     return result
 
@@ -83,21 +101,24 @@ def headline(result: Evaluation) -> str:
 
 
 def write_report(folder: Path, result: Evaluation, images: Sequence[ReportImage], version: Optional[str],
-                 facts: Mapping[str, str]) -> None:
+                 facts: Mapping[str, str], variants: Optional[Variants] = None) -> None:
     """Writes ``evaluation.json`` and ``report.html`` to ``folder``; ``images`` are in the evaluation's order and
-    ``facts`` are shown in the page's header (for example the best epoch)."""
+    ``facts`` are shown in the page's header (for example the best epoch). ``variants``, when given, puts both
+    variants' mAP beside the figures of ``result``, which should be the serving variant's."""
     if len(images) != len(result.images):
         raise ValueError(f"{len(images)} images for an evaluation of {len(result.images)}; pass one per image.")
     folder.mkdir(parents=True, exist_ok=True)
     document = {"version": version, "class_names": [c.name for c in result.classes], **result.to_dict()}
+    if variants is not None:
+        document["variants"] = asdict(variants)
     for entry, image in zip(document["images"], images, strict=True):
         entry.update(name=image.name, width=image.width, height=image.height)
     (folder / EVALUATION_FILE).write_text(json.dumps(document, indent=1))
-    (folder / REPORT_FILE).write_text(render(result, images, version, facts), encoding="utf-8")
+    (folder / REPORT_FILE).write_text(render(result, images, version, facts, variants), encoding="utf-8")
 
 
 def render(result: Evaluation, images: Sequence[ReportImage], version: Optional[str],
-           facts: Mapping[str, str]) -> str:
+           facts: Mapping[str, str], variants: Optional[Variants] = None) -> str:
     """The report page as one HTML string."""
     names = [c.name for c in result.classes]
     shown = result.worst_first()[:GALLERY_LIMIT]
@@ -105,7 +126,7 @@ def render(result: Evaluation, images: Sequence[ReportImage], version: Optional[
     return _PAGE.format(
         title=_text(title),
         style=_STYLE,
-        header=_header(result, images, version, facts),
+        header=_header(result, images, version, facts, variants),
         table=_class_table(result.classes),
         curves="".join(_curve_figure(c) for c in result.classes),
         legend=_legend(),
@@ -144,7 +165,7 @@ def _text(value: object) -> str:
 
 
 def _header(result: Evaluation, images: Sequence[ReportImage], version: Optional[str],
-            facts: Mapping[str, str]) -> str:
+            facts: Mapping[str, str], variants: Optional[Variants]) -> str:
     boxes = sum(c.true_boxes for c in result.classes)
     found = [sum(len(getattr(i, kind)) for i in result.images)
              for kind in ("true_positives", "false_positives", "missed")]
@@ -159,6 +180,10 @@ def _header(result: Evaluation, images: Sequence[ReportImage], version: Optional
         ("At that threshold", f"{found[0]} / {found[1]} / {found[2]}",
          "true positives / false positives / missed boxes"),
     ]
+    if variants is not None:
+        int8 = "not made" if variants.int8_map is None else _number(variants.int8_map)
+        tiles.append(("mAP at IoU 0.5, fp32 / int8", f"{_number(variants.fp32_map)} / {int8}",
+                      f"serving {variants.serving}, the figures on this page: {variants.reason}"))
     facts_html = "".join(f"<dt>{_text(k)}</dt><dd>{_text(v)}</dd>" for k, v in {
         "Model version": version or "local run (no training job name)",
         "Validation split": f"{len(images)} images, {boxes} true boxes",

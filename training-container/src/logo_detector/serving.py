@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from .backends import Detection, Detector, get_backend
+from .backends import Detection, Detector, get_backend, parse_variant
 from .paths import ml_paths
 from .preprocessing import ACCEPTED_FORMATS_TEXT, ImageError, preprocess
 
@@ -153,15 +153,17 @@ def _error(status: int, code: str, message: str) -> Response:
 def create_app(model_dir: Optional[Path] = None, detector: Optional[Detector] = None) -> Flask:
     """The Flask app with the model at ``model_dir`` (default ``<ML_ROOT>/model``) loaded.
 
-    The detector comes from the backend model.json names (``backends.BACKENDS``) unless one is given; an unknown
-    backend raises ``backends.UnknownBackendError`` listing the known ones.
+    The detector comes from the backend model.json names (``backends.BACKENDS``), in the variant it names (fp32 when
+    it names none), unless one is given; an unknown backend raises ``backends.UnknownBackendError`` listing the known
+    ones, an unknown variant ``backends.UnknownVariantError``.
     """
     model_dir = Path(model_dir or ml_paths().model)
     classes = json.loads((model_dir / "classes.json").read_text())
     model = json.loads((model_dir / "model.json").read_text())
     data_shape = int(model["data_shape"])
+    variant = parse_variant(model.get("variant"))
     if detector is None:
-        detector = get_backend(model.get("backend")).load_detector(model_dir)
+        detector = get_backend(model.get("backend")).load_detector(model_dir, variant)
     version = model_version(model_dir)
     gunicorn_logger = logging.getLogger("gunicorn.error")
     if gunicorn_logger.handlers:
@@ -169,8 +171,8 @@ def create_app(model_dir: Optional[Path] = None, detector: Optional[Detector] = 
         logger.setLevel(gunicorn_logger.level)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    logger.info("model %s (%s) loaded from %s: classes %s, data_shape %d", version, model.get("backend"), model_dir,
-                classes, data_shape)
+    logger.info("model %s (%s, %s variant) loaded from %s: classes %s, data_shape %d", version, model.get("backend"),
+                variant, model_dir, classes, data_shape)
 
     @app.get("/ping")
     def ping() -> Response:

@@ -2,20 +2,22 @@
 
 Reads hyperparameters and the train/validation/images channels under ``ML_ROOT``; writes the model, classes and
 metrics to ``<ML_ROOT>/model``; checkpoints every epoch; on failure writes the reason to ``<ML_ROOT>/output/failure``
-and exits non-zero. Log lines ``epoch=<n> train_loss=<x>``, ``epoch=<n> val_mAP=<x>`` and ``best_val_mAP=<x>``
-are the training job's metric definitions.
+and exits non-zero. Log lines ``epoch=<n> train_loss=<x>``, ``epoch=<n> val_mAP=<x>``, ``best_val_mAP=<x>``,
+``int8_val_mAP=<x>`` and ``serving_int8=<0|1>`` are the training job's metric definitions.
 """
 import argparse
 import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .backends import TRAINING_BACKEND, Backend, TrainingResult, TrainingRun, Validation, get_backend
+from .backends import (TRAINING_BACKEND, Backend, QuantizationUnavailableError, TrainingResult, TrainingRun,
+                       Validation, Variant, get_backend)
 from . import report
 from .errors import OperatorFixableError
-from .evaluation import summary
+from .evaluation import Evaluation, summary
 from .hyperparameters import SPEC, Hyperparameters, HyperparameterError, parse_hyperparameters
 from .manifest import ManifestCounts, Sample, read_manifest
 from .paths import MLPaths, ml_paths
@@ -23,6 +25,8 @@ from .pretrained import find_voc_weights
 
 # SageMaker shows at most 1024 characters of the failure reason.
 FAILURE_LIMIT = 1000
+# Two mAPs this close count as equal when judging int8 against fp32's mAP minus the tolerance (float subtraction).
+MAP_EPSILON = 1e-9
 
 
 class DatasetError(OperatorFixableError):
@@ -87,22 +91,84 @@ def report_epoch(epoch: int, train_loss: float, validation: Optional[Validation]
                                                          for k, v in per_class.items()))
 
 
+def choose_variant(fp32_map: Optional[float], int8_map: Optional[float], tolerance: float) -> Tuple[Variant, str]:
+    """The variant to serve, and why: int8 when its mAP is at most ``tolerance`` below fp32's (both VOC07 at IoU 0.5
+    on the same split through the serving path), else fp32; fp32 when there is no int8 mAP."""
+    if int8_map is None:
+        return "fp32", "there is no int8 mAP to compare"
+    fp32 = fp32_map or 0.0
+    if fp32 - int8_map <= tolerance + MAP_EPSILON:
+        return "int8", f"its mAP {int8_map:.4f} is within {tolerance:g} of fp32's {fp32:.4f}"
+    return "fp32", f"int8's mAP {int8_map:.4f} is more than {tolerance:g} below fp32's {fp32:.4f}"
+
+
+@dataclass(frozen=True)
+class Int8Outcome:
+    """What quantizing found: the evaluation of the int8 graph left in the model folder (None when none was made),
+    the recipe that made it, each tried recipe's mAP, and why there is none when the backend cannot quantize."""
+
+    evaluation: Optional[Evaluation]
+    recipe: Optional[str]
+    tried: Dict[str, Optional[float]]
+    unavailable: Optional[str]
+
+
+def evaluate_int8(paths: MLPaths, params: Hyperparameters, backend: Backend, validation: Sequence[Sample],
+                  fp32_map: Optional[float]) -> Int8Outcome:
+    """Quantizes the exported model with each of the backend's recipes, fastest first, calibrated on
+    ``validation``, and evaluates each on it until one is within ``int8_tolerance`` of ``fp32_map``; the last one
+    tried stays in the model folder."""
+    evaluation, tried = None, {}
+    for recipe in backend.int8_recipes:
+        try:
+            backend.quantize(paths.model, validation, params, log, recipe)
+        except QuantizationUnavailableError as err:
+            log(f"no int8 variant: {err}")
+            return Int8Outcome(None, None, {}, f"no int8 model was made: {err}")
+        evaluation, _ = report.detect_split(validation, params.classes, params.data_shape,
+                                            backend.load_detector(paths.model, "int8").detect)
+        tried[recipe] = evaluation.voc07_map
+        log(f"int8 recipe {recipe}: validation mAP {_number(evaluation.voc07_map)} against fp32's "
+            f"{_number(fp32_map)}")
+        if choose_variant(fp32_map, evaluation.voc07_map, params.int8_tolerance)[0] == "int8":
+            break
+    return Int8Outcome(evaluation, recipe if tried else None, tried, None)
+
+
+def _number(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: TrainingResult,
          counts: Dict[str, ManifestCounts], validation: Sequence[Sample]) -> Dict[str, Any]:
-    """Writes the exported model, classes.json, model.json (naming the backend), the evaluation report and
-    metrics.json to the model folder; the report evaluates the exported model on ``validation`` as the endpoint
-    will run it."""
+    """Writes the exported model and its int8 variant, classes.json, model.json (naming the backend and the variant
+    that serves), the evaluation report and metrics.json to the model folder. Both variants are evaluated on
+    ``validation`` as the endpoint will run them; the report shows the one that serves, with both mAPs."""
     if result.best_weights is None:
         raise DatasetError("No epoch was validated, so there is no best model; set val_interval <= epochs.")
     backend.export(result.best_weights, params, paths.model)
     (paths.model / "classes.json").write_text(json.dumps(list(params.classes)))
-    (paths.model / "model.json").write_text(json.dumps({"backend": backend.name, "data_shape": params.data_shape}))
     version = os.environ.get("TRAINING_JOB_NAME") or None
-    evaluation = report.evaluate_split(paths.model, validation, params.classes, params.data_shape,
-                                       backend.load_detector(paths.model).detect, version,
-                                       {"Best epoch": f"{result.best_epoch} of {result.epochs_run}",
-                                        "Training's val_mAP there": f"{result.best_map:.4f}"})
-    log(report.headline(evaluation))
+    fp32, images = report.detect_split(validation, params.classes, params.data_shape,
+                                       backend.load_detector(paths.model, "fp32").detect)
+    int8 = evaluate_int8(paths, params, backend, validation, fp32.voc07_map)
+    int8_map = None if int8.evaluation is None else int8.evaluation.voc07_map
+    variant, reason = choose_variant(fp32.voc07_map, int8_map, params.int8_tolerance)
+    if variant == "int8":
+        reason = f"{reason} (recipe {int8.recipe})"
+    served = int8.evaluation if variant == "int8" and int8.evaluation is not None else fp32
+    (paths.model / "model.json").write_text(json.dumps({"backend": backend.name, "data_shape": params.data_shape,
+                                                        "variant": variant}))
+    reason = int8.unavailable or reason
+    report.write_report(paths.model, served, images, version,
+                        {"Best epoch": f"{result.best_epoch} of {result.epochs_run}",
+                         "Training's val_mAP there": f"{result.best_map:.4f}"},
+                        report.Variants(variant, fp32.voc07_map, int8_map, reason))
+    log(report.headline(served))
+    log(f"serving {variant}: {reason}")
+    if int8_map is not None:
+        log(f"int8_val_mAP={int8_map!r}")
+    log(f"serving_int8={int(variant == 'int8')}")
     metrics = {
         "version": version,
         "map": result.best_map,
@@ -110,7 +176,14 @@ def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: Trai
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         "counts": {name: c.to_dict() for name, c in counts.items()},
-        **summary(evaluation),
+        "serving": variant,
+        "serving_reason": reason,
+        "map_fp32": fp32.voc07_map,
+        "map_int8": int8_map,
+        "int8_recipe": int8.recipe,
+        "int8_recipes_tried": int8.tried,
+        "int8_tolerance": params.int8_tolerance,
+        **summary(served),
     }
     (paths.model / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
