@@ -11,6 +11,7 @@
  * training checks) under `pretrained/`. With `--file` it checks and uploads a local `.params` file or archive instead.
  */
 import './node-version';
+import { exitWith } from './cli';
 import { PREFIXES } from '../contracts';
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
@@ -432,24 +433,19 @@ export async function main(argv: string[], deps: FetchDeps, err: (line: string) 
 }
 
 if (require.main === module) {
-  main(
-    process.argv.slice(2),
-    {
-      s3: new S3Client(s3ClientOptions()),
-      jumpstartClient: (region, signed) => (signed ? new S3Client({ region }) : anonymousS3Client(region)),
-      cloudFormation: new CloudFormationClient({}),
-      python: PROJECT_PYTHON,
-      out: (line) => console.log(line),
-    },
-    (line) => console.error(line),
-  ).then(
-    (code) => (process.exitCode = code),
-    (error: Error) => {
-      console.error(
-        `fetch-pretrained failed: ${error.name}: ${error.message}\n` +
-          'Check your AWS credentials and region (AWS_PROFILE, AWS_REGION) and that the stacks are deployed.',
-      );
-      process.exitCode = 1;
-    },
+  exitWith(
+    'fetch-pretrained',
+    main(
+      process.argv.slice(2),
+      {
+        s3: new S3Client(s3ClientOptions()),
+        jumpstartClient: (region, signed) => (signed ? new S3Client({ region }) : anonymousS3Client(region)),
+        cloudFormation: new CloudFormationClient({}),
+        python: PROJECT_PYTHON,
+        out: (line) => console.log(line),
+      },
+      (line) => console.error(line),
+    ),
+    'Check your AWS credentials and region (AWS_PROFILE, AWS_REGION) and that the stacks are deployed.',
   );
 }

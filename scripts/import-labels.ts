@@ -8,6 +8,7 @@
  * --execution says which one to answer.
  */
 import './node-version';
+import { exitWith } from './cli';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -355,20 +356,15 @@ async function readLabelKeys(s3: S3Client, bucket: string): Promise<string[]> {
 
 if (require.main === module) {
   const options = s3ClientOptions();
-  main(process.argv.slice(2), {
-    s3: new S3Client(options),
-    sfn: new SFNClient({}),
-    cloudFormation: new CloudFormationClient({}),
-    out: (line) => console.log(line),
-    err: (line) => console.error(line),
-  }).then(
-    (code) => (process.exitCode = code),
-    (error: Error) => {
-      console.error(
-        `import-labels failed: ${error.name}: ${error.message}\n` +
-          'Check your AWS credentials and region (AWS_PROFILE, AWS_REGION) and that the stacks are deployed.',
-      );
-      process.exitCode = 1;
-    },
+  exitWith(
+    'import-labels',
+    main(process.argv.slice(2), {
+      s3: new S3Client(options),
+      sfn: new SFNClient({}),
+      cloudFormation: new CloudFormationClient({}),
+      out: (line) => console.log(line),
+      err: (line) => console.error(line),
+    }),
+    'Check your AWS credentials and region (AWS_PROFILE, AWS_REGION) and that the stacks are deployed.',
   );
 }

@@ -8,6 +8,8 @@
  * or on an earlier version) is dropped: the next run asks for that image to be labeled. Without `--apply` it only
  * prints what it would do. Run it once after upgrading, before the next pipeline run; running it again is harmless.
  */
+import './node-version';
+import { exitWith } from './cli';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
@@ -296,19 +298,14 @@ export async function main(argv: string[], deps: MigrateDeps): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2), {
-    s3: new S3Client(s3ClientOptions()),
-    cloudFormation: new CloudFormationClient({}),
-    out: (line) => console.log(line),
-    err: (line) => console.error(line),
-  }).then(
-    (code) => (process.exitCode = code),
-    (error: Error) => {
-      console.error(
-        `migrate-keys failed: ${error.name}: ${error.message}\n` +
-          'Check your AWS credentials and region (AWS_PROFILE, AWS_REGION); running it again is harmless.',
-      );
-      process.exitCode = 1;
-    },
+  exitWith(
+    'migrate-keys',
+    main(process.argv.slice(2), {
+      s3: new S3Client(s3ClientOptions()),
+      cloudFormation: new CloudFormationClient({}),
+      out: (line) => console.log(line),
+      err: (line) => console.error(line),
+    }),
+    'Check your AWS credentials and region (AWS_PROFILE, AWS_REGION); running it again is harmless.',
   );
 }

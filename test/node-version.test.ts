@@ -48,6 +48,17 @@ describe('the supported Node.js version', () => {
     expect(firstImport('scripts/start-run.ts')).toBe('./node-version');
     expect(firstImport('scripts/import-labels.ts')).toBe('./node-version');
     expect(firstImport('scripts/fetch-pretrained.ts')).toBe('./node-version');
+    expect(firstImport('scripts/migrate-keys.ts')).toBe('./node-version');
+    // Every npm script that runs a TypeScript file runs one of the files above.
+    const entries = Object.values(scripts).flatMap(
+      (command) => /\btsx (\S+\.ts)/.exec(command)?.slice(1) ?? [],
+    );
+    for (const entry of entries.filter((e) => e !== 'scripts/node-version.ts')) {
+      expect({ entry, first: firstImport(entry) }).toEqual({
+        entry,
+        first: expect.stringMatching(/node-version$|emulator\/polyfills$/),
+      });
+    }
     expect(firstImport('scripts/bench/index.ts')).toBe('../node-version');
     expect(firstImport('local/app/start.ts')).toBe('../emulator/polyfills');
     expect(firstImport('local/emulator/polyfills.ts')).toBe('../../scripts/node-version');
