@@ -15,7 +15,6 @@
  * - `index.json`: {@link ParityIndex}.
  */
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
@@ -31,6 +30,7 @@ import {
 import { preprocessItem } from '../../lambda/preprocess';
 import { canonicalImage } from '../../lambda/preprocess/image';
 import { readImageHeader } from '../../lambda/shared/image-header';
+import { imageEvent } from '../handlers/detect/test-helpers';
 import { FakeS3 } from '../handlers/fake-s3';
 import { parityCorpus, parityRefusals } from './corpus';
 
@@ -81,23 +81,6 @@ export interface ParityIndex {
 const RAW = 'raw';
 const DATASET = 'dataset';
 
-function apiEvent(contentType: string, body: Buffer): APIGatewayProxyEvent {
-  return {
-    httpMethod: 'POST',
-    resource: '/detections',
-    path: '/detections',
-    headers: { 'Content-Type': contentType },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    body: body.toString('base64'),
-    isBase64Encoded: true,
-    requestContext: { requestId: 'parity' } as APIGatewayProxyEvent['requestContext'],
-  } as unknown as APIGatewayProxyEvent;
-}
-
 /** Writes the corpus and the TypeScript doors' outputs to `folder`; returns the index it wrote. */
 export async function writeParityCorpus(folder: string): Promise<ParityIndex> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
@@ -123,7 +106,7 @@ export async function writeParityCorpus(folder: string): Promise<ParityIndex> {
   /** Sends one request through the proxy; records the answer and the bytes forwarded. */
   async function throughApi(name: string, contentType: string, body: Buffer): Promise<ApiPassage> {
     sagemaker.resetHistory();
-    const response = await route(apiEvent(contentType, body), settings);
+    const response = await route(imageEvent(body, contentType), settings);
     const calls = sagemaker.commandCalls(InvokeEndpointCommand);
     if (response.statusCode !== 200 || calls.length !== 1) {
       return { sent: contentType, status: response.statusCode, error: JSON.parse(response.body).error };

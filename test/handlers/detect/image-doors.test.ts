@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { tooLargeMessage, unsupportedFormatMessage } from '../../../contracts';
 import type { Settings } from '../../../lambda/detect';
 import { readImageHeader } from '../../../lambda/shared/image-header';
-import { contractViolations } from './test-helpers';
+import { contractViolations, imageEvent } from './test-helpers';
 import { grayPng } from '../../parity/corpus';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -33,23 +33,6 @@ const settings = (): Settings => ({
   defaultMinScore: 0.5,
   corsOrigins: [],
 });
-
-function post(contentType: string, body: Buffer): APIGatewayProxyEvent {
-  return {
-    httpMethod: 'POST',
-    resource: '/detections',
-    path: '/detections',
-    headers: { 'Content-Type': contentType },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    body: body.toString('base64'),
-    isBase64Encoded: true,
-    requestContext: { requestId: 'req-1' } as APIGatewayProxyEvent['requestContext'],
-  } as APIGatewayProxyEvent;
-}
 
 async function call(event: APIGatewayProxyEvent) {
   const response = await route(event, settings);
@@ -78,7 +61,7 @@ describe('POST /detections: formats and limits', () => {
   ] as const)('takes %s and forwards it with the type its bytes say', async (_name, contentType, format) => {
     const bytes = await colour().toFormat(format).toBuffer();
 
-    const { status } = await call(post(contentType, bytes));
+    const { status } = await call(imageEvent(bytes, contentType));
 
     expect(status).toBe(200);
     expect(forwarded()).toEqual([expect.objectContaining({ ContentType: `image/${format}`, Body: bytes })]);
@@ -88,7 +71,7 @@ describe('POST /detections: formats and limits', () => {
     const webp = await colour().webp().toBuffer();
     const json = JSON.stringify({ image: `data:image/webp;base64,${webp.toString('base64')}` });
 
-    const { status } = await call(post('application/json', Buffer.from(json)));
+    const { status } = await call(imageEvent(Buffer.from(json), 'application/json'));
 
     expect(status).toBe(200);
     expect(forwarded()[0]).toMatchObject({ ContentType: 'image/webp', Body: webp });
@@ -104,7 +87,7 @@ describe('POST /detections: formats and limits', () => {
   ])(
     'refuses %s bytes with 415 and the message every door gives, naming the accepted formats',
     async (name, bytes) => {
-      const { status, body } = await call(post('image/jpeg', bytes));
+      const { status, body } = await call(imageEvent(bytes, 'image/jpeg'));
 
       expect(status).toBe(415);
       expect(body.error).toEqual({ code: 'UnsupportedMediaType', message: unsupportedFormatMessage(name) });
@@ -114,7 +97,7 @@ describe('POST /detections: formats and limits', () => {
   );
 
   test('refuses a text/plain body with 415 naming what to send', async () => {
-    const { status, body } = await call(post('text/plain', Buffer.from('hello')));
+    const { status, body } = await call(imageEvent(Buffer.from('hello'), 'text/plain'));
 
     expect(status).toBe(415);
     expect(body.error.message).toMatch(
@@ -130,7 +113,7 @@ describe('POST /detections: formats and limits', () => {
     async (_n, w, h, depth) => {
       const png = grayPng(w, h, depth, () => 0);
 
-      const { status, body } = await call(post('image/png', png));
+      const { status, body } = await call(imageEvent(png, 'image/png'));
 
       expect(status).toBe(413);
       expect(body.error).toEqual({ code: 'ImageTooLarge', message: tooLargeMessage(w, h) });
@@ -140,7 +123,9 @@ describe('POST /detections: formats and limits', () => {
   );
 
   test('answers a header that cannot be read with 400 InvalidImage, never calling the model', async () => {
-    const { status, body } = await call(post('image/png', (await colour().png().toBuffer()).subarray(0, 20)));
+    const { status, body } = await call(
+      imageEvent((await colour().png().toBuffer()).subarray(0, 20), 'image/png'),
+    );
 
     expect(status).toBe(400);
     expect(body.error.code).toBe('InvalidImage');
@@ -157,7 +142,7 @@ describe('POST /detections: formats and limits', () => {
       }),
     );
 
-    const { status, body } = await call(post('image/png', await colour().png().toBuffer()));
+    const { status, body } = await call(imageEvent(await colour().png().toBuffer(), 'image/png'));
 
     expect(status).toBe(413);
     expect(body.error.code).toBe('ImageTooLarge');
@@ -167,7 +152,7 @@ describe('POST /detections: formats and limits', () => {
   test('answers a JSON body nested 100000 deep with 400 InvalidJson', async () => {
     const deep = Buffer.from('['.repeat(100_000) + ']'.repeat(100_000));
 
-    const { status, body } = await call(post('application/json', deep));
+    const { status, body } = await call(imageEvent(deep, 'application/json'));
 
     expect(status).toBe(400);
     expect(body.error.code).toBe('InvalidJson');
