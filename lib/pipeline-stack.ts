@@ -7,6 +7,7 @@ import { RuntimeResourceCleanup } from './cleanup';
 import { AppConfig } from './config';
 import { DataBuckets } from './data';
 import { Deployment } from './deployment';
+import { EvaluationReport } from './evaluation-report';
 import { Labeling } from './labeling';
 import { LiveModelRecord } from './live-model';
 import { acknowledgeIamFindings, FindingReason } from './nag-acknowledgements';
@@ -88,6 +89,11 @@ export class PipelineStack extends Stack {
       image: detectorImage(this, 'TrainingImage', 'gpu'),
       namePrefix,
     });
+    const report = new EvaluationReport(this, 'EvaluationReport', {
+      artifactsBucket: buckets.artifacts,
+      key,
+      namePrefix,
+    });
     const qualityGate = new QualityGate(this, 'QualityGate', {
       config: config.qualityGate,
       liveModel: this.liveModel,
@@ -106,6 +112,7 @@ export class PipelineStack extends Stack {
       label,
       assemble,
       train,
+      report,
       qualityGate,
       deploy,
       notifications,
