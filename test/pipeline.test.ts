@@ -293,6 +293,7 @@ describe('training job', () => {
         batch_size: Number(sent.batch_size),
         learning_rate: Number(sent.learning_rate),
         data_shape: Number(sent.data_shape),
+        int8_tolerance: 0.01,
         images_s3_prefix: expect.stringMatching(/^s3:\/\/.+\/images\/$/),
       });
     }
