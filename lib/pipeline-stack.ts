@@ -168,6 +168,13 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   },
   {
     rule: 'IAM5',
+    finding: /^Resource::.*\/models\/[a-z0-9]+-[0-9a-f]{6}-train-\*\/output\/model\.tar\.gz$/,
+    reason:
+      "The report step reads one object per training job, each job's model.tar.gz; job names end in the run id, " +
+      "known only at run time, so the stack's training-job name prefix is as narrow as IAM can say.",
+  },
+  {
+    rule: 'IAM5',
     finding: /^Action::kms:(GenerateDataKey|ReEncrypt)\*$/,
     reason: "KMS grant action groups on the pipeline's own key only.",
   },
