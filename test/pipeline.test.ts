@@ -399,7 +399,7 @@ describe('state machine', () => {
 
   test('the report is published between training and the quality gate, and merged into the live-model record', () => {
     const states = standard.definition.States;
-    const choice = states['Metrics reported?'] as { Choices: { Next: string }[] };
+    const choice = states['Metrics reported?'] as unknown as { Choices: { Next: string }[] };
     expect(choice.Choices.map((c) => c.Next)).toEqual(['Publish evaluation report']);
     const publish = states['Publish evaluation report'];
     expect(publish).toMatchObject({
