@@ -12,8 +12,19 @@ export interface LiveModel {
   readonly variant?: 'int8' | 'fp32';
   /** Validation mAP (VOC07, IoU 0.5) of the int8 variant, from the `int8_val_mAP` metric, when one was made. */
   readonly mapInt8?: number;
-  /** Average precision per class. */
+  /**
+   * Average precision per class (VOC07, IoU 0.5) of the serving variant on the validation split, from the
+   * evaluation report; classes without a true box in the split are left out. Absent when the model has no report.
+   */
   readonly apPerClass?: Record<string, number>;
+  /**
+   * The calibrated score threshold, 0 to 1: the score that maximizes F1 on the validation split, all classes
+   * pooled, from the evaluation report. The API's `minScore` when a client sends none (unless configured
+   * otherwise). Absent when the model has no report, or no threshold found a true box.
+   */
+  readonly threshold?: number;
+  /** S3 URI of the model's published evaluation report (`report.html`). Absent when the model has no report. */
+  readonly reportUri?: string;
   /** Name of the endpoint serving it. */
   readonly endpointName?: string;
   /** ISO-8601 time of the deployment. */

@@ -4,6 +4,7 @@
  * machine definition (lib/), the handlers (lambda/), the label-import command (scripts/) and local mode all build
  * on these types.
  */
+import type { LiveModel } from './live-model';
 
 /** Bucket names a handler works on, passed in each event by the state machine. */
 export interface Buckets {
@@ -243,6 +244,55 @@ export interface AssembleDatasetResult {
  * stack's name as value; the cleanup custom resource deletes what carries it when the stack is deleted.
  */
 export const STACK_TAG_KEY = 'logo-detection:stack';
+
+/** Input of `publish-report`. */
+export interface PublishReportEvent {
+  /** The training job's name: the report's folder ({@link evaluationReportKey}). */
+  readonly trainingJobName: string;
+  /** S3 URI of the job's `model.tar.gz` (DescribeTrainingJob's `ModelArtifacts.S3ModelArtifacts`). */
+  readonly modelArtifacts: string;
+  /** The training job's FinalMetricDataList, as DescribeTrainingJob returns it. */
+  readonly finalMetrics: { readonly MetricName: string; readonly Value: number }[];
+  /** The bucket the report is published to (the artifacts bucket), under `reports/`. */
+  readonly reportBucket: string;
+}
+
+/** Where a published evaluation report is. */
+export interface PublishedReport {
+  /** S3 URI of `report.html`. */
+  readonly uri: string;
+  /** The S3 console's page of `report.html` (open it there, or download it and open it in a browser). */
+  readonly consoleUrl: string;
+  /** S3 URI of `evaluation.json`. */
+  readonly figuresUri: string;
+}
+
+/**
+ * Result of `publish-report`: where the model's evaluation report was published and what it says, for the
+ * live-model record and the notifications. Every field is present, null when unknown, so the state machine can read
+ * each one; {@link record} holds only the known ones.
+ */
+export interface PublishReportResult {
+  /** The published report, or null when `model.tar.gz` holds none (a model trained by an older image). */
+  readonly report: PublishedReport | null;
+  /** AP per class of the serving variant ({@link LiveModel.apPerClass}), or null without a report. */
+  readonly apPerClass: Record<string, number> | null;
+  /** The calibrated score threshold ({@link LiveModel.threshold}), or null when unknown. */
+  readonly threshold: number | null;
+  /** Which export serves, from the `serving_int8` metric; null when the job did not print it. */
+  readonly variant: 'int8' | 'fp32' | null;
+  /** Validation mAP of the int8 variant, from the `int8_val_mAP` metric; null when none was made. */
+  readonly mapInt8: number | null;
+  /** Validation mAP of the fp32 export measured the same way (the report's `variants`); null without a report. */
+  readonly mapFp32: number | null;
+  /** What the live-model record gains: the fields of {@link LiveModel} above that are known, and no others. */
+  readonly record: Pick<LiveModel, 'apPerClass' | 'threshold' | 'variant' | 'mapInt8' | 'reportUri'>;
+  /**
+   * Two sentences for the notifications: which variant serves, with both mAPs, and where the report is (or that
+   * the model has none, and why).
+   */
+  readonly summary: string;
+}
 
 /** Input of `quality-gate`. */
 export interface QualityGateEvent {

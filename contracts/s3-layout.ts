@@ -32,6 +32,11 @@ export const PREFIXES = {
   models: 'models/',
   /** Spot training checkpoints, in the artifacts bucket, one folder per execution. */
   checkpoints: 'checkpoints/',
+  /**
+   * Evaluation reports of trained models, in the artifacts bucket, one folder per training job
+   * ({@link evaluationReportKey}). Written once, after training: a later run never overwrites one.
+   */
+  evaluationReports: 'reports/',
 } as const;
 
 /** Prefixes of the access-log bucket: each logged bucket delivers its S3 server access logs under its own. */
@@ -96,6 +101,24 @@ export const PREPROCESS_RESULTS_PREFIX = `${PREFIXES.reports}preprocess`;
 /** Key of the labeling input manifest of one execution: `manifests/labeling/<executionName>.manifest`. */
 export function labelingManifestKey(executionName: string): string {
   return `${LABELING_PREFIX}${executionName}.manifest`;
+}
+
+/**
+ * Key, in the artifacts bucket, of one file of a training job's published evaluation report:
+ * `reports/<training job name>/<file>`, e.g. `reports/logodet-8e449b-train-<run id>/report.html`. Job names are
+ * unique per run, so no run writes into another's folder.
+ * @throws Error naming the value when the job name or the file name is not one path segment.
+ */
+export function evaluationReportKey(trainingJobName: string, file: string): string {
+  for (const [what, value] of [
+    ['training job name', trainingJobName],
+    ['file name', file],
+  ]) {
+    if (value.includes('/') || keyPathProblem(value) !== undefined) {
+      throw new Error(`The ${what} ${displayKey(value)} cannot be one segment of an evaluation report key`);
+    }
+  }
+  return `${PREFIXES.evaluationReports}${trainingJobName}/${file}`;
 }
 
 /** Key of one execution's preprocessing report: `reports/<executionName>/preprocess.json`. */

@@ -82,3 +82,43 @@ export const SERVING_INT8_METRIC = 'serving_int8';
 /** The training job's metric definitions (CreateTrainingJob's shape), shared by CDK and local mode. */
 export const METRIC_DEFINITIONS: readonly { readonly Name: string; readonly Regex: string }[] =
   trainingJob.metrics.map((metric) => ({ Name: metric.name, Regex: metric.regex }));
+
+/**
+ * The evaluation report the training container writes beside the model, so both files sit at the root of
+ * `model.tar.gz`: `page`, one self-contained HTML page (CSS, plots and thumbnails inline, nothing fetched), and
+ * `figures`, every figure of it as JSON ({@link EvaluationFigures}). Models trained by an image older than the report
+ * have neither.
+ */
+export const EVALUATION_REPORT_FILES: { readonly page: string; readonly figures: string } = {
+  page: trainingJob.evaluationReport.page,
+  figures: trainingJob.evaluationReport.figures,
+};
+
+/**
+ * The fields of the container's `evaluation.json` (report.py's `write_report`) the pipeline reads; the file holds
+ * more (PR curves, each image's verdict). Every figure is measured on the validation split through the serving path,
+ * for the variant that serves.
+ */
+export interface EvaluationFigures {
+  /** Per class: its name and VOC07 AP at IoU 0.5 (null when the split has no true box of the class). */
+  readonly classes?: readonly { readonly name: string; readonly voc07_ap: number | null }[];
+  /** VOC07 mAP at IoU 0.5 over the classes with true boxes. */
+  readonly voc07_map?: number | null;
+  /**
+   * The calibrated operating point: the score threshold that maximizes F1 over all classes pooled (`threshold`),
+   * with its precision, recall and F1; null when no threshold finds a true box.
+   */
+  readonly threshold?: {
+    readonly threshold: number;
+    readonly precision: number;
+    readonly recall: number;
+    readonly f1: number;
+  } | null;
+  /** Both exports side by side: which serves, and each one's VOC07 mAP (`int8_map` null when none was made). */
+  readonly variants?: {
+    readonly serving: string;
+    readonly fp32_map: number | null;
+    readonly int8_map: number | null;
+    readonly reason: string;
+  };
+}

@@ -29,7 +29,10 @@ export interface DetectionApiProps {
   readonly quotaPerDay?: number;
   /** @default [] - no CORS: browsers on other origins cannot call the API */
   readonly corsOrigins?: string[];
-  /** @default 0.5 - `minScore` when the client does not give one */
+  /**
+   * `minScore` when the client does not give one, 0 to 1.
+   * @default - the live model's calibrated threshold (the record's `threshold`), or 0.5 when it has none
+   */
   readonly defaultMinScore?: number;
   /** @default RemovalPolicy.RETAIN - what happens to the access and function logs on stack deletion */
   readonly logRemovalPolicy?: RemovalPolicy;
@@ -92,7 +95,7 @@ export class DetectionApi extends Construct {
     const auth = props.auth ?? 'iam';
     const throttle = { rateLimit: props.throttleRate ?? 10, burstLimit: props.throttleBurst ?? 20 };
     const corsOrigins = props.corsOrigins ?? [];
-    const defaultMinScore = props.defaultMinScore ?? 0.5;
+    const { defaultMinScore } = props;
     const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
     if (!ENDPOINT_NAME.test(props.endpointName)) {
       throw new Error(
@@ -100,7 +103,7 @@ export class DetectionApi extends Construct {
           '(letters, digits and single hyphens, at most 63 characters, known at synthesis)',
       );
     }
-    if (!(defaultMinScore >= 0 && defaultMinScore <= 1)) {
+    if (defaultMinScore !== undefined && !(defaultMinScore >= 0 && defaultMinScore <= 1)) {
       throw new Error(`DetectionApi: defaultMinScore must be from 0 to 1, got ${defaultMinScore}`);
     }
 
@@ -129,7 +132,8 @@ export class DetectionApi extends Construct {
       environment: {
         ENDPOINT_NAME: props.endpointName,
         LIVE_MODEL_PARAMETER: props.liveModel.parameterName,
-        DEFAULT_MIN_SCORE: String(defaultMinScore),
+        // Unset: the proxy reads the live model's calibrated threshold.
+        ...(defaultMinScore === undefined ? {} : { DEFAULT_MIN_SCORE: String(defaultMinScore) }),
         CORS_ORIGINS: corsOrigins.join(','),
         NODE_OPTIONS: '--enable-source-maps',
       },

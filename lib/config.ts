@@ -121,6 +121,19 @@ function decimal(key: string, options: NumberOptions): Setting<number> {
   return numeric(key, options, false);
 }
 
+/** A number from `min` to `max`, or undefined when unset (`defaultText` says what happens then). */
+function optionalDecimal(
+  key: string,
+  options: SettingOptions<number> & {
+    readonly defaultText: string;
+    readonly min: number;
+    readonly max: number;
+  },
+): Setting<number | undefined> {
+  const set = numeric(key, { ...options, default: 0 }, false);
+  return { ...set, read: (raw, earlier) => (unset(raw) ? undefined : set.read(raw, earlier)) };
+}
+
 /** `true` or `false` (the strings too, as `-c` gives them). */
 function flag(
   key: string,
@@ -278,6 +291,13 @@ export const SETTINGS = {
       max: 1,
       description: 'SGD learning rate.',
     }),
+    int8Tolerance: decimal('int8Tolerance', {
+      default: 0.01,
+      min: 0,
+      max: 1,
+      description:
+        "Serve the int8 model when its validation mAP is at most this much below fp32's (mAP from 0 to 1: 0.01 is one point), else fp32.",
+    }),
     dataShape: integer('dataShape', {
       default: 512,
       min: 128,
@@ -366,11 +386,13 @@ export const SETTINGS = {
         return { value: bad, expected: 'origins such as https://app.example.com (scheme and host, no path)' };
       },
     }),
-    defaultMinScore: decimal('apiDefaultMinScore', {
-      default: 0.5,
+    defaultMinScore: optionalDecimal('apiDefaultMinScore', {
+      defaultText: "(none: the live model's calibrated threshold, else 0.5)",
       min: 0,
       max: 1,
-      description: 'Default `minScore` for detections (0 to 1).',
+      description:
+        "`minScore` for requests that send none (0 to 1). Unset, the API uses the live model's calibrated threshold " +
+        '(the score that maximizes F1 on the validation split), or 0.5 when the live model has none recorded.',
     }),
   },
   preprocess: {

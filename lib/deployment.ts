@@ -59,7 +59,7 @@ export interface DeploymentProps {
  * The deploy stage: a model and an endpoint config for the new training job, then CreateEndpoint (first
  * deployment) or a blue/green UpdateEndpoint that rolls back when the 5XX error rate stays high
  * ({@link ROLLBACK_ALARM}), a poll until the endpoint is InService with the new config, and the live-model record
- * (`$.live`, {@link LiveModel}). An endpoint that ends Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
+ * (`$.live`, {@link LiveModel}, written with the report stage's `$.evaluation.record` merged in). An endpoint that ends Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
  * teardown can find it.
  */
 export class Deployment extends PipelineStage {
@@ -252,7 +252,14 @@ export class Deployment extends PipelineStage {
           Name: props.liveModel.parameterName,
           Overwrite: true,
           Type: 'String',
-          Value: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.live')),
+          // The record is `$.live` with what the evaluation report adds (`$.evaluation.record`: AP per class,
+          // threshold, variant, int8 mAP, report location; only the fields known, none for a model without a report).
+          Value: sfn.JsonPath.jsonToString(
+            sfn.JsonPath.jsonMerge(
+              sfn.JsonPath.objectAt('$.live'),
+              sfn.JsonPath.objectAt('$.evaluation.record'),
+            ),
+          ),
         },
         iamResources: [props.liveModel.parameterArn],
         resultPath: sfn.JsonPath.DISCARD,

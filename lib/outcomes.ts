@@ -33,9 +33,15 @@ export interface OutcomesProps {
  * failure notification itself ends in `Run failed` whether or not it is published.
  */
 export class Outcomes extends Construct {
-  /** Releases the lock, publishes that the model is live (from `$.live`), then `Deployed`. */
+  /**
+   * Releases the lock, publishes that the model is live (from `$.live`) with its evaluation (`$.evaluation`: the
+   * report's location, the serving variant and both mAPs), then `Deployed`.
+   */
   public readonly deployed: sfn.Chain;
-  /** Releases the lock, publishes the gate's reason (from `$.gate`), then `Model rejected`. */
+  /**
+   * Releases the lock, publishes the gate's reason (from `$.gate`) with the model's evaluation (`$.evaluation`, AP
+   * per class included), then `Model rejected`.
+   */
   public readonly rejected: sfn.Chain;
   /** Releases the lock, publishes the preprocessing summary, then `Nothing new`. */
   public readonly nothingNew: sfn.Chain;
@@ -79,6 +85,18 @@ export class Outcomes extends Construct {
         .addCatch(notifyFailed, { resultPath: '$.error' })
         .next(new sfn.Succeed(this, end));
 
+    // What a trained model's outcomes say of its evaluation (the report stage's `$.evaluation`): its sentences on
+    // the serving variant and the report (or why there is none), where the report is (null without one), which
+    // variant serves, both mAPs and the calibrated threshold.
+    const evaluation = {
+      evaluation: sfn.JsonPath.stringAt('$.evaluation.summary'),
+      report: sfn.JsonPath.objectAt('$.evaluation.report'),
+      variant: sfn.JsonPath.stringAt('$.evaluation.variant'),
+      mapInt8: sfn.JsonPath.stringAt('$.evaluation.mapInt8'),
+      mapFp32: sfn.JsonPath.stringAt('$.evaluation.mapFp32'),
+      threshold: sfn.JsonPath.stringAt('$.evaluation.threshold'),
+    };
+
     // This run never took the lock: another run holds it.
     this.alreadyRunning = notify(
       'Notify already running',
@@ -119,6 +137,8 @@ export class Outcomes extends Construct {
           map: sfn.JsonPath.numberAt('$.gate.map'),
           liveMap: sfn.JsonPath.stringAt('$.gate.liveMap'),
           weights: startingWeights,
+          ...evaluation,
+          apPerClass: sfn.JsonPath.objectAt('$.evaluation.apPerClass'),
         },
         OUTCOME_STATES.rejected,
       ),
@@ -140,6 +160,7 @@ export class Outcomes extends Construct {
           map: sfn.JsonPath.numberAt('$.live.map'),
           endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
           weights: startingWeights,
+          ...evaluation,
         },
         OUTCOME_STATES.deployed,
       ),

@@ -7,6 +7,7 @@ import { RuntimeResourceCleanup } from './cleanup';
 import { AppConfig } from './config';
 import { DataBuckets } from './data';
 import { Deployment } from './deployment';
+import { EvaluationReport } from './evaluation-report';
 import { Labeling } from './labeling';
 import { LiveModelRecord } from './live-model';
 import { acknowledgeIamFindings, FindingReason } from './nag-acknowledgements';
@@ -88,6 +89,11 @@ export class PipelineStack extends Stack {
       image: detectorImage(this, 'TrainingImage', 'gpu'),
       namePrefix,
     });
+    const report = new EvaluationReport(this, 'EvaluationReport', {
+      artifactsBucket: buckets.artifacts,
+      key,
+      namePrefix,
+    });
     const qualityGate = new QualityGate(this, 'QualityGate', {
       config: config.qualityGate,
       liveModel: this.liveModel,
@@ -106,6 +112,7 @@ export class PipelineStack extends Stack {
       label,
       assemble,
       train,
+      report,
       qualityGate,
       deploy,
       notifications,
@@ -158,6 +165,13 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     finding:
       /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|reports\/preprocess|ground-truth|pretrained|checkpoints|models)\/\*$/,
     reason: 'Objects under the one prefix this step reads or writes; keys are per image or per run.',
+  },
+  {
+    rule: 'IAM5',
+    finding: /^Resource::.*\/models\/[a-z0-9]+-[0-9a-f]{6}-train-\*\/output\/model\.tar\.gz$/,
+    reason:
+      "The report step reads one object per training job, each job's model.tar.gz; job names end in the run id, " +
+      "known only at run time, so the stack's training-job name prefix is as narrow as IAM can say.",
   },
   {
     rule: 'IAM5',

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { Assemble } from './assemble';
 import { ExecutionLogLevel } from './config';
 import { Deployment } from './deployment';
+import { EvaluationReport } from './evaluation-report';
 import { Guard } from './guard';
 import { Labeling } from './labeling';
 import { Notifications } from './notifications';
@@ -29,6 +30,8 @@ export interface PipelineProps {
   readonly assemble: Assemble;
   /** The train stage. */
   readonly train: Training;
+  /** The report stage: publishes the trained model's evaluation report. */
+  readonly report: EvaluationReport;
   /** The quality gate stage. */
   readonly qualityGate: QualityGate;
   /** The deploy stage. */
@@ -62,7 +65,7 @@ export interface PipelineProps {
 
 /**
  * The training pipeline's state machine: guard (one run at a time) → preprocess → label what has no label →
- * assemble → train → quality gate → deploy, publishing every outcome to the notification topic.
+ * assemble → train → publish the evaluation report → quality gate → deploy, publishing every outcome to the notification topic.
  *
  * Start it with `{}`; `{"force": true}` trains even when nothing new arrived. A run ends in one of
  * {@link OUTCOME_STATES}.
@@ -73,14 +76,14 @@ export class Pipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
-    const { preprocess, label, assemble, train, qualityGate, deploy, notifications } = props;
+    const { preprocess, label, assemble, train, report, qualityGate, deploy, notifications } = props;
     const guard = new Guard(this, 'Guard');
     const outcomes = new Outcomes(this, 'Outcomes', {
       notifications,
       guard,
       startingWeights: train.startingWeights,
     });
-    const stages = [guard, preprocess, label, assemble, train, qualityGate, deploy];
+    const stages = [guard, preprocess, label, assemble, train, report, qualityGate, deploy];
 
     // The run id names the run's SageMaker resources (see runResourceName).
     const startRun = new sfn.Pass(this, 'Start run', {
@@ -96,6 +99,7 @@ export class Pipeline extends Construct {
       .next(label)
       .next(assemble)
       .next(train)
+      .next(report)
       .next(qualityGate)
       .next(deploy)
       .next(outcomes.deployed);

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
  * failure notification's `stage` is one of these.
  */
 export type StageName =
-  'guard' | 'preprocess' | 'label' | 'assemble' | 'train' | 'quality-gate' | 'deploy' | 'notify';
+  'guard' | 'preprocess' | 'label' | 'assemble' | 'train' | 'report' | 'quality-gate' | 'deploy' | 'notify';
 
 /** A state that can send its errors to a Catch. */
 export type CatchingState = sfn.TaskStateBase | sfn.CustomState | sfn.DistributedMap;

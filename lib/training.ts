@@ -276,6 +276,7 @@ export class Training extends PipelineStage {
             batch_size: String(training.batchSize),
             learning_rate: String(training.learningRate),
             data_shape: String(training.dataShape),
+            int8_tolerance: String(training.int8Tolerance),
             pretrained: withPretrained ? 'voc' : 'none',
             images_s3_prefix: `s3://${datasetBucket.bucketName}/${PREFIXES.images}`,
           }),

@@ -199,6 +199,14 @@ describe('DetectionApi', () => {
     });
   });
 
+  test("without a configured default minScore the proxy gets none, and uses the live model's threshold", () => {
+    const { template } = synth();
+    const [proxy] = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.Environment?.Variables?.ENDPOINT_NAME === ENDPOINT,
+    );
+    expect(proxy.Properties.Environment.Variables.DEFAULT_MIN_SCORE).toBeUndefined();
+  });
+
   test('lets the proxy invoke exactly the one endpoint, read the one parameter and write its own logs', () => {
     const { template } = synth();
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));

@@ -60,6 +60,17 @@ describe('configuration defaults', () => {
   test('the max wait defaults to twice the max runtime', () => {
     expect(from({ trainingMaxRuntimeSeconds: 3600 }).training.maxWaitSeconds).toBe(7200);
   });
+
+  test('int8 may serve within one point of fp32 by default, and the tolerance is configurable', () => {
+    expect(from({}).training.int8Tolerance).toBe(0.01);
+    expect(from({ int8Tolerance: '0.03' }).training.int8Tolerance).toBe(0.03);
+  });
+
+  test("the API's default minScore is unset (the live model's threshold) unless configured", () => {
+    expect(from({}).api.defaultMinScore).toBeUndefined();
+    expect(from({ apiDefaultMinScore: '' }).api.defaultMinScore).toBeUndefined();
+    expect(from({ apiDefaultMinScore: '0.4' }).api.defaultMinScore).toBe(0.4);
+  });
 });
 
 describe('configuration errors name the key, the value and what is allowed', () => {
@@ -123,6 +134,11 @@ describe('configuration errors name the key, the value and what is allowed', () 
       /"apiCorsOrigins".*no path/,
     ],
     ['default min score above 1', { apiDefaultMinScore: 2 }, /"apiDefaultMinScore"/],
+    [
+      'int8 tolerance above 1',
+      { int8Tolerance: '1.5' },
+      /"int8Tolerance": got "1.5"; expected a number from 0 to 1/,
+    ],
     ['max side too small', { preprocessMaxSide: 10 }, /"preprocessMaxSide"/],
     ['concurrency zero', { preprocessMaxConcurrency: 0 }, /"preprocessMaxConcurrency"/],
     ['batch of zero images', { preprocessBatchSize: 0 }, /"preprocessBatchSize"/],

@@ -16,6 +16,8 @@ import {
   METRIC_DEFINITIONS,
   pendingLabelRequestKey,
   PREFIXES,
+  evaluationReportKey,
+  EVALUATION_REPORT_FILES,
   preprocessReportKey,
   rawKeyForImage,
   rawKeyProblem,
@@ -119,6 +121,17 @@ describe('S3 layout', () => {
       validation: 'manifests/validation/validation.manifest',
     });
     expect(Object.values(PREFIXES).every((prefix) => /^[a-z-]+\/$/.test(prefix))).toBe(true);
+  });
+
+  test('a training job’s evaluation report lies in a folder of its own under reports/, named as the container writes it', () => {
+    expect(evaluationReportKey('logodet-8e449b-train-abc', EVALUATION_REPORT_FILES.page)).toBe(
+      'reports/logodet-8e449b-train-abc/report.html',
+    );
+    expect(EVALUATION_REPORT_FILES).toEqual({ page: 'report.html', figures: 'evaluation.json' });
+    expect(() => evaluationReportKey('a/b', 'report.html')).toThrow(
+      'The training job name a/b cannot be one segment of an evaluation report key',
+    );
+    expect(() => evaluationReportKey('job', '..')).toThrow('The file name .. cannot be one segment');
   });
 });
 

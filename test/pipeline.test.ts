@@ -134,6 +134,44 @@ describe('pipeline IAM', () => {
       expect(resource).toMatch(/BucketsRaw.*\/raw\/\*|BucketsDataset.*\/images\/\*/);
   });
 
+  test('the report function reads only this stack’s model tarballs and writes only under reports/, never deletes', () => {
+    const functions = standard.template.findResources('AWS::Lambda::Function', {
+      Properties: {
+        Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'logo-detection-publish-report' } },
+      },
+    });
+    expect(Object.keys(functions)).toHaveLength(1);
+    const role = (Object.values(functions)[0].Properties as { Role: { 'Fn::GetAtt': [string, string] } })
+      .Role['Fn::GetAtt'][0];
+    const granted = Object.values(
+      standard.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    ).flatMap(
+      (p) => (p.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement,
+    );
+    const on = (action: string) =>
+      granted
+        .filter((s) => actions(s).includes(action))
+        .flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]))
+        .map((r) => JSON.stringify(r));
+    const s3Actions = granted.flatMap(actions).filter((a) => a.startsWith('s3:'));
+    expect([...new Set(s3Actions)].sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(on('s3:GetObject')).toEqual([
+      expect.stringMatching(
+        /BucketsArtifacts.*\/models\/logodet-[0-9a-f]{6}-train-\*\/output\/model\.tar\.gz"/,
+      ),
+    ]);
+    expect(on('s3:PutObject')).toEqual([expect.stringMatching(/BucketsArtifacts.*\/reports\/\*"/)]);
+    expect(granted.filter((s) => actions(s).includes('kms:Decrypt'))).toEqual([
+      expect.objectContaining({
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          },
+        },
+      }),
+    ]);
+  });
+
   test('no wildcard admin actions and no managed FullAccess policies', () => {
     for (const { template } of [standard, alternative]) {
       for (const action of statements(template).flatMap(actions)) {
@@ -293,6 +331,7 @@ describe('training job', () => {
         batch_size: Number(sent.batch_size),
         learning_rate: Number(sent.learning_rate),
         data_shape: Number(sent.data_shape),
+        int8_tolerance: 0.01,
         images_s3_prefix: expect.stringMatching(/^s3:\/\/.+\/images\/$/),
       });
     }
@@ -356,6 +395,26 @@ describe('state machine', () => {
       if (name === 'Preprocess a batch') continue; // inside the map: the map's own Catch handles it
       expect({ name, caught: Array.isArray(state.Catch) }).toEqual({ name, caught: true });
     }
+  });
+
+  test('the report is published between training and the quality gate, and merged into the live-model record', () => {
+    const states = standard.definition.States;
+    const choice = states['Metrics reported?'] as unknown as { Choices: { Next: string }[] };
+    expect(choice.Choices.map((c) => c.Next)).toEqual(['Publish evaluation report']);
+    const publish = states['Publish evaluation report'];
+    expect(publish).toMatchObject({
+      Next: 'Check model quality',
+      ResultPath: '$.evaluation',
+      Parameters: {
+        'trainingJobName.$': '$.training.TrainingJobName',
+        'modelArtifacts.$': '$.training.ModelArtifacts.S3ModelArtifacts',
+        'finalMetrics.$': '$.training.FinalMetricDataList',
+        reportBucket: expect.stringContaining('BucketsArtifacts'),
+      },
+    });
+    expect(states['Record live model']).toMatchObject({
+      Parameters: { 'Value.$': 'States.JsonToString(States.JsonMerge($.live, $.evaluation.record, false))' },
+    });
   });
 
   test('the preprocessing map lists raw/, batches with the handler’s BatchInput and writes results to reports/', () => {

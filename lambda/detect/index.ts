@@ -4,9 +4,9 @@ import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { randomUUID } from 'crypto';
-import { readLiveModel } from './live-model';
+import { calibratedMinScore, FALLBACK_MIN_SCORE, readLiveModel } from './live-model';
 import { detect } from './model';
-import { header, parseDetectionRequest } from './parse';
+import { header, parseDetectionRequest, sendsMinScore } from './parse';
 import { ApiError, baseHeaders, errorResponse, jsonResponse } from './responses';
 
 /**
@@ -38,7 +38,8 @@ const metrics = new Metrics({ namespace: 'LogoDetection', serviceName: 'detectio
 export interface Settings {
   readonly endpointName: string;
   readonly liveModelParameter: string;
-  readonly defaultMinScore: number;
+  /** `minScore` for requests that send none; undefined: the live model's calibrated threshold. */
+  readonly defaultMinScore?: number;
   readonly corsOrigins: string[];
 }
 
@@ -49,8 +50,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     if (!value) throw new Error(`Environment variable ${name} is not set`);
     return value;
   };
-  const defaultMinScore = Number(required('DEFAULT_MIN_SCORE'));
-  if (!(defaultMinScore >= 0 && defaultMinScore <= 1)) {
+  // Unset or empty: the live model's calibrated threshold.
+  const defaultMinScore = env.DEFAULT_MIN_SCORE ? Number(env.DEFAULT_MIN_SCORE) : undefined;
+  if (defaultMinScore !== undefined && !(defaultMinScore >= 0 && defaultMinScore <= 1)) {
     throw new Error(`DEFAULT_MIN_SCORE must be from 0 to 1, got ${env.DEFAULT_MIN_SCORE}`);
   }
   return {
@@ -67,7 +69,15 @@ export async function postDetections(
   settings: Settings,
   requestId: string,
 ): Promise<object> {
-  const request = parseDetectionRequest(event, settings.defaultMinScore);
+  let request = parseDetectionRequest(event, settings.defaultMinScore ?? FALLBACK_MIN_SCORE);
+  let minScoreSource = sendsMinScore(event) ? 'request' : 'configured';
+  if (settings.defaultMinScore === undefined && !sendsMinScore(event)) {
+    const { minScore, source } = await calibratedMinScore(ssm, settings.liveModelParameter, (error) =>
+      logger.warn('live-model record unreadable: default minScore falls back', { cause: describe(error) }),
+    );
+    request = { ...request, minScore };
+    minScoreSource = source;
+  }
   const started = Date.now();
   const output = await detect(sagemaker, settings.endpointName, request);
   metrics.addMetric(METRICS.modelLatency, MetricUnit.Milliseconds, Date.now() - started);
@@ -77,12 +87,17 @@ export async function postDetections(
     imageBytes: request.image.length,
     imagePixels: request.width * request.height,
     detectionCount: output.detections.length,
+    minScore: request.minScore,
+    minScoreSource,
     modelVersion: output.model.version,
   });
   return { requestId, ...output };
 }
 
-/** `GET /model`: the live model's version and validation mAP. */
+/**
+ * `GET /model`: the live model's version, validation mAP, serving variant, AP per class, calibrated threshold and
+ * report location.
+ */
 export async function getModel(settings: Settings, requestId: string): Promise<object> {
   return { requestId, model: await readLiveModel(ssm, settings.liveModelParameter) };
 }

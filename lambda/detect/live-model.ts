@@ -13,6 +13,13 @@ export interface ModelInfo {
   readonly mapInt8: number | null;
   /** Average precision per class, 0 to 1. */
   readonly apPerClass: Record<string, number>;
+  /**
+   * The calibrated score threshold, 0 to 1 (the score that maximizes F1 on the validation split), or null when the
+   * record has none. `POST /detections` uses it when a request sends no `minScore` (unless configured otherwise).
+   */
+  readonly threshold: number | null;
+  /** S3 URI of the model's evaluation report (`report.html`), or null when the record has none. */
+  readonly reportUri: string | null;
   /** ISO-8601 time the model went live, or null if unknown. */
   readonly deployedAt: string | null;
 }
@@ -45,6 +52,8 @@ export async function readLiveModel(client: SSMClient, parameterName: string): P
     variant?: unknown;
     mapInt8?: unknown;
     apPerClass?: unknown;
+    threshold?: unknown;
+    reportUri?: unknown;
     deployedAt?: unknown;
   };
   try {
@@ -87,6 +96,56 @@ export async function readLiveModel(client: SSMClient, parameterName: string): P
     variant: record.variant === 'int8' || record.variant === 'fp32' ? record.variant : null,
     mapInt8: typeof record.mapInt8 === 'number' ? record.mapInt8 : null,
     apPerClass,
+    threshold:
+      typeof record.threshold === 'number' && record.threshold >= 0 && record.threshold <= 1
+        ? record.threshold
+        : null,
+    reportUri: typeof record.reportUri === 'string' ? record.reportUri : null,
     deployedAt: typeof record.deployedAt === 'string' ? record.deployedAt : null,
   };
+}
+
+/** `minScore` for a request that sends none, when neither the deployment nor the live model gives one. */
+export const FALLBACK_MIN_SCORE = 0.5;
+
+/** How long the live model's threshold is reused before the record is read again, in milliseconds. */
+export const THRESHOLD_CACHE_MS = 60_000;
+
+/** Where a request's default `minScore` came from. */
+export type MinScoreSource = 'calibrated' | 'fallback';
+
+let cachedThreshold: { minScore: number; source: MinScoreSource; until: number } | undefined;
+
+/** Forgets the cached threshold (for tests). */
+export function clearThresholdCache(): void {
+  cachedThreshold = undefined;
+}
+
+/**
+ * The `minScore` for a request that sends none and a deployment that configures none: the live model's calibrated
+ * threshold, or {@link FALLBACK_MIN_SCORE} when the record has none (no model yet, a model without an evaluation
+ * report) or cannot be read (the detection goes on; `onError` hears why). Read at most once per
+ * {@link THRESHOLD_CACHE_MS}, so a new model's threshold applies within a minute of its deployment.
+ */
+export async function calibratedMinScore(
+  client: SSMClient,
+  parameterName: string,
+  onError: (error: unknown) => void,
+  now: number = Date.now(),
+): Promise<{ minScore: number; source: MinScoreSource }> {
+  if (cachedThreshold && now < cachedThreshold.until) {
+    return { minScore: cachedThreshold.minScore, source: cachedThreshold.source };
+  }
+  let threshold: number | null = null;
+  try {
+    threshold = (await readLiveModel(client, parameterName)).threshold;
+  } catch (error) {
+    if (!(error instanceof ApiError && error.code === 'NoModelDeployed')) onError(error);
+  }
+  const found =
+    threshold === null
+      ? { minScore: FALLBACK_MIN_SCORE, source: 'fallback' as const }
+      : { minScore: threshold, source: 'calibrated' as const };
+  cachedThreshold = { ...found, until: now + THRESHOLD_CACHE_MS };
+  return found;
 }

@@ -65,6 +65,16 @@ function tooLarge(size: number): ApiError {
   );
 }
 
+/** Whether the request gives `minScore` as a query parameter (valid or not). */
+export function sendsMinScore(
+  event: Pick<APIGatewayProxyEvent, 'queryStringParameters' | 'multiValueQueryStringParameters'>,
+): boolean {
+  return (
+    event.multiValueQueryStringParameters?.minScore !== undefined ||
+    event.queryStringParameters?.minScore !== undefined
+  );
+}
+
 /**
  * The `minScore` and `maxResults` query parameters, validated, with their defaults.
  * Throws a 400 {@link ApiError} naming unknown, repeated or out-of-range parameters.

@@ -1,10 +1,10 @@
 import '../emulator/polyfills';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'child_process';
-import { mkdirSync, rmSync } from 'fs';
+import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import { extname, join, relative } from 'path';
-import { PREFIXES } from '../../contracts';
+import { PREFIXES, PublishReportResult } from '../../contracts';
 import {
   ProxyHandler,
   startApiServer,
@@ -136,6 +136,12 @@ export interface LocalResult {
   readonly labelingStates: string[];
   /** With `retrain`: the live model after the third execution, and which model answered the API. */
   readonly retrained?: { modelVersion?: string; answeredBy?: string; status: number };
+  /**
+   * The first trained model's evaluation report: where the pipeline published it (`uri`, in moto's S3) and the copy
+   * written to `outDir` (`file`); absent when the model had none (`summary` of the report stage says why) or no
+   * model was trained.
+   */
+  readonly report?: { readonly uri: string; readonly file: string };
   /** With `replacePhoto`: the raw key replaced, and what the fourth execution (no new data) skipped. */
   readonly replaced?: { rawKey: string; fourthSkipped: { preprocessing: boolean; labeling: boolean } };
 }
@@ -479,6 +485,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       (m) => m.MetricName === 'best_val_mAP',
     )?.Value;
     const counts = splitCounts(sagemaker.lastModelMetrics);
+    const published = await fetchReport(s3, first.output, outDir);
 
     const apiChecks: ApiCheck[] = [];
     let apiMinScore = FALLBACK_MIN_SCORE;
@@ -574,6 +581,14 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       `Done in ${clock(Date.now() - start)}. Validation mAP ${map === undefined ? 'n/a' : map.toFixed(3)} ` +
         `(a short CPU run on ${labeled.images} images: it shows the pipeline works, not how accurate a GPU run is).`,
     );
+    if (published.report) {
+      step(
+        `evaluation report: ${shown(repoRoot, published.report.file)} (open it in a browser; published at ` +
+          `${published.report.uri})`,
+      );
+    } else if (published.summary) {
+      step(`! ${published.summary}`);
+    }
     if (counts) step(`dataset: ${describeSplits(counts)}`);
     const advice = checked && counts ? datasetAdvice(counts, pretrained.length > 0) : [];
     for (const line of advice) step(`! ${line}`);
@@ -588,6 +603,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       labelingStates,
       retrained,
       replaced,
+      report: published.report,
     };
     if (options.serve && api) {
       serving = true;
@@ -602,6 +618,25 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     await stop();
     throw error;
   }
+}
+
+/**
+ * The evaluation report an execution published (its output's `evaluation`, from the report stage), copied from
+ * moto's S3 to `outDir/report.html`; the report stage's summary when there is no report to copy.
+ */
+async function fetchReport(
+  s3: S3Client,
+  output: unknown,
+  outDir: string,
+): Promise<{ report?: { uri: string; file: string }; summary?: string }> {
+  const evaluation = (output as { evaluation?: PublishReportResult } | undefined)?.evaluation;
+  if (!evaluation?.report) return { summary: evaluation?.summary };
+  const { uri } = evaluation.report;
+  const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) ?? [];
+  const { Body } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const file = join(outDir, 'report.html');
+  writeFileSync(file, Buffer.from(await Body!.transformToByteArray()));
+  return { report: { uri, file } };
 }
 
 function binaryMediaTypes(template: CfnTemplate): string[] {

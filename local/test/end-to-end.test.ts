@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
@@ -81,6 +81,7 @@ describe('local mode (npm start), shortened', () => {
         'Wait for imported labels',
         'Assemble dataset',
         'Train',
+        'Publish evaluation report',
         'Check model quality',
         'Create model',
         'Create endpoint config',
@@ -93,6 +94,30 @@ describe('local mode (npm start), shortened', () => {
       ]),
     );
     expect(result.map).toBeGreaterThanOrEqual(0);
+  });
+
+  test('the trained model’s evaluation report is published under reports/, copied to the out folder and recorded', async () => {
+    const { report } = result;
+    expect(report?.uri).toMatch(/^s3:\/\/[^/]+\/reports\/[a-z0-9-]+-train-[0-9a-f]{40}\/report\.html$/);
+    expect(report?.file).toBe(join(outDir, 'report.html'));
+    const page = readFileSync(report!.file, 'utf8');
+    expect(page).toMatch(/^<!DOCTYPE html>/i);
+    const { bucket, key } = parseS3Uri(report!.uri);
+    const published = await new S3Client({}).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(await published.Body!.transformToString()).toBe(page);
+    // Printed with the S3 URI as the moto URL it is locally.
+    const printed = lines.find((line) => line.includes('evaluation report: '));
+    expect(printed).toContain(`local-out-`);
+    expect(printed).toMatch(new RegExp(`published at http://127\\.0\\.0\\.1:\\d+/${bucket}/${key}\\)$`));
+    // The live-model record the first deployment wrote to SSM (printed once the API is checked) has the report's
+    // location and the serving variant merged in.
+    const record = lines.find((line) => line.includes('live-model record: '))!;
+    const live = JSON.parse(record.slice(record.indexOf('{'))) as Record<string, unknown>;
+    expect(live).toMatchObject({
+      version: expect.stringMatching(/train/),
+      reportUri: expect.stringContaining(`/${bucket}/${key}`),
+      variant: expect.stringMatching(/^(int8|fp32)$/),
+    });
   });
 
   test('the API answers every held-out image with well-formed detections and writes annotated copies', async () => {

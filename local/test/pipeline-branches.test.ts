@@ -3,6 +3,7 @@ import { Definition, itemProcessorOf, prepareDefinition } from '../emulator/asl'
 import {
   executionArn,
   pipelineDefinition,
+  PUBLISHED_REPORT,
   runLocally,
   serviceStandIns,
   ServiceError,
@@ -39,6 +40,7 @@ describe('pipeline definition, executed locally', () => {
       'Pretrained weights uploaded?',
       'Train',
       'Metrics reported?',
+      'Publish evaluation report',
       'Check model quality',
       'Model accepted?',
       'Name deployment',
@@ -86,17 +88,71 @@ describe('pipeline definition, executed locally', () => {
       /^s3:\/\/.+\/checkpoints\/run-2026-11-26\/$/,
     );
     const live = JSON.parse(run.calls['Record live model'][0].Value as string) as Record<string, unknown>;
+    expect(run.calls['Publish evaluation report'][0]).toEqual({
+      trainingJobName: job.TrainingJobName,
+      modelArtifacts: 's3://artifacts/models/job/output/model.tar.gz',
+      finalMetrics: [{ MetricName: 'best_val_mAP', Value: 0.61 }],
+      reportBucket: expect.any(String),
+    });
     expect(live).toEqual({
       version: job.TrainingJobName,
       map: 0.61,
       endpointName: 'LogoDetectionPipeline-detector',
       deployedAt: '2026-11-26T06:00:00.000Z',
+      ...PUBLISHED_REPORT.record,
     });
     expect(message(run, 'Notify deployed')).toMatchObject({
       outcome: 'deployed',
       version: job.TrainingJobName,
       map: 0.61,
+      evaluation: PUBLISHED_REPORT.summary,
+      report: PUBLISHED_REPORT.report,
+      variant: 'int8',
+      mapInt8: 0.6,
+      mapFp32: 0.605,
+      threshold: 0.42,
     });
+  });
+
+  test('a model without an evaluation report still deploys: the record lacks its fields, the notification says why', async () => {
+    const summary =
+      'No evaluation report: s3://artifacts/models/job/output/model.tar.gz holds no report.html.';
+    const run = await runLocally(
+      importMode,
+      serviceStandIns({
+        'Publish evaluation report': () => ({
+          report: null,
+          apPerClass: null,
+          threshold: null,
+          variant: null,
+          mapInt8: null,
+          mapFp32: null,
+          record: {},
+          summary,
+        }),
+      }),
+    );
+    expect(run.entered[run.entered.length - 1]).toBe('Deployed');
+    const live = JSON.parse(run.calls['Record live model'][0].Value as string) as Record<string, unknown>;
+    expect(Object.keys(live).sort()).toEqual(['deployedAt', 'endpointName', 'map', 'version']);
+    expect(message(run, 'Notify deployed')).toMatchObject({
+      evaluation: summary,
+      report: null,
+      variant: null,
+    });
+  });
+
+  test('a report stage that fails (a tarball that is no archive) fails the run in stage report, before the gate', async () => {
+    const run = await runLocally(
+      importMode,
+      serviceStandIns({
+        'Publish evaluation report': () => {
+          throw new ServiceError('TarError', 'model.tar.gz is not a gzip file');
+        },
+      }),
+    );
+    expect(run.calls['Check model quality']).toBeUndefined();
+    expect(message(run, 'Notify failure')).toMatchObject({ outcome: 'failed', stage: 'report' });
   });
 });
 
@@ -296,6 +352,12 @@ describe('pipeline outcomes, executed locally', () => {
       map: 0.41,
       liveMap: 0.6,
       summary: 'mAP 0.41 is below the live model 0.60 minus the tolerance 0.02',
+      evaluation: PUBLISHED_REPORT.summary,
+      report: PUBLISHED_REPORT.report,
+      apPerClass: { logo: 0.63 },
+      variant: 'int8',
+      mapInt8: 0.6,
+      mapFp32: 0.605,
     });
   });
 
@@ -316,6 +378,7 @@ describe('pipeline outcomes, executed locally', () => {
           TrainingJobName: job.TrainingJobName,
           TrainingJobStatus: 'Completed',
           FinalMetricDataList: [{ MetricName: 'best_val_mAP', Value: 0.41 }],
+          ModelArtifacts: { S3ModelArtifacts: 's3://artifacts/models/job/output/model.tar.gz' },
         }),
         'Check model quality': () => ({
           accept: false,

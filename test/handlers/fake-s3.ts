@@ -58,7 +58,7 @@ async function bodyBytes(body: unknown): Promise<Buffer> {
 
 /**
  * An in-memory S3 behind aws-sdk-client-mock: Get/Head/Put/Delete/Copy/ListObjectsV2 on a map of buckets, with
- * MD5 ETags, user metadata and ListObjectsV2 pages of `pageSize` keys (small, so pagination is exercised) that give
+ * MD5 ETags, user metadata, conditional writes (`IfNoneMatch: '*'` is refused with 412 over an existing key) and ListObjectsV2 pages of `pageSize` keys (small, so pagination is exercised) that give
  * each object's size and ETag. Every write, copy and delete is recorded in `mutations`.
  */
 export class FakeS3 {
@@ -121,6 +121,14 @@ export class FakeS3 {
       return { ETag: object.etag, Metadata: object.metadata, ContentLength: object.body.length };
     });
     this.mock.on(PutObjectCommand).callsFake(async (input) => {
+      if (input.IfNoneMatch === '*' && this.get(input.Bucket, input.Key)) {
+        throw new S3ServiceException({
+          name: 'PreconditionFailed',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 412 },
+          message: `At least one of the pre-conditions you specified did not hold: ${input.Key}`,
+        });
+      }
       this.mutations.push({ command: 'PutObject', bucket: input.Bucket, key: input.Key });
       const etag = this.put(input.Bucket, input.Key, await bodyBytes(input.Body), input.Metadata ?? {});
       this.get(input.Bucket, input.Key)!.contentType = input.ContentType;

@@ -148,3 +148,20 @@ def test_the_summary_puts_int8s_map_beside_fp32s_and_names_the_variant_that_serv
     without = report.render(result, images, "v8", {}, report.Variants("fp32", 0.8, None, "no int8 model was made"))
     assert "0.8000 / not made" in without
     assert "fp32 / int8" not in report.render(result, images, "v8", {})
+
+
+def test_the_report_files_and_the_fields_the_pipeline_reads_are_the_contracts(written, tmp_path):
+    """The pipeline's publish-report step finds both files at the root of model.tar.gz by the names in
+    contracts/training-job.json, and reads the per-class AP, the calibrated threshold and the fp32 mAP from
+    evaluation.json (EvaluationFigures in contracts/training-job.ts)."""
+    from logo_detector.paths import training_job_contract
+
+    files = training_job_contract()["evaluationReport"]
+    assert (report.REPORT_FILE, report.EVALUATION_FILE) == (files["page"], files["figures"])
+    result, images, _, document = written
+    assert [(c["name"], c["voc07_ap"]) for c in document["classes"]] == \
+        [(c.name, pytest.approx(c.voc07_ap, abs=1e-6)) for c in result.classes]
+    assert document["threshold"]["threshold"] == pytest.approx(result.threshold.threshold, abs=1e-6)
+    write_report(tmp_path, result, images, None, {}, report.Variants("int8", 0.8, 0.79, "within tolerance"))
+    variants = json.loads((tmp_path / files["figures"]).read_text())["variants"]
+    assert (variants["serving"], variants["fp32_map"], variants["int8_map"]) == ("int8", 0.8, 0.79)

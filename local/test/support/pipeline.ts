@@ -1,3 +1,4 @@
+import type { PublishReportResult } from '../../../contracts';
 import { buildApp } from '../../../lib/app';
 import { loadConfig } from '../../../lib/config';
 import { Definition, stateMachineDefinition } from '../../emulator/asl';
@@ -66,6 +67,30 @@ export const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMac
 export const executionArn = (name: string) =>
   `arn:aws:states:us-east-1:123456789012:execution:Pipeline:${name}`;
 
+/** What the report stage's stand-in answers: a report published for a model whose int8 variant serves. */
+export const PUBLISHED_REPORT: PublishReportResult = {
+  report: {
+    uri: 's3://artifacts/reports/job/report.html',
+    consoleUrl:
+      'https://us-east-1.console.aws.amazon.com/s3/object/artifacts?region=us-east-1&prefix=reports%2Fjob%2Freport.html',
+    figuresUri: 's3://artifacts/reports/job/evaluation.json',
+  },
+  apPerClass: { logo: 0.63 },
+  threshold: 0.42,
+  variant: 'int8',
+  mapInt8: 0.6,
+  mapFp32: 0.605,
+  record: {
+    apPerClass: { logo: 0.63 },
+    threshold: 0.42,
+    variant: 'int8',
+    mapInt8: 0.6,
+    reportUri: 's3://artifacts/reports/job/report.html',
+  },
+  summary:
+    'The int8 model serves (validation mAP int8 0.600, fp32 0.605). Evaluation report: s3://artifacts/reports/job/report.html.',
+};
+
 /**
  * Stand-ins for AWS on the path where the run takes the lock, new images arrive, labels are imported, the
  * endpoint is created and the lock is released; `overrides` replaces or adds some by state name.
@@ -101,6 +126,7 @@ export function serviceStandIns(overrides: Record<string, TaskHandler> = {}): Re
       FinalMetricDataList: [{ MetricName: 'best_val_mAP', Value: 0.61 }],
       ModelArtifacts: { S3ModelArtifacts: 's3://artifacts/models/job/output/model.tar.gz' },
     }),
+    'Publish evaluation report': () => PUBLISHED_REPORT,
     'Check model quality': () => ({ accept: true, map: 0.61, liveMap: null, reason: 'No live model yet.' }),
     'Create model': () => ({ ModelArn: 'arn:model' }),
     'Create endpoint config': (input) => {

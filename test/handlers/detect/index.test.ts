@@ -342,6 +342,72 @@ describe('POST /detections', () => {
   });
 });
 
+describe('default minScore', () => {
+  let clearThresholdCache: () => void;
+  beforeAll(async () => {
+    ({ clearThresholdCache } = await import('../../../lambda/detect/live-model'));
+  });
+  beforeEach(() => {
+    clearThresholdCache();
+    delete process.env.DEFAULT_MIN_SCORE;
+  });
+  afterAll(() => {
+    process.env.DEFAULT_MIN_SCORE = '0.5';
+  });
+
+  const record = (fields: object) =>
+    ssm
+      .on(GetParameterCommand, { Name: '/test/live-model' })
+      .resolves({ Parameter: { Value: JSON.stringify({ version: 'v1', map: 0.8, ...fields }) } });
+  const sentMinScore = () => invocations().map((call) => call.args[0].input.CustomAttributes);
+
+  test('a request without minScore gets the live model’s calibrated threshold, read once a minute', async () => {
+    record({ threshold: 0.4375 });
+    answerWith(modelAnswer([logo(0.9), logo(0.44, 2), logo(0.43, 3)]));
+
+    const { body } = await call(imageEvent(await makeImage('jpeg'), 'image/jpeg'));
+    await call(imageEvent(await makeImage('jpeg'), 'image/jpeg'));
+
+    expect(sentMinScore()).toEqual(['minScore=0.4375;maxResults=20', 'minScore=0.4375;maxResults=20']);
+    expect(body.detections).toEqual([logo(0.9), logo(0.44, 2)]);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+  });
+
+  test('a request that sends minScore keeps it, without reading the record', async () => {
+    record({ threshold: 0.4375 });
+    answerWith(modelAnswer());
+    await call(imageEvent(await makeImage('jpeg'), 'image/jpeg', { minScore: ['0.7'] }));
+    expect(sentMinScore()).toEqual(['minScore=0.7;maxResults=20']);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(0);
+  });
+
+  test('a configured apiDefaultMinScore overrides the calibrated threshold', async () => {
+    process.env.DEFAULT_MIN_SCORE = '0.65';
+    record({ threshold: 0.4375 });
+    answerWith(modelAnswer());
+    await call(imageEvent(await makeImage('jpeg'), 'image/jpeg'));
+    expect(sentMinScore()).toEqual(['minScore=0.65;maxResults=20']);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(0);
+  });
+
+  test('falls back to 0.5 when the record has no threshold or cannot be read, and still answers', async () => {
+    record({});
+    answerWith(modelAnswer());
+    await call(imageEvent(await makeImage('jpeg'), 'image/jpeg'));
+
+    clearThresholdCache();
+    ssm.reset();
+    ssm
+      .on(GetParameterCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const { response } = await call(imageEvent(await makeImage('jpeg'), 'image/jpeg'));
+
+    expect(response.statusCode).toBe(200);
+    expect(sentMinScore()).toEqual(['minScore=0.5;maxResults=20', 'minScore=0.5;maxResults=20']);
+    expect(output.some((line) => line.includes('default minScore falls back'))).toBe(true);
+  });
+});
+
 describe('GET /model', () => {
   const getModel = () => apiEvent({ method: 'GET', resource: '/model' });
 
@@ -365,7 +431,31 @@ describe('GET /model', () => {
       variant: null,
       mapInt8: null,
       apPerClass: { logo: 0.81 },
+      threshold: null,
+      reportUri: null,
       deployedAt: '2026-11-20T10:00:00.000Z',
+    });
+  });
+
+  test('answers the calibrated threshold, AP per class and report location the pipeline recorded', async () => {
+    ssm.on(GetParameterCommand, { Name: '/test/live-model' }).resolves({
+      Parameter: {
+        Value: JSON.stringify({
+          version: 'train-2026-12-01-report',
+          map: 0.84,
+          variant: 'fp32',
+          apPerClass: { logo: 0.9, badge: 0.78 },
+          threshold: 0.4375,
+          reportUri: 's3://artifacts/reports/train-2026-12-01-report/report.html',
+          deployedAt: '2026-12-01T10:00:00.000Z',
+        }),
+      },
+    });
+    const { body } = await call(getModel());
+    expect(body.model).toMatchObject({
+      apPerClass: { logo: 0.9, badge: 0.78 },
+      threshold: 0.4375,
+      reportUri: 's3://artifacts/reports/train-2026-12-01-report/report.html',
     });
   });
 
