@@ -322,7 +322,8 @@ def canonical_image(data: bytes, max_side: int = CANONICAL_MAX_SIDE) -> Canonica
             if header.format == "jpeg":
                 # libjpeg decodes at 1/2, 1/4 or 1/8 scale while staying at least the target size. It decodes to
                 # 8-bit RGB, not to the JPEG's own luma plane: that plane differs from the luma of the decoded
-                # colours wherever decoding clips a saturated colour, and sharp converts the decoded colours.
+                # colours wherever decoding clips a saturated colour (by up to 9 levels on the parity corpus, whose
+                # test allows 2), and sharp converts the decoded colours.
                 image.draft(None, fitted_size(header.width, header.height, max_side))
             image.load()
             orientation = _orientation(image)
