@@ -22,6 +22,8 @@ import {
   describeSplits,
   calibratedThreshold,
   splitCounts,
+  VariantMaps,
+  variantMaps,
 } from './progress';
 import { replacePhoto } from './replace';
 import { MotoServer, startMoto } from '../emulator/moto';
@@ -128,6 +130,8 @@ export interface LocalResult {
   readonly map?: number;
   /** Images and boxes of the training and validation splits of the first execution's training. */
   readonly counts?: SplitCounts;
+  /** Validation mAP of the first execution's model, fp32 and each int8 recipe tried, and which one serves. */
+  readonly variantMaps?: VariantMaps;
   /** What local mode advised because the dataset is small (your own images only); empty when nothing. */
   readonly advice: string[];
   /** Whether the second execution left preprocessed images and labels untouched and asked for no labels. */
@@ -486,6 +490,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     )?.Value;
     const counts = splitCounts(sagemaker.lastModelMetrics);
     const published = await fetchReport(s3, first.output, outDir);
+    const maps = variantMaps(sagemaker.lastModelMetrics);
 
     const apiChecks: ApiCheck[] = [];
     let apiMinScore = FALLBACK_MIN_SCORE;
@@ -598,6 +603,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       apiChecks,
       map,
       counts,
+      variantMaps: maps,
       advice,
       secondSkipped,
       labelingStates,

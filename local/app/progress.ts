@@ -47,6 +47,39 @@ export function calibratedThreshold(metrics: unknown): number | undefined {
   return typeof score === 'number' && score > 0 && score <= 1 ? Math.round(score * 1000) / 1000 : undefined;
 }
 
+/** The validation mAP of both variants of a trained model, and which one serves (metrics.json). */
+export interface VariantMaps {
+  /** VOC07 mAP at IoU 0.5 of the fp32 export on the validation split, through the serving path. */
+  readonly fp32: number;
+  /** The same for each int8 recipe training tried, in the order it tried them (fastest first). */
+  readonly int8: Readonly<Record<string, number>>;
+  /** The variant the endpoint serves: `int8` or `fp32`. */
+  readonly serving: string;
+  /** How far below fp32 an int8 mAP may be for int8 to serve (the `int8_tolerance` hyperparameter). */
+  readonly tolerance: number;
+}
+
+/**
+ * Both variants' validation mAPs from a model's metrics.json (`map_fp32`, `int8_recipes_tried`, `serving`,
+ * `int8_tolerance`); undefined when it has no fp32 mAP. A recipe whose mAP is null (no validation box) is left out.
+ */
+export function variantMaps(metrics: unknown): VariantMaps | undefined {
+  const m = metrics as
+    | { map_fp32?: unknown; int8_recipes_tried?: unknown; serving?: unknown; int8_tolerance?: unknown }
+    | undefined;
+  if (typeof m?.map_fp32 !== 'number') return undefined;
+  const tried = (m.int8_recipes_tried ?? {}) as Record<string, unknown>;
+  const int8 = Object.fromEntries(
+    Object.entries(tried).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
+  );
+  return {
+    fp32: m.map_fp32,
+    int8,
+    serving: typeof m.serving === 'string' ? m.serving : 'fp32',
+    tolerance: typeof m.int8_tolerance === 'number' ? m.int8_tolerance : 0.01,
+  };
+}
+
 /** "1 box", "4 boxes". */
 const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const boxes = (n: number) => count(n, 'box', 'boxes');

@@ -5,6 +5,7 @@ import {
   calibratedThreshold,
   datasetAdvice,
   splitCounts,
+  variantMaps,
 } from '../app/progress';
 
 describe('training progress in the terminal', () => {
@@ -108,5 +109,35 @@ describe('calibratedThreshold', () => {
     expect(calibratedThreshold(undefined)).toBeUndefined();
     expect(calibratedThreshold({ threshold: { score: 0 } })).toBeUndefined();
     expect(calibratedThreshold({ threshold: { score: 1.5 } })).toBeUndefined();
+  });
+});
+
+describe('variantMaps', () => {
+  test('reads fp32 and every int8 recipe tried, in order, with the variant that serves and the tolerance', () => {
+    const metrics = {
+      map_fp32: 0.643,
+      int8_recipes_tried: { gluoncv: 0.251, 'float-ends': 0.676 },
+      serving: 'int8',
+      int8_tolerance: 0.02,
+    };
+    const maps = variantMaps(metrics);
+    expect(maps).toEqual({
+      fp32: 0.643,
+      int8: { gluoncv: 0.251, 'float-ends': 0.676 },
+      serving: 'int8',
+      tolerance: 0.02,
+    });
+    expect(Object.keys(maps!.int8)).toEqual(['gluoncv', 'float-ends']);
+  });
+
+  test('leaves out a recipe without an mAP, and is undefined for a model without an fp32 mAP', () => {
+    expect(variantMaps({ map_fp32: 0.5, int8_recipes_tried: { gluoncv: null }, serving: 'fp32' })).toEqual({
+      fp32: 0.5,
+      int8: {},
+      serving: 'fp32',
+      tolerance: 0.01,
+    });
+    expect(variantMaps({ map: 0.5 })).toBeUndefined();
+    expect(variantMaps(undefined)).toBeUndefined();
   });
 });

@@ -9,6 +9,7 @@
  */
 import '../node-version';
 import { readFileSync, writeFileSync } from 'fs';
+import { loadavg } from 'os';
 import { join } from 'path';
 import { bundleFigures } from './bundles';
 import { benchLoad } from './load';
@@ -16,7 +17,7 @@ import { benchLocal } from './local';
 import { benchColdStart } from './coldstart';
 import { benchPayload } from './payload';
 import { benchPreprocess } from './preprocess';
-import { Section, replaceSections, toMarkdown, toText } from './report';
+import { Section, loadText, replaceSections, toMarkdown, toText } from './report';
 import { benchServing } from './serving';
 import { benchSynth } from './synth';
 
@@ -45,6 +46,7 @@ async function section(
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0];
   const runs = Number(option('runs') ?? 5);
   const only = option('only')?.split(',');
   const work = join(ROOT, 'bench-out');
@@ -90,7 +92,8 @@ async function main(): Promise<void> {
   console.log(toText(sections));
   const report = join(ROOT, 'BENCHMARKS.md');
   if (!only) {
-    writeFileSync(report, toMarkdown(sections, new Date(), `${runs} per figure`));
+    const load = loadText(loadAtStart, loadavg()[0]);
+    writeFileSync(report, toMarkdown(sections, new Date(), `${runs} per figure`, load));
     console.log('\nWrote BENCHMARKS.md');
   } else if (process.argv.includes('--write')) {
     const command = `npm run bench -- --only ${only.join(',')} --write`;

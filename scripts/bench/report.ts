@@ -76,8 +76,19 @@ function sectionMarkdown(s: Section): string[] {
   return out;
 }
 
-/** BENCHMARKS.md: the machine, the date, every figure beside its baseline, and what each means. */
-export function toMarkdown(sections: Section[], date: Date, runs: string): string {
+/**
+ * "1.2 at the start, 3.4 at the end, on 2 cores": the 1-minute load averages around a run, which say how much of
+ * the machine other work took (latencies move with it; CPU time per request hardly does).
+ */
+export function loadText(start: number, end: number, cores = cpus().length): string {
+  return `${start.toFixed(1)} at the start, ${end.toFixed(1)} at the end, on ${cores} cores`;
+}
+
+/**
+ * BENCHMARKS.md: the machine, the date, the load average around the run (`load`, see {@link loadText}; left out
+ * when undefined), every figure beside its baseline, and what each means.
+ */
+export function toMarkdown(sections: Section[], date: Date, runs: string, load?: string): string {
   const out = [
     '# Benchmarks',
     '',
@@ -87,6 +98,7 @@ export function toMarkdown(sections: Section[], date: Date, runs: string): strin
     `- Machine: ${machine()}`,
     `- Date: ${date.toISOString().slice(0, 10)}`,
     `- Runs: ${runs}`,
+    ...(load ? [`- Load average: ${load}`] : []),
     '',
   ];
   for (const s of sections) out.push(...sectionMarkdown(s));

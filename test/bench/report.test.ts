@@ -1,4 +1,4 @@
-import { Section, replaceSections, toMarkdown } from '../../scripts/bench/report';
+import { Section, loadText, replaceSections, toMarkdown } from '../../scripts/bench/report';
 
 const section = (title: string, value: string): Section => ({
   title,
@@ -19,6 +19,17 @@ describe('toMarkdown', () => {
     expect(markdown).toContain(
       '| figure | 1 ms | 1 ms |  | ≤ 2 ms | yes |\n\n| level | p99 |\n| --- | --- |\n| 1 | 5 ms |\n\nWhat Load means.',
     );
+  });
+});
+
+describe('the load average around a run', () => {
+  test('is stated under the header when given, so a reader can tell a loaded run from a quiet one', () => {
+    const markdown = toMarkdown([section('Load', '1 ms')], date, '5 per figure', loadText(0.4, 6.25, 2));
+
+    expect(markdown).toContain(
+      '- Runs: 5 per figure\n- Load average: 0.4 at the start, 6.3 at the end, on 2 cores\n',
+    );
+    expect(toMarkdown([section('Load', '1 ms')], date, '5 per figure')).not.toContain('Load average');
   });
 });
 

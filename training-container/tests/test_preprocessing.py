@@ -8,7 +8,8 @@ from PIL import Image
 
 from logo_detector.backend_gluoncv import DetectionDataset, ValTransform
 from logo_detector.manifest import Box, Sample
-from logo_detector.preprocessing import MEAN, STD, ImageDecodeError, load_luma, preprocess, sniff_image_type
+from logo_detector.preprocessing import (MEAN, STD, ImageDecodeError, load_luma, model_input, model_pixels, preprocess,
+                                         sniff_image_type)
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -63,6 +64,20 @@ def test_model_input_is_grey_in_every_channel_and_imagenet_normalized():
     np.testing.assert_allclose(pixels[0], pixels[1], atol=1e-5)
     np.testing.assert_allclose(pixels[1], pixels[2], atol=1e-5)
     assert 0.0 <= pixels.min() and pixels.max() <= 1.0
+
+
+@pytest.mark.parametrize("shape", [(200, 300), (600, 100), (2, 3)])
+def test_model_input_is_bit_for_bit_the_normalization_arithmetic_on_the_resized_pixels(shape):
+    luma = np.random.default_rng(5).integers(0, 256, size=shape, dtype=np.uint8)
+    luma.flat[:256] = np.arange(256)[: luma.size]  # every gray level that fits
+    scaled = model_pixels(luma, 128).astype(np.float32) / np.float32(255.0)
+    mean, std = np.asarray(MEAN, dtype=np.float32)[:, None, None], np.asarray(STD, dtype=np.float32)[:, None, None]
+    expected = (scaled[None, :, :] - mean) / std
+
+    tensor = model_input(luma, 128)
+
+    assert tensor.dtype == np.float32 and tensor.shape == (3, 128, 128)
+    np.testing.assert_array_equal(tensor, expected)
 
 
 def test_image_type_comes_from_magic_bytes():

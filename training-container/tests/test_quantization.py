@@ -5,6 +5,7 @@ import re
 import shutil
 
 import mxnet as mx
+import numpy as np
 import pytest
 
 from conftest import TINY_HYPERPARAMETERS, metric_regexes, run_train
@@ -80,6 +81,16 @@ def test_the_int8_model_loads_and_detects_on_the_models_input(trained):
     assert int8 and fp32 and len(int8) <= 100  # NMS ran inside the graph: post_nms keeps at most 100
     assert all(0 <= class_id < 1 and 0.0 <= score <= 1.0 for class_id, score, *_ in int8)
     assert [d[1] for d in int8] == sorted((d[1] for d in int8), reverse=True)
+
+
+def test_detecting_reads_the_callers_array_in_place_and_leaves_it_writable_and_unchanged(trained):
+    sample = validation_samples(trained.root)[0]
+    tensor = model_input(load_luma(sample.image_path.read_bytes()), 256)
+    before = tensor.copy()
+    detector = Detector(trained.model_dir, "fp32")
+    first = detector.detect(tensor)
+    assert tensor.flags.writeable and np.array_equal(tensor, before)
+    assert detector.detect(tensor) == first
 
 
 def test_calibration_on_the_same_split_and_seed_writes_the_same_graph(trained, tmp_path):

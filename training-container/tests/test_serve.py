@@ -220,7 +220,7 @@ def gunicorn_bind(monkeypatch: pytest.MonkeyPatch, ml_root: Path, environment: d
     serve = importlib.util.module_from_spec(spec)
     loader.exec_module(serve)
     for name in ("MODEL_SERVER_HOST", "SAGEMAKER_BIND_TO_PORT", "MODEL_SERVER_WORKERS", "OMP_NUM_THREADS",
-                 "MXNET_CPU_WORKER_NTHREADS"):
+                 "MXNET_CPU_WORKER_NTHREADS", "OPENCV_FOR_THREADS_NUM"):
         monkeypatch.setenv(name, "")  # so that teardown restores what serve sets in this process
         monkeypatch.delenv(name)
     for name, value in environment.items():
@@ -240,6 +240,15 @@ def test_serve_binds_all_interfaces_in_the_container_and_the_host_it_is_given_el
                                                  "SAGEMAKER_BIND_TO_PORT": "9001"}) == (
         "127.0.0.1:9001"
     )
+
+
+def test_serve_gives_mxnet_openmp_and_opencv_the_threads_it_sizes_each_worker(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    gunicorn_bind(monkeypatch, tmp_path, {"MODEL_SERVER_WORKERS": "1", "OMP_NUM_THREADS": "3"})
+    assert [os.environ[name] for name in ("OMP_NUM_THREADS", "MXNET_CPU_WORKER_NTHREADS",
+                                          "OPENCV_FOR_THREADS_NUM")] == ["3", "3", "3"]
+    gunicorn_bind(monkeypatch, tmp_path, {})
+    assert os.environ["OPENCV_FOR_THREADS_NUM"] == "1"  # one worker per vCPU, one thread each
 
 
 def test_serve_runs_gunicorn_on_the_sagemaker_port(trained):

@@ -538,7 +538,9 @@ class Detector:
 
     def detect(self, tensor: npt.NDArray[np.float32]) -> List[Detection]:
         """(class_id, score, xmin, ymin, xmax, ymax) for each detection, best first."""
-        ids, scores, boxes = self._net(mx.nd.array(tensor[np.newaxis]))
+        # MXNet reads the array where it is (a view of it is marked read-only meanwhile) instead of copying it.
+        batch = mx.nd.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32)[np.newaxis], zero_copy=True)
+        ids, scores, boxes = self._net(batch)
         ids, scores, boxes = ids[0, :, 0].asnumpy(), scores[0, :, 0].asnumpy(), boxes[0].asnumpy()
         found = [(int(i), float(s), float(b[0]), float(b[1]), float(b[2]), float(b[3]))
                  for i, s, b in zip(ids, scores, boxes, strict=True) if i >= 0]
