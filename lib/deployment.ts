@@ -17,6 +17,7 @@ import {
   ScopedCreateEndpoint,
   ScopedCreateEndpointConfig,
   ScopedCreateModel,
+  ServerlessCreateEndpointConfig,
   STACK_TAG_KEY,
   UngrantedS3Location,
   withRetry,
@@ -61,6 +62,11 @@ export interface DeploymentProps {
  * ({@link ROLLBACK_ALARM}), a poll until the endpoint is InService with the new config, and the live-model record
  * (`$.live`, {@link LiveModel}). An endpoint that ends Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
  * teardown can find it.
+ *
+ * With `endpointMode` `serverless` the endpoint config has one serverless variant (memory and concurrency, no
+ * instances) and the model has no network isolation, which serverless endpoints do not support. The update stays
+ * blue/green with the same alarm: AWS's deployment guardrails exclude serverless endpoints from rolling
+ * deployments only. An endpoint of the other mode is not converted in place: the run fails and says to delete it.
  */
 export class Deployment extends PipelineStage {
   public readonly startState: sfn.State;
@@ -73,6 +79,7 @@ export class Deployment extends PipelineStage {
   constructor(scope: Construct, id: string, props: DeploymentProps) {
     super(scope, id, 'deploy');
     const { endpointName, namePrefix, key } = props;
+    const serverless = props.config.mode === 'serverless';
     const stack = Stack.of(this);
     const tags = sfn.TaskInput.fromObject([{ Key: STACK_TAG_KEY, Value: stack.stackName }]);
     const modelName = sfn.JsonPath.stringAt('$.deploy.modelName');
@@ -111,7 +118,9 @@ export class Deployment extends PipelineStage {
       new ScopedCreateModel(this, 'Create model', {
         modelName,
         role: this.modelRole,
-        enableNetworkIsolation: true,
+        // Serverless endpoints do not support network isolation (the container's own traffic stays in AWS's
+        // serverless fleet; see the README's endpoint modes).
+        enableNetworkIsolation: !serverless,
         primaryContainer: new tasks.ContainerDefinition({
           image: props.image,
           mode: tasks.Mode.SINGLE_MODEL,
@@ -137,23 +146,40 @@ export class Deployment extends PipelineStage {
       }),
     );
 
+    const endpointConfigProps = {
+      endpointConfigName: configName,
+      kmsKey: key,
+      tags,
+      policyStatements: [allow('sagemaker:CreateEndpointConfig', configs)],
+      resultPath: sfn.JsonPath.DISCARD,
+    };
+    const { config } = props;
     const createEndpointConfig = withRetry(
-      new ScopedCreateEndpointConfig(this, 'Create endpoint config', {
-        endpointConfigName: configName,
-        kmsKey: key,
-        productionVariants: [
-          {
+      serverless
+        ? new ServerlessCreateEndpointConfig(this, 'Create endpoint config', {
+            ...endpointConfigProps,
             variantName: VARIANT_NAME,
             modelName,
-            initialInstanceCount: props.config.instanceCount,
-            instanceType: new ec2.InstanceType(props.config.instanceType.replace(/^ml\./, '')),
-            initialVariantWeight: 1,
-          },
-        ],
-        tags,
-        policyStatements: [allow('sagemaker:CreateEndpointConfig', configs)],
-        resultPath: sfn.JsonPath.DISCARD,
-      }),
+            serverlessConfig: {
+              MemorySizeInMB: config.serverlessMemorySizeInMB,
+              MaxConcurrency: config.serverlessMaxConcurrency,
+              ...(config.serverlessProvisionedConcurrency > 0
+                ? { ProvisionedConcurrency: config.serverlessProvisionedConcurrency }
+                : {}),
+            },
+          })
+        : new ScopedCreateEndpointConfig(this, 'Create endpoint config', {
+            ...endpointConfigProps,
+            productionVariants: [
+              {
+                variantName: VARIANT_NAME,
+                modelName,
+                initialInstanceCount: config.instanceCount,
+                instanceType: new ec2.InstanceType(config.instanceType.replace(/^ml\./, '')),
+                initialVariantWeight: 1,
+              },
+            ],
+          }),
     );
 
     const describe = (stateId: string, resultPath: string) =>
@@ -286,6 +312,24 @@ export class Deployment extends PipelineStage {
                     '(aws sagemaker delete-endpoint --endpoint-name {}) and start a new run to create it again.',
                   sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
                   sfn.JsonPath.stringAt('$.endpoint.FailureReason'),
+                  sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
+                ),
+              },
+            }),
+          )
+          .when(
+            serverless
+              ? sfn.Condition.isNotPresent('$.endpoint.ProductionVariants[0].CurrentServerlessConfig')
+              : sfn.Condition.isPresent('$.endpoint.ProductionVariants[0].CurrentServerlessConfig'),
+            this.failWith('Endpoint of the other mode', {
+              parameters: {
+                Error: 'EndpointModeChanged',
+                Cause: sfn.JsonPath.format(
+                  `The endpoint {} is not ${serverless ? 'serverless' : 'instance-based'}, but endpointMode is ` +
+                    `${props.config.mode}; SageMaker does not convert an endpoint between instances and serverless ` +
+                    'in place. Delete it (aws sagemaker delete-endpoint --endpoint-name {}; detection is down until ' +
+                    'the next run creates it again) and start a new run, or set endpointMode back.',
+                  sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
                   sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
                 ),
               },

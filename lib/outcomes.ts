@@ -2,6 +2,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Guard } from './guard';
 import { Notifications } from './notifications';
+import { RunCost } from './run-cost';
 import { failedIn } from './stage';
 
 /** Names of the states a run ends in, one per outcome. */
@@ -24,6 +25,8 @@ export interface OutcomesProps {
   readonly startingWeights: string;
   /** The guard stage, whose run lock every outcome but "Already running" releases first. */
   readonly guard: Guard;
+  /** Puts the run's cost at `$.cost` before the deployed, rejected and failed notifications, which send it. */
+  readonly cost: RunCost;
 }
 
 /**
@@ -33,15 +36,18 @@ export interface OutcomesProps {
  * failure notification itself ends in `Run failed` whether or not it is published.
  */
 export class Outcomes extends Construct {
-  /** Releases the lock, publishes that the model is live (from `$.live`), then `Deployed`. */
+  /** Releases the lock, publishes that the model is live (from `$.live`) and the run's cost, then `Deployed`. */
   public readonly deployed: sfn.Chain;
-  /** Releases the lock, publishes the gate's reason (from `$.gate`), then `Model rejected`. */
+  /** Releases the lock, publishes the gate's reason (from `$.gate`) and the run's cost, then `Model rejected`. */
   public readonly rejected: sfn.Chain;
   /** Releases the lock, publishes the preprocessing summary, then `Nothing new`. */
   public readonly nothingNew: sfn.Chain;
   /** Publishes which run holds the lock (from `$.guard.lock`), then `Already running`. */
   public readonly alreadyRunning: sfn.Chain;
-  /** Releases the lock, publishes the stage (`$.failure.stage`) and the error (`$.error`), then `Run failed`. */
+  /**
+   * Releases the lock, publishes the stage (`$.failure.stage`), the error (`$.error`) and what the run cost so far,
+   * then `Run failed`.
+   */
   public readonly failed: sfn.Chain;
 
   constructor(scope: Construct, id: string, props: OutcomesProps) {
@@ -50,6 +56,9 @@ export class Outcomes extends Construct {
     const execution = sfn.JsonPath.executionName;
     const released = (outcome: string, next: sfn.IChainable) =>
       guard.releaseLock(this, `Release run lock (${outcome})`, next);
+    // The run's cost (at $.cost) is computed after the lock is released, for the notification that follows.
+    const releasedWithCost = (outcome: string, next: sfn.IChainable) =>
+      released(outcome, props.cost.compute(this, outcome, next));
 
     const runFailed = new sfn.Fail(this, OUTCOME_STATES.failed, {
       error: 'PipelineFailed',
@@ -66,11 +75,12 @@ export class Outcomes extends Construct {
         stage: sfn.JsonPath.stringAt('$.failure.stage'),
         error: sfn.JsonPath.stringAt('$.error.Error'),
         cause: sfn.JsonPath.stringAt('$.error.Cause'),
+        cost: sfn.JsonPath.objectAt('$.cost'),
         execution,
       })
       .addCatch(runFailed, { resultPath: '$.notifyError' })
       .next(runFailed);
-    this.failed = released('failed', notifyFailure);
+    this.failed = releasedWithCost('failed', notifyFailure);
 
     const notifyFailed = failedIn(this, 'notify').next(this.failed);
     const notify = (id: string, subject: string, message: Record<string, unknown>, end: string) =>
@@ -107,7 +117,7 @@ export class Outcomes extends Construct {
         OUTCOME_STATES.nothingNew,
       ),
     );
-    this.rejected = released(
+    this.rejected = releasedWithCost(
       'rejected',
       notify(
         'Notify model rejected',
@@ -119,11 +129,12 @@ export class Outcomes extends Construct {
           map: sfn.JsonPath.numberAt('$.gate.map'),
           liveMap: sfn.JsonPath.stringAt('$.gate.liveMap'),
           weights: startingWeights,
+          cost: sfn.JsonPath.objectAt('$.cost'),
         },
         OUTCOME_STATES.rejected,
       ),
     );
-    this.deployed = released(
+    this.deployed = releasedWithCost(
       'deployed',
       notify(
         'Notify deployed',
@@ -140,6 +151,7 @@ export class Outcomes extends Construct {
           map: sfn.JsonPath.numberAt('$.live.map'),
           endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
           weights: startingWeights,
+          cost: sfn.JsonPath.objectAt('$.cost'),
         },
         OUTCOME_STATES.deployed,
       ),

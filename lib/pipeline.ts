@@ -15,6 +15,7 @@ import { Notifications } from './notifications';
 import { Outcomes } from './outcomes';
 import { Preprocess } from './preprocess';
 import { QualityGate } from './quality-gate';
+import { RunCost } from './run-cost';
 import { Training } from './training';
 
 export { OUTCOME_STATES } from './outcomes';
@@ -35,6 +36,8 @@ export interface PipelineProps {
   readonly deploy: Deployment;
   /** The topic every outcome is published to; it also hears of executions that time out or are aborted. */
   readonly notifications: Notifications;
+  /** What each run cost, sent with the deployed, rejected and failed notifications. */
+  readonly cost: RunCost;
   /** Key the state machine's SageMaker calls pass on (training volume, endpoint config). */
   readonly key: kms.IKey;
   /**
@@ -79,6 +82,7 @@ export class Pipeline extends Construct {
       notifications,
       guard,
       startingWeights: train.startingWeights,
+      cost: props.cost,
     });
     const stages = [guard, preprocess, label, assemble, train, qualityGate, deploy];
 
