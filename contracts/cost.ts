@@ -45,7 +45,7 @@ export interface RunState {
 /** Input of the `run-cost` handler. */
 export interface RunCostEvent {
   /** The run's whole state (`$`): JSONPath cannot pass a field that may be missing, so the handler picks. */
-  readonly run: RunState;
+  readonly state: RunState;
   readonly endpoint: EndpointSize;
   readonly basis: CostBasis;
 }
@@ -79,7 +79,10 @@ export interface EndpointMonthlyCost {
   readonly basis: string;
 }
 
-/** Output of the `run-cost` handler: put at `$.cost` and sent in the deployed and rejected notifications. */
+/**
+ * Output of the `run-cost` handler: put at `$.run.cost` once training has finished, and sent in the deployed,
+ * rejected and failed notifications.
+ */
 export interface RunCostResult {
   /** One paragraph for the notification. */
   readonly summary: string;
@@ -171,8 +174,8 @@ export function endpointMonthlyCost(endpoint: EndpointSize, basis: CostBasis): E
 /** The run's cost and the endpoint's monthly cost, with a one-paragraph summary saying what is measured and what assumed. */
 export function runCost(event: RunCostEvent): RunCostResult {
   const { prices } = event.basis;
-  const training = event.run.training && trainingCost(event.run.training, prices);
-  const preprocessing = event.run.preprocess && preprocessingCost(event.run.preprocess, prices);
+  const training = event.state.training && trainingCost(event.state.training, prices);
+  const preprocessing = event.state.preprocess && preprocessingCost(event.state.preprocess, prices);
   const endpointMonthly = endpointMonthlyCost(event.endpoint, event.basis);
   const runUsd = (training?.usd ?? 0) + (preprocessing?.usd ?? 0);
 

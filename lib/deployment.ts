@@ -24,6 +24,9 @@ import {
 } from './pipeline-tasks';
 import { PipelineStage } from './stage';
 
+/** In DescribeEndpoint's answer: present when the endpoint is serverless, absent when it runs on instances. */
+const SERVERLESS_VARIANT = '$.endpoint.ProductionVariants[0].CurrentServerlessConfig';
+
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
 
@@ -318,9 +321,10 @@ export class Deployment extends PipelineStage {
             }),
           )
           .when(
+            // Not(IsPresent) rather than IsPresent: false, which the local stand-in never matches.
             serverless
-              ? sfn.Condition.isNotPresent('$.endpoint.ProductionVariants[0].CurrentServerlessConfig')
-              : sfn.Condition.isPresent('$.endpoint.ProductionVariants[0].CurrentServerlessConfig'),
+              ? sfn.Condition.not(sfn.Condition.isPresent(SERVERLESS_VARIANT))
+              : sfn.Condition.isPresent(SERVERLESS_VARIANT),
             this.failWith('Endpoint of the other mode', {
               parameters: {
                 Error: 'EndpointModeChanged',

@@ -2,7 +2,6 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Guard } from './guard';
 import { Notifications } from './notifications';
-import { RunCost } from './run-cost';
 import { failedIn } from './stage';
 
 /** Names of the states a run ends in, one per outcome. */
@@ -25,8 +24,6 @@ export interface OutcomesProps {
   readonly startingWeights: string;
   /** The guard stage, whose run lock every outcome but "Already running" releases first. */
   readonly guard: Guard;
-  /** Puts the run's cost at `$.cost` before the deployed, rejected and failed notifications, which send it. */
-  readonly cost: RunCost;
 }
 
 /**
@@ -45,8 +42,8 @@ export class Outcomes extends Construct {
   /** Publishes which run holds the lock (from `$.guard.lock`), then `Already running`. */
   public readonly alreadyRunning: sfn.Chain;
   /**
-   * Releases the lock, publishes the stage (`$.failure.stage`), the error (`$.error`) and what the run cost so far,
-   * then `Run failed`.
+   * Releases the lock, publishes the stage (`$.failure.stage`), the error (`$.error`) and the run's cost (once
+   * training has finished), then `Run failed`.
    */
   public readonly failed: sfn.Chain;
 
@@ -56,9 +53,6 @@ export class Outcomes extends Construct {
     const execution = sfn.JsonPath.executionName;
     const released = (outcome: string, next: sfn.IChainable) =>
       guard.releaseLock(this, `Release run lock (${outcome})`, next);
-    // The run's cost (at $.cost) is computed after the lock is released, for the notification that follows.
-    const releasedWithCost = (outcome: string, next: sfn.IChainable) =>
-      released(outcome, props.cost.compute(this, outcome, next));
 
     const runFailed = new sfn.Fail(this, OUTCOME_STATES.failed, {
       error: 'PipelineFailed',
@@ -75,12 +69,12 @@ export class Outcomes extends Construct {
         stage: sfn.JsonPath.stringAt('$.failure.stage'),
         error: sfn.JsonPath.stringAt('$.error.Error'),
         cause: sfn.JsonPath.stringAt('$.error.Cause'),
-        cost: sfn.JsonPath.objectAt('$.cost'),
+        cost: sfn.JsonPath.objectAt('$.run.cost'),
         execution,
       })
       .addCatch(runFailed, { resultPath: '$.notifyError' })
       .next(runFailed);
-    this.failed = releasedWithCost('failed', notifyFailure);
+    this.failed = released('failed', notifyFailure);
 
     const notifyFailed = failedIn(this, 'notify').next(this.failed);
     const notify = (id: string, subject: string, message: Record<string, unknown>, end: string) =>
@@ -117,7 +111,7 @@ export class Outcomes extends Construct {
         OUTCOME_STATES.nothingNew,
       ),
     );
-    this.rejected = releasedWithCost(
+    this.rejected = released(
       'rejected',
       notify(
         'Notify model rejected',
@@ -129,12 +123,12 @@ export class Outcomes extends Construct {
           map: sfn.JsonPath.numberAt('$.gate.map'),
           liveMap: sfn.JsonPath.stringAt('$.gate.liveMap'),
           weights: startingWeights,
-          cost: sfn.JsonPath.objectAt('$.cost'),
+          cost: sfn.JsonPath.objectAt('$.run.cost'),
         },
         OUTCOME_STATES.rejected,
       ),
     );
-    this.deployed = releasedWithCost(
+    this.deployed = released(
       'deployed',
       notify(
         'Notify deployed',
@@ -151,7 +145,7 @@ export class Outcomes extends Construct {
           map: sfn.JsonPath.numberAt('$.live.map'),
           endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
           weights: startingWeights,
-          cost: sfn.JsonPath.objectAt('$.cost'),
+          cost: sfn.JsonPath.objectAt('$.run.cost'),
         },
         OUTCOME_STATES.deployed,
       ),

@@ -27,45 +27,45 @@ export function endpointSize(config: EndpointConfig): EndpointSize {
 }
 
 /**
- * The `run-cost` function, which says what a run cost and what the endpoint costs a month (contracts/cost.ts), and
- * the states that put its answer (contracts' `RunCostResult`) at `$.cost` before a notification.
+ * What a run cost, computed once training has finished: the `run-cost` function says what the run cost and what the
+ * endpoint costs a month (contracts/cost.ts) and its answer (contracts' `RunCostResult`) goes to `$.run.cost`, which
+ * the deployed, rejected and failed notifications send. The cost is a courtesy: when it cannot be computed,
+ * `$.run.cost` says so and the run goes on. Until then `$.run.cost` holds {@link NOT_YET_COMPUTED}.
  */
-export class RunCost extends Construct {
+export class RunCost extends sfn.StateMachineFragment {
+  public readonly startState: sfn.State;
+  public readonly endStates: sfn.INextable[];
   /** The function; pure arithmetic, it calls no AWS API. */
   public readonly function: lambda.IFunction;
-  private readonly payload: Record<string, unknown>;
 
   constructor(scope: Construct, id: string, props: RunCostProps) {
     super(scope, id);
     this.function = pipelineFunction(this, 'Function', { handler: 'run-cost', memorySize: 256 });
-    this.payload = handlerEvent<RunCostEvent>({
-      run: sfn.JsonPath.objectAt('$'),
-      endpoint: endpointSize(props.endpoint),
-      basis: props.basis,
+    const compute = invoke(this, 'Compute run cost', this.function, {
+      payload: handlerEvent<RunCostEvent>({
+        state: sfn.JsonPath.objectAt('$'),
+        endpoint: endpointSize(props.endpoint),
+        basis: props.basis,
+      }),
+      resultPath: '$.run.cost',
     });
-  }
-
-  /**
-   * `Compute run cost (<outcome>)`, putting the cost at `$.cost`, then `next`. The cost is a courtesy: when it
-   * cannot be computed, `$.cost` says so and the run goes on to `next` all the same.
-   */
-  public compute(scope: Construct, outcome: string, next: sfn.IChainable): sfn.Chain {
-    const task = invoke(scope, `Compute run cost (${outcome})`, this.function, {
-      payload: this.payload,
-      resultPath: '$.cost',
+    const unknown = new sfn.Pass(this, 'Cost unknown', {
+      parameters: {
+        summary: sfn.JsonPath.format(
+          'The cost of this run could not be computed ({}).',
+          sfn.JsonPath.stringAt('$.costError.Error'),
+        ),
+      },
+      resultPath: '$.run.cost',
     });
-    task.addCatch(
-      new sfn.Pass(scope, `Cost unknown (${outcome})`, {
-        parameters: {
-          summary: sfn.JsonPath.format(
-            'The cost of this run could not be computed ({}).',
-            sfn.JsonPath.stringAt('$.costError.Error'),
-          ),
-        },
-        resultPath: '$.cost',
-      }).next(next),
-      { resultPath: '$.costError' },
-    );
-    return sfn.Chain.start(task).next(next);
+    compute.addCatch(unknown, { resultPath: '$.costError' });
+    this.startState = compute;
+    this.endStates = [compute, unknown];
   }
 }
+
+/** `$.run.cost` before training has finished: what the notification of a run that ended earlier says. */
+export const NOT_YET_COMPUTED = {
+  summary:
+    'No cost computed: the run ended before a training job finished (a failed job is billed for its seconds).',
+} as const;

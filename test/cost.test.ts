@@ -45,7 +45,7 @@ describe('the cost of a run', () => {
   test('training on an instance type the table has no price for has no price, not a made-up one', () => {
     const job = { ...SPOT_JOB, ResourceConfig: { InstanceType: 'ml.p4d.24xlarge', InstanceCount: 1 } };
     expect(trainingCost(job, DEFAULT_PRICES).usd).toBeUndefined();
-    expect(runCost({ run: { training: job }, endpoint: REALTIME, basis }).summary).toContain(
+    expect(runCost({ state: { training: job }, endpoint: REALTIME, basis }).summary).toContain(
       'training at no known price (900 billed seconds of 1 × ml.p4d.24xlarge, 63 % saved by spot; add ml.p4d.24xlarge to prices)',
     );
   });
@@ -83,7 +83,7 @@ describe('the cost of a run', () => {
 
   test('the summary says what was measured, what assumed, what is not counted, and which prices', async () => {
     const result = await handler({
-      run: { training: SPOT_JOB, preprocess: { lambdaGbSeconds: 3000, lambdaInvocations: 40 } },
+      state: { training: SPOT_JOB, preprocess: { lambdaGbSeconds: 3000, lambdaInvocations: 40 } },
       endpoint: REALTIME,
       basis,
     });
@@ -104,7 +104,7 @@ describe('the cost of a run', () => {
 
   test('a run that failed before training costs only what it measured', () => {
     const result = runCost({
-      run: { preprocess: { lambdaGbSeconds: 12, lambdaInvocations: 1 } },
+      state: { preprocess: { lambdaGbSeconds: 12, lambdaInvocations: 1 } },
       endpoint: SERVERLESS,
       basis,
     });
@@ -112,7 +112,7 @@ describe('the cost of a run', () => {
     expect(result.summary).toMatch(
       /^This run cost about under \$0\.01: preprocessing under \$0\.01 \(12\.0 Lambda GB-seconds/,
     );
-    expect(runCost({ run: {}, endpoint: SERVERLESS, basis }).summary).toMatch(
+    expect(runCost({ state: {}, endpoint: SERVERLESS, basis }).summary).toMatch(
       /^This run cost about \$0\.00\. The endpoint costs about \$0\.79 a month/,
     );
   });
