@@ -1,8 +1,8 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CostBasis, EndpointSize, RunCostEvent } from '../contracts';
-import { EndpointConfig } from './config';
+import { CostBasis, endpointMonthlyCost, EndpointSize, formatUsd, RunCostEvent } from '../contracts';
+import { AppConfig, EndpointConfig } from './config';
 import { handlerEvent } from './handler-event';
 import { invoke, pipelineFunction } from './pipeline-tasks';
 
@@ -69,3 +69,22 @@ export const NOT_YET_COMPUTED = {
   summary:
     'No cost computed: the run ended before a training job finished (a failed job is billed for its seconds).',
 } as const;
+
+/**
+ * The README's table of what the endpoint costs a month in each mode, at the default size of each and with the
+ * given prices (the table in contracts/prices.ts unless overridden).
+ */
+export function endpointCostTable(config: AppConfig): string {
+  const rows = (['realtime', 'serverless'] as const).map((mode) => {
+    const size = endpointSize({ ...config.endpoint, mode });
+    const { usd, basis } = endpointMonthlyCost(size, config.cost);
+    const isDefault = mode === config.endpoint.mode ? ' (default)' : '';
+    return `| \`${mode}\`${isDefault} | ${usd === undefined ? 'unknown' : `about ${formatUsd(usd)}`} | ${basis} |`;
+  });
+  const { region, date } = config.cost.prices;
+  return [
+    `| endpoint mode | a month (${region}, prices of ${date}) | at what size, assuming what |`,
+    '| --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
