@@ -475,6 +475,9 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     if (first.status !== 'SUCCEEDED') {
       throw new Error(`Execution 1 failed: ${describeError(first.error)}`);
     }
+    // The run's cost as the notification gives it; locally the training job bills 0 seconds.
+    const cost = (first.output as { run?: { cost?: { summary?: string } } } | undefined)?.run?.cost?.summary;
+    if (cost) step(`cost, as AWS would bill it (nothing is billed locally): ${cost}`);
     const map = sagemaker.lastTraining?.FinalMetricDataList.find(
       (m) => m.MetricName === 'best_val_mAP',
     )?.Value;
