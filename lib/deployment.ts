@@ -121,8 +121,8 @@ export class Deployment extends PipelineStage {
       new ScopedCreateModel(this, 'Create model', {
         modelName,
         role: this.modelRole,
-        // Serverless endpoints do not support network isolation (the container's own traffic stays in AWS's
-        // serverless fleet; see the README's endpoint modes).
+        // Serverless endpoints do not support network isolation: the hardening that mode gives up
+        // (docs/reference.md, Endpoint modes).
         enableNetworkIsolation: !serverless,
         primaryContainer: new tasks.ContainerDefinition({
           image: props.image,
