@@ -58,7 +58,7 @@ export interface TrainingCost {
   readonly billableSeconds: number;
   /** Seconds trained per instance (measured by SageMaker). */
   readonly trainingSeconds: number;
-  /** `(1 - billable / trained) × 100`: what managed spot training saved, in percent. */
+  /** `(1 - billable / trained) × 100`: what managed spot training saved, in percent; 0 when nothing was billed. */
   readonly spotSavingPercent: number;
   /** Undefined when the price table has no price for the instance type. */
   readonly usd?: number;
@@ -116,7 +116,11 @@ export function trainingCost(training: TrainingUsage, prices: PriceTable): Train
     instanceCount,
     billableSeconds,
     trainingSeconds,
-    spotSavingPercent: trainingSeconds > 0 ? Math.max(0, (1 - billableSeconds / trainingSeconds) * 100) : 0,
+    // Nothing billed (local mode's stand-in) is no saving to report.
+    spotSavingPercent:
+      trainingSeconds > 0 && billableSeconds > 0
+        ? Math.max(0, (1 - billableSeconds / trainingSeconds) * 100)
+        : 0,
     usd: hourly === undefined ? undefined : (billableSeconds * instanceCount * hourly) / SECONDS_PER_HOUR,
   };
 }

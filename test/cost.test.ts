@@ -50,6 +50,14 @@ describe('the cost of a run', () => {
     );
   });
 
+  test('a job that billed nothing (local mode) reports no spot saving', () => {
+    const local = { ...SPOT_JOB, BillableTimeInSeconds: 0 };
+    expect(trainingCost(local, DEFAULT_PRICES)).toMatchObject({ usd: 0, spotSavingPercent: 0 });
+    expect(runCost({ state: { training: local }, endpoint: REALTIME, basis }).summary).toContain(
+      'training $0.00 (0 billed seconds of 1 × ml.g4dn.xlarge)',
+    );
+  });
+
   test('preprocessing: measured GB-seconds at the Lambda price, plus the requests', () => {
     // 3,000 GB-s × $0.0000166667 + 40 requests × $0.0000002.
     expect(preprocessingCost({ lambdaGbSeconds: 3000, lambdaInvocations: 40 }, DEFAULT_PRICES)).toEqual({
