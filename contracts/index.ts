@@ -10,3 +10,5 @@ export * from './manifest';
 export * from './training-job';
 export * from './live-model';
 export * from './images';
+export * from './prices';
+export * from './cost';

@@ -66,6 +66,11 @@ export interface PreprocessResult {
    * replaced under the same key, so a label drawn on the old image no longer applies. Present only when not empty.
    */
   readonly replaced?: string[];
+  /**
+   * The invocation's duration as the handler measured it × its configured memory, in GB-seconds (what Lambda bills,
+   * less the cold start's initialization). Absent when the handler was not told its memory size.
+   */
+  readonly gbSeconds?: number;
 }
 
 /**
@@ -115,6 +120,13 @@ export interface PreprocessReportResult {
   readonly replaced: number;
   /** Key, in the dataset bucket, of the JSON report listing every failure and its reason. */
   readonly reportKey: string;
+  /**
+   * GB-seconds the `preprocess` invocations measured of themselves, summed (for the run's cost): batches that
+   * failed as a whole, and the initialization of cold starts, are not in it.
+   */
+  readonly lambdaGbSeconds: number;
+  /** Invocations that reported their GB-seconds. */
+  readonly lambdaInvocations: number;
 }
 
 /** Input of `find-unlabeled`. */

@@ -1,4 +1,11 @@
 import { Node } from 'constructs';
+import {
+  CostBasis,
+  DEFAULT_PRICES,
+  DEFAULT_SERVERLESS_USAGE,
+  PriceTable,
+  ServerlessUsage,
+} from '../contracts';
 import { SUPPORTED_TRAINING_FAMILIES, trainingInstanceProblem } from './training-gpus';
 
 /** How images get their bounding boxes. */
@@ -6,6 +13,9 @@ export type LabelingMode = 'groundtruth' | 'import';
 
 /** How clients authenticate to the detection API. */
 export type ApiAuthMode = 'iam' | 'apiKey';
+
+/** How the endpoint runs: instances that run all the time, or SageMaker Serverless Inference (scales to zero). */
+export type EndpointMode = 'realtime' | 'serverless';
 
 /** What the pipeline's execution logs hold: failures only, or every state with its data. */
 export type ExecutionLogLevel = 'ERROR' | 'ALL';
@@ -218,6 +228,72 @@ function stringList(
   });
 }
 
+/**
+ * The price table and the serverless usage assumed ({@link CostBasis}), with the fields of a JSON object merged over
+ * {@link DEFAULT_PRICES} and {@link DEFAULT_SERVERLESS_USAGE}: any field of either (flat), the instance-hour maps
+ * merged entry by entry. `{}` or unset keeps the table.
+ */
+function costBasis(key: string, options: SettingOptions<CostBasis>): Setting<CostBasis> {
+  const expected =
+    'a JSON object of fields of the price table (contracts/prices.ts) or of the serverless usage assumed, e.g. ' +
+    '{"inferenceInstanceHour": {"ml.m5.xlarge": 0.25}, "requestsPerMonth": 30000}';
+  const texts = ['region', 'date', 'source'];
+  const maps = ['trainingInstanceHour', 'inferenceInstanceHour'];
+  const usageFields = Object.keys(DEFAULT_SERVERLESS_USAGE);
+  const numbers = Object.keys(DEFAULT_PRICES).filter((f) => !texts.includes(f) && !maps.includes(f));
+  return setting(key, options, '(the table in contracts/prices.ts)', (raw) => {
+    if (unset(raw)) return { prices: DEFAULT_PRICES, serverlessUsage: DEFAULT_SERVERLESS_USAGE };
+    let value: unknown = raw;
+    if (typeof raw === 'string') {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw new ConfigError(key, raw, expected);
+      }
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new ConfigError(key, raw, expected);
+    const price = (field: string, v: unknown) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+        throw new ConfigError(key, raw, `a number of US dollars, 0 or more, for ${field}`);
+      }
+      return v;
+    };
+    const prices: Record<string, unknown> = { ...DEFAULT_PRICES };
+    const usage: Record<string, unknown> = { ...DEFAULT_SERVERLESS_USAGE };
+    for (const [field, v] of Object.entries(value)) {
+      if (texts.includes(field)) {
+        if (typeof v !== 'string') throw new ConfigError(key, raw, `a string for ${field}`);
+        prices[field] = v;
+      } else if (maps.includes(field)) {
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+          throw new ConfigError(key, raw, `an object of instance type to hourly price for ${field}`);
+        }
+        const entries = Object.entries(v as Record<string, unknown>).map(([type, p]) => {
+          if (!INSTANCE_TYPE.test(type))
+            throw new ConfigError(key, raw, `instance types such as ml.m5.xlarge in ${field}`);
+          return [type, price(`${field}.${type}`, p)];
+        });
+        prices[field] = { ...(prices[field] as object), ...Object.fromEntries(entries) };
+      } else if (numbers.includes(field)) {
+        prices[field] = price(field, v);
+      } else if (usageFields.includes(field)) {
+        const n = price(field, v);
+        if (field === 'requestsPerMonth' && n === 0)
+          throw new ConfigError(key, raw, 'requestsPerMonth above 0');
+        usage[field] = n;
+      } else {
+        throw new ConfigError(
+          key,
+          raw,
+          `fields among ${[...texts, ...maps, ...numbers, ...usageFields].join(', ')} (got "${field}")`,
+        );
+      }
+    }
+    return { prices: prices as unknown as PriceTable, serverlessUsage: usage as unknown as ServerlessUsage };
+  });
+}
+
 const INSTANCE_TYPE = /^ml\.([a-z0-9]+)\.([a-z0-9]+)$/;
 const CLASS_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/;
 const WORKTEAM_ARN =
@@ -225,6 +301,12 @@ const WORKTEAM_ARN =
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$/;
 const MAX_JOB_SECONDS = 28 * 24 * 3600;
+
+/** ProductionVariantServerlessConfig's MemorySizeInMB: 1024 to 6144, in whole gigabytes. */
+export const SERVERLESS_MEMORY_MB = { min: 1024, max: 6144 } as const;
+
+/** ProductionVariantServerlessConfig's MaxConcurrency and ProvisionedConcurrency: at most 200. */
+export const SERVERLESS_MAX_CONCURRENCY = 200;
 
 /**
  * Every configuration key, once: where its value goes in {@link AppConfig}, its type, default, rules and README
@@ -308,9 +390,17 @@ export const SETTINGS = {
     }),
   },
   endpoint: {
+    mode: oneOf<EndpointMode>('endpointMode', {
+      default: 'realtime',
+      allowed: ['realtime', 'serverless'],
+      description:
+        '`realtime`: instances that run (and bill) all the time; `serverless`: SageMaker Serverless Inference, ' +
+        'billed per request, with cold starts, CPU only and no network isolation (see ' +
+        '[Endpoint modes](#endpoint-modes)).',
+    }),
     instanceType: text('endpointInstanceType', {
       default: 'ml.m5.xlarge',
-      description: 'Instance type of the inference endpoint.',
+      description: 'With `realtime`: instance type of the inference endpoint.',
       check: (instanceType) =>
         INSTANCE_TYPE.test(instanceType)
           ? undefined
@@ -320,7 +410,39 @@ export const SETTINGS = {
       default: 1,
       min: 1,
       max: 10,
-      description: 'Instances behind the endpoint.',
+      description: 'With `realtime`: instances behind the endpoint.',
+    }),
+    serverlessMemorySizeInMB: integer('serverlessMemorySizeInMB', {
+      default: 4096,
+      min: SERVERLESS_MEMORY_MB.min,
+      max: SERVERLESS_MEMORY_MB.max,
+      description:
+        'With `serverless`: memory of each serverless instance, in MB (1024 to 6144 in steps of 1024); ' +
+        'SageMaker gives CPU in proportion.',
+      check: (memory, raw) =>
+        memory % 1024 === 0
+          ? undefined
+          : { value: raw, expected: '1024, 2048, 3072, 4096, 5120 or 6144 (whole gigabytes)' },
+    }),
+    serverlessMaxConcurrency: integer('serverlessMaxConcurrency', {
+      default: 5,
+      min: 1,
+      max: SERVERLESS_MAX_CONCURRENCY,
+      description:
+        'With `serverless`: most requests served at once; more are throttled (the API answers 503). ' +
+        'The account has a per-Region total across serverless endpoints.',
+    }),
+    serverlessProvisionedConcurrency: integer('serverlessProvisionedConcurrency', {
+      default: 0,
+      min: 0,
+      max: SERVERLESS_MAX_CONCURRENCY,
+      description:
+        'With `serverless`: instances kept warm (no cold start for that many concurrent requests) and billed ' +
+        'all the time; 0 for none. At most `serverlessMaxConcurrency`.',
+      check: (provisioned, _raw, earlier) => {
+        const max = earlier.serverlessMaxConcurrency as number;
+        return provisioned <= max ? undefined : { expected: `at most serverlessMaxConcurrency (${max})` };
+      },
     }),
   },
   labeling: {
@@ -422,6 +544,12 @@ export const SETTINGS = {
         'Preprocessing: percentage of raw files that may fail with an error (not files refused for their key, size or format) before the run fails.',
     }),
   },
+  cost: costBasis('prices', {
+    description:
+      "Prices each run's cost notification and the README's monthly figures use: a JSON object overriding fields " +
+      'of the us-east-1 price table in contracts/prices.ts (and the serverless traffic assumed), e.g. ' +
+      '`{"region": "eu-west-1", "inferenceInstanceHour": {"ml.m5.xlarge": 0.26}, "requestsPerMonth": 30000}`.',
+  }),
   notificationEmail: optionalText('notificationEmail', {
     defaultText: '(none)',
     description: 'E-mail address subscribed to pipeline notifications (confirm the subscription e-mail).',

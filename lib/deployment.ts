@@ -17,11 +17,15 @@ import {
   ScopedCreateEndpoint,
   ScopedCreateEndpointConfig,
   ScopedCreateModel,
+  ServerlessCreateEndpointConfig,
   STACK_TAG_KEY,
   UngrantedS3Location,
   withRetry,
 } from './pipeline-tasks';
 import { PipelineStage } from './stage';
+
+/** In DescribeEndpoint's answer: present when the endpoint is serverless, absent when it runs on instances. */
+const SERVERLESS_VARIANT = '$.endpoint.ProductionVariants[0].CurrentServerlessConfig';
 
 /** The one production variant of every endpoint config the pipeline creates. */
 export const VARIANT_NAME = 'AllTraffic';
@@ -61,6 +65,11 @@ export interface DeploymentProps {
  * ({@link ROLLBACK_ALARM}), a poll until the endpoint is InService with the new config, and the live-model record
  * (`$.live`, {@link LiveModel}, written with the report stage's `$.evaluation.record` merged in). An endpoint that ends Failed, or an update that rolled back, fails the run. Every SageMaker resource is tagged with the stack, so
  * teardown can find it.
+ *
+ * With `endpointMode` `serverless` the endpoint config has one serverless variant (memory and concurrency, no
+ * instances) and the model has no network isolation, which serverless endpoints do not support. The update stays
+ * blue/green with the same alarm: AWS's deployment guardrails exclude serverless endpoints from rolling
+ * deployments only. An endpoint of the other mode is not converted in place: the run fails and says to delete it.
  */
 export class Deployment extends PipelineStage {
   public readonly startState: sfn.State;
@@ -73,6 +82,7 @@ export class Deployment extends PipelineStage {
   constructor(scope: Construct, id: string, props: DeploymentProps) {
     super(scope, id, 'deploy');
     const { endpointName, namePrefix, key } = props;
+    const serverless = props.config.mode === 'serverless';
     const stack = Stack.of(this);
     const tags = sfn.TaskInput.fromObject([{ Key: STACK_TAG_KEY, Value: stack.stackName }]);
     const modelName = sfn.JsonPath.stringAt('$.deploy.modelName');
@@ -111,7 +121,9 @@ export class Deployment extends PipelineStage {
       new ScopedCreateModel(this, 'Create model', {
         modelName,
         role: this.modelRole,
-        enableNetworkIsolation: true,
+        // Serverless endpoints do not support network isolation: the hardening that mode gives up
+        // (docs/reference.md, Endpoint modes).
+        enableNetworkIsolation: !serverless,
         primaryContainer: new tasks.ContainerDefinition({
           image: props.image,
           mode: tasks.Mode.SINGLE_MODEL,
@@ -137,23 +149,40 @@ export class Deployment extends PipelineStage {
       }),
     );
 
+    const endpointConfigProps = {
+      endpointConfigName: configName,
+      kmsKey: key,
+      tags,
+      policyStatements: [allow('sagemaker:CreateEndpointConfig', configs)],
+      resultPath: sfn.JsonPath.DISCARD,
+    };
+    const { config } = props;
     const createEndpointConfig = withRetry(
-      new ScopedCreateEndpointConfig(this, 'Create endpoint config', {
-        endpointConfigName: configName,
-        kmsKey: key,
-        productionVariants: [
-          {
+      serverless
+        ? new ServerlessCreateEndpointConfig(this, 'Create endpoint config', {
+            ...endpointConfigProps,
             variantName: VARIANT_NAME,
             modelName,
-            initialInstanceCount: props.config.instanceCount,
-            instanceType: new ec2.InstanceType(props.config.instanceType.replace(/^ml\./, '')),
-            initialVariantWeight: 1,
-          },
-        ],
-        tags,
-        policyStatements: [allow('sagemaker:CreateEndpointConfig', configs)],
-        resultPath: sfn.JsonPath.DISCARD,
-      }),
+            serverlessConfig: {
+              MemorySizeInMB: config.serverlessMemorySizeInMB,
+              MaxConcurrency: config.serverlessMaxConcurrency,
+              ...(config.serverlessProvisionedConcurrency > 0
+                ? { ProvisionedConcurrency: config.serverlessProvisionedConcurrency }
+                : {}),
+            },
+          })
+        : new ScopedCreateEndpointConfig(this, 'Create endpoint config', {
+            ...endpointConfigProps,
+            productionVariants: [
+              {
+                variantName: VARIANT_NAME,
+                modelName,
+                initialInstanceCount: config.instanceCount,
+                instanceType: new ec2.InstanceType(config.instanceType.replace(/^ml\./, '')),
+                initialVariantWeight: 1,
+              },
+            ],
+          }),
     );
 
     const describe = (stateId: string, resultPath: string) =>
@@ -293,6 +322,25 @@ export class Deployment extends PipelineStage {
                     '(aws sagemaker delete-endpoint --endpoint-name {}) and start a new run to create it again.',
                   sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
                   sfn.JsonPath.stringAt('$.endpoint.FailureReason'),
+                  sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
+                ),
+              },
+            }),
+          )
+          .when(
+            // Not(IsPresent) rather than IsPresent: false, which the local stand-in never matches.
+            serverless
+              ? sfn.Condition.not(sfn.Condition.isPresent(SERVERLESS_VARIANT))
+              : sfn.Condition.isPresent(SERVERLESS_VARIANT),
+            this.failWith('Endpoint of the other mode', {
+              parameters: {
+                Error: 'EndpointModeChanged',
+                Cause: sfn.JsonPath.format(
+                  `The endpoint {} is not ${serverless ? 'serverless' : 'instance-based'}, but endpointMode is ` +
+                    `${props.config.mode}; SageMaker does not convert an endpoint between instances and serverless ` +
+                    'in place. Delete it (aws sagemaker delete-endpoint --endpoint-name {}; detection is down until ' +
+                    'the next run creates it again) and start a new run, or set endpointMode back.',
+                  sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
                   sfn.JsonPath.stringAt('$.endpoint.EndpointName'),
                 ),
               },

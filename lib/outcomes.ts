@@ -35,19 +35,22 @@ export interface OutcomesProps {
 export class Outcomes extends Construct {
   /**
    * Releases the lock, publishes that the model is live (from `$.live`) with its evaluation (`$.evaluation`: the
-   * report's location, the serving variant and both mAPs), then `Deployed`.
+   * report's location, the serving variant and both mAPs), and the run's cost, then `Deployed`.
    */
   public readonly deployed: sfn.Chain;
   /**
    * Releases the lock, publishes the gate's reason (from `$.gate`) with the model's evaluation (`$.evaluation`, AP
-   * per class included), then `Model rejected`.
+   * per class included) and the run's cost, then `Model rejected`.
    */
   public readonly rejected: sfn.Chain;
   /** Releases the lock, publishes the preprocessing summary, then `Nothing new`. */
   public readonly nothingNew: sfn.Chain;
   /** Publishes which run holds the lock (from `$.guard.lock`), then `Already running`. */
   public readonly alreadyRunning: sfn.Chain;
-  /** Releases the lock, publishes the stage (`$.failure.stage`) and the error (`$.error`), then `Run failed`. */
+  /**
+   * Releases the lock, publishes the stage (`$.failure.stage`), the error (`$.error`) and the run's cost (once
+   * training has finished), then `Run failed`.
+   */
   public readonly failed: sfn.Chain;
 
   constructor(scope: Construct, id: string, props: OutcomesProps) {
@@ -72,6 +75,7 @@ export class Outcomes extends Construct {
         stage: sfn.JsonPath.stringAt('$.failure.stage'),
         error: sfn.JsonPath.stringAt('$.error.Error'),
         cause: sfn.JsonPath.stringAt('$.error.Cause'),
+        cost: sfn.JsonPath.objectAt('$.run.cost'),
         execution,
       })
       .addCatch(runFailed, { resultPath: '$.notifyError' })
@@ -139,6 +143,7 @@ export class Outcomes extends Construct {
           weights: startingWeights,
           ...evaluation,
           apPerClass: sfn.JsonPath.objectAt('$.evaluation.apPerClass'),
+          cost: sfn.JsonPath.objectAt('$.run.cost'),
         },
         OUTCOME_STATES.rejected,
       ),
@@ -161,6 +166,7 @@ export class Outcomes extends Construct {
           endpointName: sfn.JsonPath.stringAt('$.live.endpointName'),
           weights: startingWeights,
           ...evaluation,
+          cost: sfn.JsonPath.objectAt('$.run.cost'),
         },
         OUTCOME_STATES.deployed,
       ),

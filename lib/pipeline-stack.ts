@@ -16,6 +16,7 @@ import { Pipeline } from './pipeline';
 import { sageMakerNamePrefix, stackNameHash } from './pipeline-tasks';
 import { Preprocess } from './preprocess';
 import { QualityGate } from './quality-gate';
+import { RunCost } from './run-cost';
 import { detectorImage, Training } from './training';
 
 /** Properties of {@link PipelineStack}. */
@@ -116,6 +117,7 @@ export class PipelineStack extends Stack {
       qualityGate,
       deploy,
       notifications,
+      cost: new RunCost(this, 'RunCost', { endpoint: config.endpoint, basis: config.cost }),
       key,
       schedule: config.schedule,
       executionLogLevel: config.executionLogLevel,

@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -221,6 +222,57 @@ export class ScopedCreateEndpointConfig extends tasks.SageMakerCreateEndpointCon
   ) {
     super(scope, id, props);
     this.taskPolicies = props.policyStatements ?? this.taskPolicies;
+  }
+}
+
+/** Properties of {@link ServerlessCreateEndpointConfig}. */
+export interface ServerlessCreateEndpointConfigProps
+  extends Omit<tasks.SageMakerCreateEndpointConfigProps, 'productionVariants'>, StatePolicyProps {
+  /** The one production variant's name. */
+  readonly variantName: string;
+  /** The model it serves; JSONPath with `JsonPath.stringAt`. */
+  readonly modelName: string;
+  /** ProductionVariantServerlessConfig: MemorySizeInMB, MaxConcurrency and, optionally, ProvisionedConcurrency. */
+  readonly serverlessConfig: {
+    readonly MemorySizeInMB: number;
+    readonly MaxConcurrency: number;
+    readonly ProvisionedConcurrency?: number;
+  };
+}
+
+/**
+ * CreateEndpointConfig for a serverless endpoint: one production variant with a ServerlessConfig and no instance
+ * type or count, which the CDK task always renders (its production variants require an instance type). The
+ * variant the CDK task is given is replaced whole in `toStateJson()`; everything else (name, KMS key, tags, the
+ * stage's permissions) is the task's own.
+ */
+export class ServerlessCreateEndpointConfig extends ScopedCreateEndpointConfig {
+  private readonly variant: Record<string, unknown>;
+
+  constructor(scope: Construct, id: string, props: ServerlessCreateEndpointConfigProps) {
+    super(scope, id, {
+      ...props,
+      // Rendered, then replaced by the serverless variant below: the CDK type requires an instance type.
+      productionVariants: [
+        {
+          variantName: props.variantName,
+          modelName: props.modelName,
+          instanceType: new ec2.InstanceType('m5.large'),
+        },
+      ],
+    });
+    this.variant = {
+      VariantName: props.variantName,
+      ModelName: props.modelName,
+      ServerlessConfig: props.serverlessConfig,
+    };
+  }
+
+  /** The CDK task's state with ProductionVariants replaced by the one serverless variant. */
+  public override toStateJson(topLevelQueryLanguage?: sfn.QueryLanguage): Record<string, unknown> {
+    return withExtraParameters(super.toStateJson(topLevelQueryLanguage) as Record<string, unknown>, {
+      ProductionVariants: [this.variant],
+    });
   }
 }
 

@@ -16,6 +16,7 @@ import { Notifications } from './notifications';
 import { Outcomes } from './outcomes';
 import { Preprocess } from './preprocess';
 import { QualityGate } from './quality-gate';
+import { NOT_YET_COMPUTED, RunCost } from './run-cost';
 import { Training } from './training';
 
 export { OUTCOME_STATES } from './outcomes';
@@ -38,6 +39,8 @@ export interface PipelineProps {
   readonly deploy: Deployment;
   /** The topic every outcome is published to; it also hears of executions that time out or are aborted. */
   readonly notifications: Notifications;
+  /** What the run cost, computed once training has finished, at `$.run.cost` for the notifications. */
+  readonly cost: RunCost;
   /** Key the state machine's SageMaker calls pass on (training volume, endpoint config). */
   readonly key: kms.IKey;
   /**
@@ -65,7 +68,7 @@ export interface PipelineProps {
 
 /**
  * The training pipeline's state machine: guard (one run at a time) → preprocess → label what has no label →
- * assemble → train → publish the evaluation report → quality gate → deploy, publishing every outcome to the notification topic.
+ * assemble → train → (the run's cost) → publish the evaluation report → quality gate → deploy, publishing every outcome to the notification topic.
  *
  * Start it with `{}`; `{"force": true}` trains even when nothing new arrived. A run ends in one of
  * {@link OUTCOME_STATES}.
@@ -85,11 +88,12 @@ export class Pipeline extends Construct {
     });
     const stages = [guard, preprocess, label, assemble, train, report, qualityGate, deploy];
 
-    // The run id names the run's SageMaker resources (see runResourceName).
+    // The run id names the run's SageMaker resources (see runResourceName); the cost is computed after training.
     const startRun = new sfn.Pass(this, 'Start run', {
       parameters: {
         id: sfn.JsonPath.hash(sfn.JsonPath.executionName, 'SHA-1'),
         execution: sfn.JsonPath.executionName,
+        cost: NOT_YET_COMPUTED,
       },
       resultPath: '$.run',
     });
@@ -99,6 +103,7 @@ export class Pipeline extends Construct {
       .next(label)
       .next(assemble)
       .next(train)
+      .next(props.cost)
       .next(report)
       .next(qualityGate)
       .next(deploy)

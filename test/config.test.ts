@@ -3,6 +3,7 @@ import { spawnSync } from 'child_process';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { DEFAULT_PRICES, DEFAULT_SERVERLESS_USAGE } from '../contracts';
 import { ConfigError, configFromContext, loadConfig, nearestKey } from '../lib/config';
 
 const from = (context: Record<string, unknown>) => loadConfig((key) => context[key]);
@@ -18,7 +19,15 @@ describe('configuration defaults', () => {
       maxWaitSeconds: 28800,
       dataShape: 512,
     });
-    expect(config.endpoint).toEqual({ instanceType: 'ml.m5.xlarge', instanceCount: 1 });
+    expect(config.endpoint).toEqual({
+      mode: 'realtime',
+      instanceType: 'ml.m5.xlarge',
+      instanceCount: 1,
+      serverlessMemorySizeInMB: 4096,
+      serverlessMaxConcurrency: 5,
+      serverlessProvisionedConcurrency: 0,
+    });
+    expect(config.cost).toEqual({ prices: DEFAULT_PRICES, serverlessUsage: DEFAULT_SERVERLESS_USAGE });
     expect(config.labeling).toEqual({ mode: 'import' });
     expect(config.api.auth).toBe('iam');
     expect(config.api.corsOrigins).toEqual([]);
@@ -56,6 +65,36 @@ describe('configuration defaults', () => {
       expect(from({ trainingInstanceType: instanceType }).training.instanceType).toBe(instanceType);
     },
   );
+
+  test('serverless mode with its memory and concurrency, from -c strings', () => {
+    expect(
+      from({
+        endpointMode: 'serverless',
+        serverlessMemorySizeInMB: '6144',
+        serverlessMaxConcurrency: '20',
+        serverlessProvisionedConcurrency: '2',
+      }).endpoint,
+    ).toMatchObject({
+      mode: 'serverless',
+      serverlessMemorySizeInMB: 6144,
+      serverlessMaxConcurrency: 20,
+      serverlessProvisionedConcurrency: 2,
+    });
+  });
+
+  test('prices override fields of the table; instance prices are merged entry by entry', () => {
+    const { cost } = from({
+      prices:
+        '{"region": "eu-west-1", "inferenceInstanceHour": {"ml.m5.xlarge": 0.26}, "requestsPerMonth": 30000}',
+    });
+    expect(cost.prices.region).toBe('eu-west-1');
+    expect(cost.prices.inferenceInstanceHour['ml.m5.xlarge']).toBe(0.26);
+    expect(cost.prices.inferenceInstanceHour['ml.c5.xlarge']).toBe(
+      DEFAULT_PRICES.inferenceInstanceHour['ml.c5.xlarge'],
+    );
+    expect(cost.prices.lambdaGbSecond).toBe(DEFAULT_PRICES.lambdaGbSecond);
+    expect(cost.serverlessUsage).toEqual({ ...DEFAULT_SERVERLESS_USAGE, requestsPerMonth: 30000 });
+  });
 
   test('the max wait defaults to twice the max runtime', () => {
     expect(from({ trainingMaxRuntimeSeconds: 3600 }).training.maxWaitSeconds).toBe(7200);
@@ -155,6 +194,47 @@ describe('configuration errors name the key, the value and what is allowed', () 
       /"executionLogLevel".*"DEBUG".*one of ERROR, ALL/,
     ],
     ['dev not a boolean', { dev: 'maybe' }, /"dev".*true or false/],
+    [
+      'unknown endpoint mode',
+      { endpointMode: 'async' },
+      /"endpointMode".*"async".*one of realtime, serverless/,
+    ],
+    [
+      'serverless memory not whole gigabytes',
+      { serverlessMemorySizeInMB: 1500 },
+      /"serverlessMemorySizeInMB".*1500.*1024, 2048, 3072, 4096, 5120 or 6144/,
+    ],
+    [
+      'serverless memory above 6 GB',
+      { serverlessMemorySizeInMB: 8192 },
+      /"serverlessMemorySizeInMB".*from 1024 to 6144/,
+    ],
+    [
+      'serverless concurrency above 200',
+      { serverlessMaxConcurrency: 201 },
+      /"serverlessMaxConcurrency".*from 1 to 200/,
+    ],
+    [
+      'provisioned concurrency above the maximum',
+      { serverlessMaxConcurrency: 2, serverlessProvisionedConcurrency: 3 },
+      /"serverlessProvisionedConcurrency".*at most serverlessMaxConcurrency \(2\)/,
+    ],
+    [
+      'prices not JSON',
+      { prices: '{inferenceInstanceHour' },
+      /"prices".*a JSON object of fields of the price table/,
+    ],
+    [
+      'prices with an unknown field',
+      { prices: { gpuHour: 1 } },
+      /"prices".*fields among region, .*\(got "gpuHour"\)/,
+    ],
+    ['a negative price', { prices: { lambdaGbSecond: -1 } }, /"prices".*0 or more, for lambdaGbSecond/],
+    [
+      'a price for something that is not an instance type',
+      { prices: { inferenceInstanceHour: { m5: 0.2 } } },
+      /"prices".*instance types such as ml\.m5\.xlarge in inferenceInstanceHour/,
+    ],
     ['a string key given a number', { workteamArn: 5 }, /"workteamArn".*a string/],
   ];
 

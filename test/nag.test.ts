@@ -19,7 +19,7 @@ function findings(report: Report): string[] {
 const configurations: [string, Record<string, unknown>][] = [
   ['the default configuration', {}],
   [
-    'Ground Truth labeling, API keys, dev buckets, a schedule, e-mail and full execution logs',
+    'Ground Truth labeling, API keys, dev buckets, a schedule, e-mail, full execution logs and a serverless endpoint',
     {
       workteamArn: 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers',
       apiAuth: 'apiKey',
@@ -29,6 +29,8 @@ const configurations: [string, Record<string, unknown>][] = [
       apiCorsOrigins: ['https://app.example.com'],
       trainingUseSpot: false,
       executionLogLevel: 'ALL',
+      endpointMode: 'serverless',
+      serverlessProvisionedConcurrency: 1,
     },
   ],
 ];

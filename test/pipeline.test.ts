@@ -14,6 +14,8 @@ const ALTERNATIVE = {
   notificationEmail: 'ops@example.com',
   trainingUseSpot: false,
   executionLogLevel: 'ALL',
+  endpointMode: 'serverless',
+  serverlessProvisionedConcurrency: 1,
 };
 
 function synth(context: Record<string, unknown>): {
@@ -479,6 +481,103 @@ describe('state machine', () => {
         }),
       ]),
     });
+  });
+});
+
+describe('endpoint modes', () => {
+  test('realtime (the default): an instance-based variant, and a network-isolated model', () => {
+    expect(standard.definition.States['Create endpoint config'].Parameters).toMatchObject({
+      ProductionVariants: [
+        {
+          VariantName: 'AllTraffic',
+          InstanceType: 'ml.m5.xlarge',
+          InitialInstanceCount: 1,
+          InitialVariantWeight: 1,
+        },
+      ],
+    });
+    expect(standard.definition.States['Create model'].Parameters).toMatchObject({
+      EnableNetworkIsolation: true,
+    });
+  });
+
+  test('serverless: one variant with memory and concurrency and no instances, a model without network isolation', () => {
+    const parameters = alternative.definition.States['Create endpoint config'].Parameters as Record<
+      string,
+      unknown
+    >;
+    expect(parameters.ProductionVariants).toEqual([
+      {
+        VariantName: 'AllTraffic',
+        'ModelName.$': '$.deploy.modelName',
+        ServerlessConfig: { MemorySizeInMB: 4096, MaxConcurrency: 5, ProvisionedConcurrency: 1 },
+      },
+    ]);
+    expect(parameters.KmsKeyId).toBeDefined();
+    expect(alternative.definition.States['Create model'].Parameters).toMatchObject({
+      EnableNetworkIsolation: false,
+    });
+  });
+
+  test('both modes update blue/green with the rollback alarm, and refuse an endpoint of the other mode', () => {
+    for (const { definition } of [standard, alternative]) {
+      expect(definition.States['Update endpoint'].Parameters).toMatchObject({
+        DeploymentConfig: { AutoRollbackConfiguration: { Alarms: [{ AlarmName: expect.any(String) }] } },
+      });
+      expect(JSON.stringify(definition.States['Endpoint usable?'])).toContain(
+        '$.endpoint.ProductionVariants[0].CurrentServerlessConfig',
+      );
+    }
+  });
+});
+
+describe('the cost of a run', () => {
+  test('computed once training has finished, with the configured endpoint and the dated price table', () => {
+    const compute = standard.definition.States['Compute run cost'];
+    expect(compute.Parameters).toMatchObject({
+      'state.$': '$',
+      endpoint: { mode: 'realtime', instanceType: 'ml.m5.xlarge', instanceCount: 1 },
+      basis: {
+        prices: {
+          region: 'us-east-1',
+          date: '2026-12-01',
+          inferenceInstanceHour: { 'ml.m5.xlarge': 0.23 },
+        },
+        serverlessUsage: { requestsPerMonth: 9000 },
+      },
+    });
+    expect(compute.ResultPath).toBe('$.run.cost');
+    expect(standard.definition.States['Metrics reported?']).toMatchObject({
+      Choices: [expect.objectContaining({ Next: 'Compute run cost' })],
+    });
+    expect(alternative.definition.States['Compute run cost'].Parameters).toMatchObject({
+      endpoint: { mode: 'serverless', memorySizeInMB: 4096, maxConcurrency: 5, provisionedConcurrency: 1 },
+    });
+  });
+
+  test('the deployed, rejected and failed notifications send it', () => {
+    for (const state of ['Notify deployed', 'Notify model rejected', 'Notify failure']) {
+      const message = JSON.stringify(standard.definition.States[state].Parameters);
+      expect({ state, sends: message.includes('$.run.cost') }).toEqual({ state, sends: true });
+    }
+  });
+
+  test('the cost function may call nothing: its role has X-Ray and logs only', () => {
+    const functions = standard.template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'logo-detection-run-cost' } } },
+    });
+    expect(Object.keys(functions)).toHaveLength(1);
+    const [fn] = Object.values(functions);
+    const role = (fn.Properties as { Role: { 'Fn::GetAtt': string[] } }).Role['Fn::GetAtt'][0];
+    const policies = Object.values(standard.template.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify((p.Properties as { Roles: unknown }).Roles).includes(role),
+    );
+    const granted = policies.flatMap((p) =>
+      (p.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement.flatMap(
+        actions,
+      ),
+    );
+    expect(granted.every((action) => action.startsWith('xray:'))).toBe(true);
   });
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { configurationTable, loadConfig } from '../lib/config';
+import { endpointCostTable } from '../lib/run-cost';
 import { trainingGpuTable } from '../lib/training-gpus';
 
 const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
@@ -30,6 +31,16 @@ describe('README', () => {
     // On a failure, paste trainingGpuTable()'s output (the "Expected" side) into docs/reference.md.
     const expected = trainingGpuTable();
     expect(tableStartingWith(expected.split('\n')[0])).toBe(expected);
+  });
+
+  test("the monthly endpoint costs are the price table's, for the default configuration in each mode", () => {
+    // On a failure, paste endpointCostTable()'s output (the "Expected" side) into the README's Costs section.
+    const expected = endpointCostTable(loadConfig(() => undefined));
+    const lines = readme.split('\n');
+    const start = lines.indexOf(expected.split('\n')[0]);
+    const end = lines.findIndex((line, i) => i > start && !line.startsWith('|'));
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(lines.slice(start, end).join('\n')).toBe(expected);
   });
 
   test('the context in cdk.json is a valid configuration', () => {

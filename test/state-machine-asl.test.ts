@@ -8,16 +8,20 @@ import { AslDefinition, synthesizedDefinition } from './state-machine';
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 
-/** The two configurations the other pipeline tests synthesize: labels imported, and labels from Ground Truth. */
+/**
+ * The two configurations the other pipeline tests synthesize: labels imported with a real-time endpoint, and labels
+ * from Ground Truth with a serverless endpoint.
+ */
 const CONFIGURATIONS: [string, Record<string, unknown>][] = [
   ['import mode (the default configuration)', {}],
   [
-    'groundtruth mode',
+    'groundtruth mode, serverless endpoint',
     {
       workteamArn: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:workteam/private-crowd/labelers`,
       schedule: 'rate(1 day)',
       notificationEmail: 'ops@example.com',
       trainingUseSpot: false,
+      endpointMode: 'serverless',
     },
   ],
 ];

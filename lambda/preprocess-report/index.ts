@@ -47,6 +47,10 @@ export interface PreprocessReport {
    * the label drawn on the old one is no longer used (the run asks for a new one).
    */
   readonly replaced: string[];
+  /** GB-seconds the successful invocations measured of themselves ({@link PreprocessResult.gbSeconds}), summed. */
+  readonly lambdaGbSeconds: number;
+  /** Invocations that reported their GB-seconds. */
+  readonly lambdaInvocations: number;
 }
 
 /** More files failed with an error than `preprocessToleratedFailurePercentage` allows; the report lists them. */
@@ -83,6 +87,8 @@ export function summarize(
   let processed = 0;
   let skipped = 0;
   let failedBatches = 0;
+  let lambdaGbSeconds = 0;
+  let lambdaInvocations = 0;
   const failed: PreprocessFailure[] = [];
   const replaced: string[] = [];
   const add = (output: PreprocessResult) => {
@@ -90,6 +96,10 @@ export function summarize(
     skipped += output.skipped;
     failed.push(...output.failed);
     replaced.push(...(output.replaced ?? []));
+    if (output.gbSeconds !== undefined) {
+      lambdaGbSeconds += output.gbSeconds;
+      lambdaInvocations++;
+    }
   };
   for (const child of children) {
     if (isPreprocessResult(child)) {
@@ -112,7 +122,7 @@ export function summarize(
     failed.push(...files.map((item) => ({ key: item.Key, reason, error: true as const })));
   }
   const errors = failed.filter((f) => f.error).length;
-  return { processed, skipped, failed, errors, failedBatches, replaced };
+  return { processed, skipped, failed, errors, failedBatches, replaced, lambdaGbSeconds, lambdaInvocations };
 }
 
 /**
@@ -177,5 +187,7 @@ export async function handler(event: PreprocessReportEvent): Promise<PreprocessR
     errors: report.errors,
     replaced: report.replaced.length,
     reportKey,
+    lambdaGbSeconds: report.lambdaGbSeconds,
+    lambdaInvocations: report.lambdaInvocations,
   };
 }

@@ -140,6 +140,15 @@ export async function preprocessItem(
   return replaced ? 'replaced' : 'processed';
 }
 
+/**
+ * GB-seconds of one invocation: its duration as the handler measured it (from the handler's start to its return,
+ * so without the cold start's initialization, which Lambda also bills), rounded up to the millisecond as Lambda
+ * bills, × the configured memory.
+ */
+export function invocationGbSeconds(durationMs: number, memoryMB: number): number {
+  return (Math.ceil(durationMs) / 1000) * (memoryMB / 1024);
+}
+
 /** A file that failed with an error rather than for what it is: counted against the tolerated percentage. */
 function errorFailure(key: string, reason: string): PreprocessFailure {
   return { key, reason: `${reason}; the next run tries it again`, error: true };
@@ -148,12 +157,14 @@ function errorFailure(key: string, reason: string): PreprocessFailure {
 /**
  * Converts a batch of raw images to grayscale, oriented, resized JPEGs under images/. One file never fails the
  * batch: an error on one file is reported for that file, and files not finished when the invocation's time is
- * nearly up are reported as not finished, so the invocation returns before Lambda stops it.
+ * nearly up are reported as not finished, so the invocation returns before Lambda stops it. With the context's
+ * memory size, the result also says the invocation's GB-seconds, for the run's cost.
  */
 export async function handler(
   event: PreprocessEvent,
-  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'memoryLimitInMB'>>,
 ): Promise<PreprocessResult> {
+  const started = Date.now();
   const { rawBucket, datasetBucket, maxSide } = event.BatchInput;
   const timeLeft = context ? context.getRemainingTimeInMillis() - RETURN_MARGIN_MS : Infinity;
   const deadline = Date.now() + timeLeft;
@@ -179,10 +190,12 @@ export async function handler(
   for (const failure of failed)
     console.warn(`Not preprocessed: ${displayKey(failure.key)}: ${failure.reason}`);
   const replaced = event.Items.filter((_, i) => outcomes[i] === 'replaced').map((item) => item.Key);
+  const memoryMB = Number(context?.memoryLimitInMB);
   return {
     processed: outcomes.filter((o) => o === 'processed' || o === 'replaced').length,
     skipped: outcomes.filter((o) => o === 'skipped').length,
     failed,
     ...(replaced.length > 0 ? { replaced } : {}),
+    ...(memoryMB > 0 ? { gbSeconds: invocationGbSeconds(Date.now() - started, memoryMB) } : {}),
   };
 }

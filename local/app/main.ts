@@ -5,6 +5,7 @@ import { spawn } from 'child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'fs';
 import { extname, join, relative } from 'path';
 import { PREFIXES, PublishReportResult } from '../../contracts';
+import type { EndpointMode } from '../../lib/config';
 import {
   ProxyHandler,
   startApiServer,
@@ -88,6 +89,11 @@ export interface LocalOptions {
   readonly maxIterationsPerEpoch?: number;
   /** Run the pipeline a second time with no new data and show what it skipped. @default true */
   readonly secondExecution?: boolean;
+  /**
+   * `endpointMode` of the synthesized app: `serverless` creates the endpoint config with a serverless variant
+   * (moto keeps it; `serve` answers the same either way). @default cdk.json's, else 'realtime'
+   */
+  readonly endpointMode?: EndpointMode;
   /**
    * After the second execution, run a third with `{"force": true}`: it retrains and updates the endpoint, so
    * the update path (blue/green: the old `serve` answers until the new one is ready) runs too. @default false
@@ -329,6 +335,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       learningRate: settings.learningRate,
       dataShape: settings.dataShape,
       batchSize: settings.batchSize,
+      ...(options.endpointMode ? { endpointMode: options.endpointMode } : {}),
     };
     stage(
       `Synthesizing the app (${Object.entries(context)
@@ -485,6 +492,9 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     if (first.status !== 'SUCCEEDED') {
       throw new Error(`Execution 1 failed: ${describeError(first.error)}`);
     }
+    // The run's cost as the notification gives it; locally the training job bills 0 seconds.
+    const cost = (first.output as { run?: { cost?: { summary?: string } } } | undefined)?.run?.cost?.summary;
+    if (cost) step(`cost, as AWS would bill it (nothing is billed locally): ${cost}`);
     const map = sagemaker.lastTraining?.FinalMetricDataList.find(
       (m) => m.MetricName === 'best_val_mAP',
     )?.Value;

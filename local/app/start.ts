@@ -25,6 +25,7 @@ Options:
   --port N           port of the local API (default: a free one)
   --no-second-run    skip the second execution (the one that shows a run with no new data skips work)
   --retrain          then run a third execution with {"force": true}: retrains and updates the endpoint
+  --serverless       deploy with endpointMode=serverless (a serverless endpoint config; served the same way)
   -h, --help         this help
 
 Examples:
@@ -49,6 +50,7 @@ export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean 
       port: { type: 'string' },
       'no-second-run': { type: 'boolean' },
       retrain: { type: 'boolean' },
+      serverless: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -74,6 +76,7 @@ export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean 
     serve: values.serve ?? false,
     secondExecution: !values['no-second-run'],
     retrain: values.retrain ?? false,
+    ...(values.serverless ? { endpointMode: 'serverless' as const } : {}),
     help: values.help,
   };
 }

@@ -64,7 +64,7 @@ export function serviceIntegrations(services: IntegrationServices): TaskImplemen
       functionName: fn.arn.split(':').pop(),
       functionVersion: '$LATEST',
       invokedFunctionArn: fn.arn,
-      memoryLimitInMB: '1024',
+      memoryLimitInMB: String(fn.memorySize),
       logGroupName: `/aws/lambda/${fn.arn.split(':').pop()}`,
       logStreamName: 'local',
       callbackWaitsForEmptyEventLoop: true,

@@ -19,6 +19,8 @@ export interface LocalFunction {
   readonly handlerDir: string;
   /** Its environment variables, resolved. */
   readonly environment: Record<string, string>;
+  /** Its configured memory, in MB (Lambda's default, 128, when the template sets none). */
+  readonly memorySize: number;
 }
 
 /** What local mode made of the synthesized templates. */
@@ -173,6 +175,7 @@ export async function createLocalResources(
         logicalId,
         arn: physicalValue(stack, logicalId, resource, 'Arn') as string,
         handlerDir,
+        memorySize: Number(resource.Properties?.MemorySize ?? 128),
         environment: Object.fromEntries(
           Object.entries(resolver.resolve(variables, stack) as Record<string, unknown>).map(([k, v]) => [
             k,

@@ -81,6 +81,7 @@ describe('local mode (npm start), shortened', () => {
         'Wait for imported labels',
         'Assemble dataset',
         'Train',
+        'Compute run cost',
         'Publish evaluation report',
         'Check model quality',
         'Create model',

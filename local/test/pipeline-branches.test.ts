@@ -13,10 +13,12 @@ import {
 const WORKTEAM = 'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers';
 let importMode: Definition;
 let groundTruthMode: Definition;
+let serverlessMode: Definition;
 
 beforeAll(() => {
   importMode = pipelineDefinition();
   groundTruthMode = pipelineDefinition({ workteamArn: WORKTEAM });
+  serverlessMode = pipelineDefinition({ endpointMode: 'serverless', serverlessMemorySizeInMB: 2048 });
 });
 
 type Message = Record<string, unknown>;
@@ -40,6 +42,7 @@ describe('pipeline definition, executed locally', () => {
       'Pretrained weights uploaded?',
       'Train',
       'Metrics reported?',
+      'Compute run cost',
       'Publish evaluation report',
       'Check model quality',
       'Model accepted?',
@@ -643,4 +646,161 @@ describe('pipeline outcomes, executed locally', () => {
       classes: ['logo'],
     });
   });
+});
+
+describe('the cost of a run, executed locally', () => {
+  test('the deployed notification says what the run cost and what the endpoint costs a month', async () => {
+    const run = await runLocally(importMode, serviceStandIns());
+    expect(run.calls['Compute run cost'][0]).toMatchObject({
+      state: {
+        training: {
+          BillableTimeInSeconds: 900,
+          ResourceConfig: { InstanceType: 'ml.g4dn.xlarge', InstanceCount: 1 },
+        },
+        preprocess: { lambdaGbSeconds: 3000, lambdaInvocations: 40 },
+      },
+      endpoint: { mode: 'realtime', instanceType: 'ml.m5.xlarge', instanceCount: 1 },
+      basis: { prices: { region: 'us-east-1', inferenceInstanceHour: { 'ml.m5.xlarge': 0.23 } } },
+    });
+    const cost = message(run, 'Notify deployed').cost as Record<string, unknown>;
+    expect(cost).toMatchObject({
+      runUsd: expect.closeTo(0.234, 3),
+      training: { billableSeconds: 900, trainingSeconds: 2400, usd: expect.closeTo(0.184, 6) },
+      endpointMonthly: { usd: expect.closeTo(167.9, 6) },
+    });
+    expect(cost.summary).toMatch(
+      /^This run cost about \$0\.23: training \$0\.18 \(900 billed seconds of 1 × ml\.g4dn\.xlarge, 63 % saved by spot\); preprocessing \$0\.05 .* The endpoint costs about \$167\.90 a month/,
+    );
+  });
+
+  test('a rejected model and a run that fails after training send the cost too', async () => {
+    const rejected = await runLocally(
+      importMode,
+      serviceStandIns({
+        'Check model quality': () => ({ accept: false, map: 0.2, liveMap: null, reason: 'below minMap' }),
+      }),
+    );
+    expect((message(rejected, 'Notify model rejected').cost as { summary: string }).summary).toMatch(
+      /^This run cost about \$0\.23/,
+    );
+    const failed = await runLocally(
+      importMode,
+      serviceStandIns({
+        'Create model': () => {
+          throw new ServiceError('SageMaker.AmazonSageMakerException', 'Access denied');
+        },
+      }),
+    );
+    expect(message(failed, 'Notify failure')).toMatchObject({
+      stage: 'deploy',
+      cost: { summary: expect.stringMatching(/^This run cost about \$0\.23/) },
+    });
+  });
+
+  test('a run that fails before training finished says no cost was computed', async () => {
+    const run = await runLocally(
+      importMode,
+      serviceStandIns({
+        Train: () => {
+          throw new ServiceError('States.TaskFailed', 'AlgorithmError: CUDA out of memory');
+        },
+      }),
+    );
+    expect(run.calls['Compute run cost']).toBeUndefined();
+    expect((message(run, 'Notify failure').cost as { summary: string }).summary).toMatch(
+      /^No cost computed: the run ended before a training job finished/,
+    );
+  });
+
+  test('a cost that cannot be computed does not stop the deployment', async () => {
+    const run = await runLocally(
+      importMode,
+      serviceStandIns({
+        'Compute run cost': () => {
+          throw new ServiceError('Lambda.ServiceException', 'Rate exceeded');
+        },
+      }),
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.entered).toContain('Cost unknown');
+    expect(run.entered[run.entered.length - 1]).toBe('Deployed');
+    expect(message(run, 'Notify deployed').cost).toEqual({
+      summary: 'The cost of this run could not be computed (Lambda.ServiceException).',
+    });
+  });
+});
+
+describe('serverless endpoint mode, executed locally', () => {
+  test('creates a model without network isolation and an endpoint config with one serverless variant', async () => {
+    const run = await runLocally(serverlessMode, serviceStandIns());
+    expect(run.error).toBeUndefined();
+    expect(run.calls['Create model'][0].EnableNetworkIsolation).toBe(false);
+    const config = run.calls['Create endpoint config'][0];
+    expect(config.ProductionVariants).toEqual([
+      {
+        VariantName: 'AllTraffic',
+        ModelName: run.calls['Create model'][0].ModelName,
+        ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 5 },
+      },
+    ]);
+    expect(config.KmsKeyId).toEqual(expect.any(String));
+    expect(run.calls['Create endpoint']).toHaveLength(1);
+    expect(message(run, 'Notify deployed').cost).toMatchObject({
+      endpointMonthly: {
+        basis: expect.stringMatching(/^serverless, 2048 MB, assuming 9,000 requests a month/),
+      },
+    });
+  });
+
+  test('updates a serverless endpoint blue/green, with the same rollback alarm', async () => {
+    const serverlessEndpoint = {
+      EndpointName: 'LogoDetectionPipeline-detector',
+      EndpointStatus: 'InService',
+      EndpointConfigName: 'old',
+      ProductionVariants: [
+        { VariantName: 'AllTraffic', CurrentServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 5 } },
+      ],
+    };
+    const run = await runLocally(
+      serverlessMode,
+      serviceStandIns({ 'Find endpoint': () => serverlessEndpoint }),
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.calls['Update endpoint'][0]).toMatchObject({
+      DeploymentConfig: { AutoRollbackConfiguration: { Alarms: [{ AlarmName: expect.any(String) }] } },
+    });
+  });
+
+  test.each([
+    ['serverless', 'an instance-based endpoint', () => serverlessMode, {}],
+    [
+      'realtime',
+      'a serverless endpoint',
+      () => importMode,
+      { CurrentServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 5 } },
+    ],
+  ])(
+    'endpointMode %s with %s left from the other mode: the run fails and says to delete it',
+    async (_mode, _which, definition, variant) => {
+      const run = await runLocally(
+        definition(),
+        serviceStandIns({
+          'Find endpoint': () => ({
+            EndpointName: 'LogoDetectionPipeline-detector',
+            EndpointStatus: 'InService',
+            EndpointConfigName: 'old',
+            ProductionVariants: [{ VariantName: 'AllTraffic', ...variant }],
+          }),
+        }),
+      );
+      expect(run.calls['Update endpoint']).toBeUndefined();
+      expect(message(run, 'Notify failure')).toMatchObject({
+        stage: 'deploy',
+        error: 'EndpointModeChanged',
+        cause: expect.stringMatching(
+          /^The endpoint LogoDetectionPipeline-detector is not .*SageMaker does not convert an endpoint between instances and serverless in place\. Delete it \(aws sagemaker delete-endpoint --endpoint-name LogoDetectionPipeline-detector;/,
+        ),
+      });
+    },
+  );
 });

@@ -13,6 +13,8 @@ describe('npm start arguments', () => {
       secondExecution: true,
     });
     expect(parseStartArgs(['--no-second-run'])).toMatchObject({ secondExecution: false, serve: false });
+    expect(parseStartArgs(['--serverless'])).toMatchObject({ endpointMode: 'serverless' });
+    expect(parseStartArgs([]).endpointMode).toBeUndefined();
   });
 
   test('a count that is not a positive integer is rejected, naming the option and the value', () => {

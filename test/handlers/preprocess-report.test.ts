@@ -70,6 +70,8 @@ describe('preprocess-report', () => {
       errors: 1,
       replaced: 0,
       reportKey: 'reports/run-1/preprocess.json',
+      lambdaGbSeconds: 0,
+      lambdaInvocations: 0,
     });
     expect(JSON.parse(s3.text(DATASET, 'reports/run-1/preprocess.json'))).toEqual({
       executionName: 'run-1',
@@ -83,6 +85,8 @@ describe('preprocess-report', () => {
       errors: 1,
       failedBatches: 1,
       replaced: [],
+      lambdaGbSeconds: 0,
+      lambdaInvocations: 0,
     });
   });
 
@@ -126,6 +130,8 @@ describe('preprocess-report', () => {
       errors: 0,
       replaced: 0,
       reportKey: 'reports/run-2/preprocess.json',
+      lambdaGbSeconds: 0,
+      lambdaInvocations: 0,
     });
     expect(JSON.parse(s3.text(DATASET, result.reportKey))).toMatchObject({ failed: [], failedBatches: 0 });
   });
@@ -200,6 +206,24 @@ describe('preprocess-report', () => {
         'done are skipped).',
     });
     expect(JSON.parse(s3.text(DATASET, 'reports/run-6/preprocess.json'))).toMatchObject({ errors: 2 });
+  });
+
+  test('adds up the GB-seconds the invocations measured, counting those that reported them', async () => {
+    const details = mapRun('m5', [
+      child({ processed: 25, skipped: 0, failed: [], gbSeconds: 12.5 }),
+      child({ processed: 10, skipped: 0, failed: [], gbSeconds: 4.25 }),
+      child({ processed: 1, skipped: 0, failed: [] }),
+    ]);
+
+    const result = await handler({
+      rawBucket: 'raw',
+      datasetBucket: DATASET,
+      executionName: 'run-8',
+      resultWriterDetails: details,
+      toleratedFailurePercentage: 5,
+    });
+
+    expect(result).toMatchObject({ processed: 36, lambdaGbSeconds: 16.75, lambdaInvocations: 2 });
   });
 
   test('lists the photos replaced under the same key', async () => {

@@ -1,5 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
-import { handler } from '../../lambda/preprocess';
+import { handler, invocationGbSeconds } from '../../lambda/preprocess';
 import { toModelImage } from '../../lambda/preprocess/image';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import {
@@ -435,5 +435,23 @@ describe('preprocess', () => {
         error: true,
       })),
     );
+  });
+
+  test('reports its GB-seconds when told its memory size, and none without it', async () => {
+    const items = upload({ 'a.jpg': await colour(64, 48).jpeg().toBuffer() });
+    const context = { getRemainingTimeInMillis: () => 60_000, memoryLimitInMB: '2048' };
+
+    const measured = await handler(event(items), context);
+    const unmeasured = await handler(event(items), { getRemainingTimeInMillis: () => 60_000 });
+
+    // 2 GB for at least a millisecond, and less than the few seconds a test may take.
+    expect(measured.gbSeconds).toBeGreaterThanOrEqual(0.002);
+    expect(measured.gbSeconds).toBeLessThan(10);
+    expect(unmeasured.gbSeconds).toBeUndefined();
+  });
+
+  test('GB-seconds: the duration rounded up to the millisecond, times the memory in GB', () => {
+    expect(invocationGbSeconds(1500.2, 2048)).toBeCloseTo(3.002, 6);
+    expect(invocationGbSeconds(300, 512)).toBeCloseTo(0.15, 6);
   });
 });

@@ -1,4 +1,4 @@
-import type { PublishReportResult } from '../../../contracts';
+import { runCost, RunCostEvent, type PublishReportResult } from '../../../contracts';
 import { buildApp } from '../../../lib/app';
 import { loadConfig } from '../../../lib/config';
 import { Definition, stateMachineDefinition } from '../../emulator/asl';
@@ -104,7 +104,14 @@ export function serviceStandIns(overrides: Record<string, TaskHandler> = {}): Re
     'Preprocess raw images': () => ({
       ResultWriterDetails: { Bucket: 'dataset', Key: 'reports/preprocess/run/manifest.json' },
     }),
-    'Summarize preprocessing': () => ({ processed: 3, skipped: 1, failed: 0, reportKey: 'reports/run.json' }),
+    'Summarize preprocessing': () => ({
+      processed: 3,
+      skipped: 1,
+      failed: 0,
+      reportKey: 'reports/run.json',
+      lambdaGbSeconds: 3000,
+      lambdaInvocations: 40,
+    }),
     'Find unlabeled images': () => ({
       count: 3,
       manifestKey: 'manifests/labeling/run.manifest',
@@ -123,9 +130,14 @@ export function serviceStandIns(overrides: Record<string, TaskHandler> = {}): Re
     Train: (job) => ({
       TrainingJobName: job.TrainingJobName,
       TrainingJobStatus: 'Completed',
+      TrainingTimeInSeconds: 2400,
+      BillableTimeInSeconds: 900,
+      ResourceConfig: job.ResourceConfig,
       FinalMetricDataList: [{ MetricName: 'best_val_mAP', Value: 0.61 }],
       ModelArtifacts: { S3ModelArtifacts: 's3://artifacts/models/job/output/model.tar.gz' },
     }),
+    // The real arithmetic: it calls no AWS API.
+    'Compute run cost': (input) => runCost(input as unknown as RunCostEvent),
     'Publish evaluation report': () => PUBLISHED_REPORT,
     'Check model quality': () => ({ accept: true, map: 0.61, liveMap: null, reason: 'No live model yet.' }),
     'Create model': () => ({ ModelArn: 'arn:model' }),
