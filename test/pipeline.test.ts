@@ -399,10 +399,11 @@ describe('state machine', () => {
     }
   });
 
-  test('the report is published between training and the quality gate, and merged into the live-model record', () => {
+  test('the report is published between training (then its cost) and the quality gate, and merged into the live-model record', () => {
     const states = standard.definition.States;
     const choice = states['Metrics reported?'] as unknown as { Choices: { Next: string }[] };
-    expect(choice.Choices.map((c) => c.Next)).toEqual(['Publish evaluation report']);
+    expect(choice.Choices.map((c) => c.Next)).toEqual(['Compute run cost']);
+    expect(states['Compute run cost']).toMatchObject({ Next: 'Publish evaluation report' });
     const publish = states['Publish evaluation report'];
     expect(publish).toMatchObject({
       Next: 'Check model quality',
