@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { Assemble } from './assemble';
@@ -7,6 +8,7 @@ import { RuntimeResourceCleanup } from './cleanup';
 import { AppConfig } from './config';
 import { DataBuckets } from './data';
 import { Deployment } from './deployment';
+import { Detection } from './detection';
 import { Labeling } from './labeling';
 import { LiveModelRecord } from './live-model';
 import { acknowledgeIamFindings, FindingReason } from './nag-acknowledgements';
@@ -114,12 +116,28 @@ export class PipelineStack extends Stack {
       executionLogLevel: config.executionLogLevel,
       destroyLogs: config.dev,
     });
+    const detection = new Detection(this, 'Detection', {
+      config: config.detect,
+      defaultMinScore: config.api.defaultMinScore,
+      inputBuckets: config.detect.inputBuckets.length
+        ? config.detect.inputBuckets.map((name, i) => s3.Bucket.fromBucketName(this, `DetectInput${i}`, name))
+        : [buckets.raw],
+      artifactsBucket: buckets.artifacts,
+      modelRole: deploy.modelRole,
+      key,
+      liveModel: this.liveModel,
+      notifications,
+      namePrefix,
+      executionLogLevel: config.executionLogLevel,
+      destroyLogs: config.dev,
+    });
     const cleanup = new RuntimeResourceCleanup(this, 'Cleanup', {
       endpointName: this.endpointName,
       namePrefix,
     });
-    // On deletion the state machine goes first, so no run creates resources after the cleanup.
+    // On deletion the state machines go first, so no run creates resources after the cleanup.
     pipeline.node.addDependency(cleanup);
+    detection.node.addDependency(cleanup);
 
     new CfnOutput(this, 'EndpointName', {
       value: this.endpointName,
@@ -128,6 +146,11 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', {
       value: pipeline.stateMachine.stateMachineArn,
       description: 'Start a pipeline run: npm run start-run.',
+    });
+    new CfnOutput(this, 'DetectStateMachineArn', {
+      value: detection.stateMachine.stateMachineArn,
+      description:
+        'Detect logos in every image under an S3 prefix: npm run detect -- --input s3://bucket/prefix/.',
     });
     new CfnOutput(this, 'NotificationTopicArn', {
       value: notifications.topic.topicArn,

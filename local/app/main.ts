@@ -444,6 +444,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       app.templates,
       app.pipelineStack,
       resources.resolver,
+      'StateMachineArn',
     );
     const runner = new LocalRunner(definition, {
       stateMachine: { arn, name },

@@ -26,7 +26,12 @@ export function synthesizePipeline(context: Record<string, unknown> = {}): Synth
   );
   const templates: Record<string, CfnTemplate> = {};
   for (const stack of app.synth().stacks) templates[stack.stackName] = stack.template as CfnTemplate;
-  const { definition } = stateMachineDefinition(templates, pipeline.stackName, localResolver(templates));
+  const { definition } = stateMachineDefinition(
+    templates,
+    pipeline.stackName,
+    localResolver(templates),
+    'StateMachineArn',
+  );
   return { templates, definition };
 }
 
