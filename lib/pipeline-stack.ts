@@ -179,8 +179,15 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding:
-      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|reports\/preprocess|ground-truth|pretrained|checkpoints|models)\/\*$/,
+      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|reports\/preprocess|ground-truth|pretrained|checkpoints|models|detections)\/\*$/,
     reason: 'Objects under the one prefix this step reads or writes; keys are per image or per run.',
+  },
+  {
+    rule: 'IAM5',
+    finding: /^Resource::(<[A-Za-z0-9]+\.Arn>|arn:<AWS::Partition>:s3:::[a-z0-9.-]+)\/\*$/,
+    reason:
+      'Batch detection reads the images of any prefix the operator names, in the buckets detectInputBuckets lists ' +
+      '(by default the raw bucket) and no other; read-only.',
   },
   {
     rule: 'IAM5',
@@ -230,7 +237,7 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding:
-      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|labeling-job|model|endpoint-config)\/[a-z0-9]+-[0-9a-f]{6}-(train|labels|model|config)-\*$/,
+      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|labeling-job|model|endpoint-config|transform-job)\/[a-z0-9]+-[0-9a-f]{6}-(train|labels|model|config|detect)-\*$/,
     reason:
       "A run's resources, named <stack prefix>-<kind>-<run id> at run time; the prefix (start and hash of the " +
       'stack name) is unique per stack.',
