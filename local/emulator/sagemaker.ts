@@ -81,8 +81,8 @@ export interface LocalSageMakerOptions {
 
 /**
  * SageMaker on this machine: transform jobs run the container's `serve` for their model and send it each input
- * object (see {@link LocalSageMaker.transformJob}); training jobs run the container's `train` on the CPU with channels downloaded from
- * moto's S3 and the model uploaded back like SageMaker does; the control plane (models, endpoint configs,
+ * object ({@link LocalSageMaker.transformJob}); training jobs run the container's `train` on the CPU with channels
+ * downloaded from moto's S3 and the model uploaded back like SageMaker does; the control plane (models, endpoint configs,
  * endpoints) is moto's, and every endpoint created or updated is served by the container's `serve` on a local
  * port, behind a runtime shim that speaks the SageMaker runtime REST API.
  */
