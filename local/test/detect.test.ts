@@ -2,7 +2,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateModelCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { spawnSync } from 'child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
@@ -15,6 +15,7 @@ import {
 } from '../../contracts';
 import { DETECT_OUTCOME_STATES } from '../../lib/detection';
 import { getText, listKeys, s3ClientOptions } from '../../lambda/shared/aws';
+import { detectFolder, filesUnder } from '../app/detect-folder';
 import { handlerDirOf, handlerDirs, synthesize } from '../app/synth';
 import { stateMachineDefinition } from '../emulator/asl';
 import { Handler, serviceIntegrations } from '../emulator/integrations';
@@ -248,5 +249,43 @@ describe('the detect workflow on moto, with the container serving the batch job'
     expect(report.error?.cause).toMatch(
       /not someone-elses-bucket: add it to detectInputBuckets and deploy again/,
     );
+  });
+
+  test('npm start -- --detect DIR: the folder uploaded, the same workflow run, its results copied locally', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'detect-dir-'));
+    mkdirSync(join(dir, 'aisle'));
+    writeFileSync(
+      join(dir, 'aisle', 'shelf.jpg'),
+      await sharp({ create: { width: 120, height: 90, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+        .jpeg()
+        .toBuffer(),
+    );
+    writeFileSync(join(dir, 'readme.txt'), 'not a photo');
+    expect(filesUnder(dir)).toEqual(['aisle/shelf.jpg', 'readme.txt']);
+    const outDir = mkdtempSync(join(tmpdir(), 'detect-out-'));
+
+    const detected = await detectFolder({
+      dir,
+      runner,
+      executionName: 'local-detect-3',
+      s3: new S3Client(s3ClientOptions()),
+      rawBucket,
+      artifactsBucket,
+      minScore: 0.3,
+      outDir,
+      log: () => undefined,
+    });
+
+    expect(detected.report.status).toBe('SUCCEEDED');
+    expect(detected.results).toMatchObject({ answered: 1, failed: 1, annotated: 1 });
+    expect(filesUnder(outDir)).toEqual([
+      'annotated/aisle/shelf.jpg.annotated.jpg',
+      'detections.jsonl',
+      'failures.jsonl',
+    ]);
+    const [line] = jsonLines<DetectionLine>(readFileSync(join(outDir, 'detections.jsonl'), 'utf8'));
+    expect(line).toMatchObject({ image: `s3://${rawBucket}/detect/aisle/shelf.jpg`, width: 120, height: 90 });
+    expect(line.detections.every((d) => d.score >= 0.3)).toBe(true);
+    expect(existsSync(join(outDir, 'transform'))).toBe(false);
   });
 });
