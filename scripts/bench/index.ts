@@ -3,13 +3,14 @@
  * rewrites BENCHMARKS.md. It reports; it never fails the build (a section that cannot run says why).
  *
  * Options: --runs N (default 5) runs per figure; --only a,b (section keys: synth, payload, preprocess, coldstart,
- * serving, load, local) runs those sections and only prints them, unless --write is given too: then they replace
+ * serving, load, batch, local) runs those sections and only prints them, unless --write is given too: then they replace
  * their namesakes in BENCHMARKS.md and every other section stays as it was.
  * The local section runs the default `npm start` once (about three minutes); the load section takes about two.
  */
 import '../node-version';
 import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
+import { benchBatch } from './batch';
 import { bundleFigures } from './bundles';
 import { benchLoad } from './load';
 import { benchLocal } from './local';
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
   );
 
   sections.push(...(await section('load', only, 'API under load', '', () => benchLoad(work))));
+  sections.push(...(await section('batch', only, 'Batch detection (local)', '', () => benchBatch(work))));
 
   sections.push(...(await section('local', only, 'Local pipeline (npm start)', '', benchLocal)));
 
