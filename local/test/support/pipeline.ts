@@ -36,6 +36,20 @@ export function synthesizePipeline(context: Record<string, unknown> = {}): Synth
 }
 
 /**
+ * The detect workflow's state machine definition (`DetectStateMachineArn`) for a configuration given as context
+ * values, every reference resolved to its local stand-in.
+ */
+export function detectDefinition(context: Record<string, unknown> = {}): Definition {
+  const { templates } = synthesizePipeline(context);
+  return stateMachineDefinition(
+    templates,
+    'LogoDetectionPipeline',
+    localResolver(templates),
+    'DetectStateMachineArn',
+  ).definition;
+}
+
+/**
  * The pipeline's state machine definition for a configuration given as context values, synthesized with the
  * other stacks (whose exports it imports) and every reference resolved to its local stand-in.
  */
