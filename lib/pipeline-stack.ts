@@ -184,7 +184,9 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   },
   {
     rule: 'IAM5',
-    finding: /^Resource::(<[A-Za-z0-9]+\.Arn>|arn:<AWS::Partition>:s3:::[a-z0-9.-]+)\/\*$/,
+    // The bucket's ARN as cdk-nag renders it: a reference, an export of the data stack, or a named bucket.
+    finding:
+      /^Resource::(<[A-Za-z0-9]+\.Arn>|[A-Za-z0-9]+:ExportsOutputFnGetAtt[A-Za-z0-9]+|arn:<AWS::Partition>:s3:::[a-z0-9.-]+)\/\*$/,
     reason:
       'Batch detection reads the images of any prefix the operator names, in the buckets detectInputBuckets lists ' +
       '(by default the raw bucket) and no other; read-only.',
