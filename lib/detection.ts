@@ -256,7 +256,8 @@ export class Detection extends Construct {
         summary: sfn.JsonPath.format('Batch detection failed: {}', sfn.JsonPath.stringAt('$.error.Cause')),
         error: sfn.JsonPath.stringAt('$.error.Error'),
         cause: sfn.JsonPath.stringAt('$.error.Cause'),
-        input: sfn.JsonPath.stringAt('$$.Execution.Input.input'),
+        // The whole request: a field of it may be what is missing.
+        request: sfn.JsonPath.objectAt('$$.Execution.Input'),
         execution: sfn.JsonPath.executionName,
       })
       .addCatch(failed, { resultPath: '$.notifyError' })

@@ -92,4 +92,26 @@ describe('the detect workflow', () => {
     expect(message).toMatchObject({ outcome: 'detect-failed', error: 'States.TaskFailed', cause });
     expect(run.error).toEqual({ name: 'DetectionFailed', cause });
   });
+
+  test('a request the prepare step refuses is notified with its message, even without an input', async () => {
+    const message = 'The input must be an S3 prefix such as s3://bucket/photos/, got undefined';
+    const run = await runLocally(
+      definition,
+      standIns({
+        'Prepare images': () => {
+          throw new ServiceError(
+            'DetectError',
+            JSON.stringify({ errorType: 'DetectError', errorMessage: message }),
+          );
+        },
+      }),
+      {},
+    );
+    expect(run.calls['Notify detection failed'][0].Message).toMatchObject({
+      outcome: 'detect-failed',
+      summary: `Batch detection failed: ${message}`,
+      request: {},
+    });
+    expect(run.error).toEqual({ name: 'DetectionFailed', cause: message });
+  });
 });
