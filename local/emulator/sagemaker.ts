@@ -82,9 +82,9 @@ export interface LocalSageMakerOptions {
 /**
  * SageMaker on this machine: transform jobs run the container's `serve` for their model and send it each input
  * object ({@link LocalSageMaker.transformJob}); training jobs run the container's `train` on the CPU with channels
- * downloaded from moto's S3 and the model uploaded back like SageMaker does; the control plane (models, endpoint configs,
- * endpoints) is moto's, and every endpoint created or updated is served by the container's `serve` on a local
- * port, behind a runtime shim that speaks the SageMaker runtime REST API.
+ * downloaded from moto's S3 and the model uploaded back like SageMaker does; the control plane (models, endpoint
+ * configs, endpoints) is moto's, and every endpoint created or updated is served by the container's `serve` on a
+ * local port, behind a runtime shim that speaks the SageMaker runtime REST API.
  */
 export class LocalSageMaker {
   private readonly s3 = new S3Client({});
