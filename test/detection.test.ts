@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
+import { modelNameForVersion } from '../contracts';
 import { sageMakerNamePrefix } from '../lib/pipeline-tasks';
 import { newApp } from './app-context';
 import { AslDefinition, stateMachineResource, synthesizedDefinition } from './state-machine';
@@ -140,6 +141,25 @@ describe('the detect workflow', () => {
     expect(stateMachineResource(standard.template, 'DetectStateMachineArn')).not.toBe(
       stateMachineResource(standard.template, 'StateMachineArn'),
     );
+  });
+});
+
+describe("the live model's SageMaker model", () => {
+  test("is found by the same names the pipeline gives a run's training job and model", () => {
+    const pipeline = synthesizedDefinition(standard.template);
+    const runId = 'c'.repeat(40);
+    const named = (format: unknown) => {
+      const match = /^States\.Format\('([^']+)\{\}', \$\.run\.id\)$/.exec(String(format));
+      if (!match) throw new Error(`Not a run resource name: ${String(format)}`);
+      return `${match[1]}${runId}`;
+    };
+    const trainingJob = named(
+      (pipeline.States.Train.Parameters as Record<string, unknown>)['TrainingJobName.$'],
+    );
+    const model = named(
+      (pipeline.States['Name deployment'].Parameters as Record<string, unknown>)['modelName.$'],
+    );
+    expect(modelNameForVersion(trainingJob)).toBe(model);
   });
 });
 
