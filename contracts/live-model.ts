@@ -33,3 +33,33 @@ export interface LiveModel {
 
 /** The record's value before any model is deployed. */
 export const NO_MODEL: LiveModel = { version: null };
+
+/**
+ * The SageMaker model the pipeline created for a live version: the deploy stage names a run's model
+ * `<prefix>-model-<run id>` and its training job `<prefix>-train-<run id>`, so the one follows from the other
+ * (`logodet-1a2b3c-train-<sha1>` → `logodet-1a2b3c-model-<sha1>`).
+ * @throws Error naming the version when it is not a training job name of that form
+ */
+export function modelNameForVersion(version: string): string {
+  const match = /^([a-z0-9]+-[0-9a-f]{6})-train-([0-9a-f]{40})$/.exec(version);
+  if (!match) {
+    throw new Error(
+      `The live model's version ${JSON.stringify(version)} is not a training job name of the pipeline ` +
+        '(<prefix>-train-<run id>), so its SageMaker model cannot be found; deploy a model with a pipeline run first',
+    );
+  }
+  return `${match[1]}-model-${match[2]}`;
+}
+
+/** `minScore` for a request that sends none, when neither the deployment nor the live model gives one. */
+export const FALLBACK_MIN_SCORE = 0.5;
+
+/**
+ * The default `minScore` a live model implies: its calibrated `threshold` when the record has a valid one (0 to 1),
+ * else {@link FALLBACK_MIN_SCORE}. The API and batch detection both use it when neither the request nor the
+ * configuration (`apiDefaultMinScore`) gives one.
+ */
+export function defaultMinScoreOf(record: Pick<LiveModel, 'threshold'>): number {
+  const { threshold } = record;
+  return typeof threshold === 'number' && threshold >= 0 && threshold <= 1 ? threshold : FALLBACK_MIN_SCORE;
+}

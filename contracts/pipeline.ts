@@ -324,3 +324,111 @@ export interface QualityGateResult {
   /** One sentence a person can act on, e.g. "mAP 0.41 is below the minimum 0.50". */
   readonly reason: string;
 }
+
+/**
+ * Largest image batch detection sends to the model, in bytes (6 MiB): serve's request limit, and the transform
+ * job's MaxPayloadInMB. Batch Transform fails the whole job on a larger object, so the prepare step leaves such
+ * objects out of the job's manifest (from the listing, unread) and lists them with the reason.
+ */
+export const MAX_DETECT_IMAGE_BYTES = 6 * 1024 * 1024;
+
+/** What starts the detect workflow (`npm run detect`): an S3 prefix of images, and what to do with them. */
+export interface DetectRequest {
+  /** `s3://bucket/prefix/`: every object under it is one image (sub-folders included). */
+  readonly input: string;
+  /** Lowest score of a detection kept, 0 to 1. @default the API's default minScore (apiDefaultMinScore) */
+  readonly minScore?: number;
+  /** Also write a copy of each image with its boxes drawn. @default false */
+  readonly annotate?: boolean;
+}
+
+/** One image batch detection did not answer, and why. */
+export interface DetectFailure {
+  /** `s3://bucket/key` of the image. */
+  readonly image: string;
+  /** Why, written for the operator. */
+  readonly reason: string;
+  /** Short code: `too_large`, `empty`, or the error code the model answered (`unsupported_image`, ...). */
+  readonly code: string;
+}
+
+/** Input of `detect-prepare`: lists the input prefix and writes the transform job's manifest. */
+export interface DetectPrepareEvent {
+  readonly executionName: string;
+  /** The execution's input, as given (checked here). */
+  readonly request: DetectRequest;
+  /** Holds the job's folder under `detections/`. */
+  readonly artifactsBucket: string;
+}
+
+/** Result of `detect-prepare`. */
+export interface DetectPrepareResult {
+  /** The input prefix as an S3 URI ending in `/` (or the bucket's root). */
+  readonly input: string;
+  /** Images in the transform job's manifest (0: nothing to send, the transform job is skipped). */
+  readonly images: number;
+  /** Objects left out of the job, listed in the failures file with their reason. */
+  readonly refused: number;
+  /** `s3://` URI of the transform job's manifest. */
+  readonly manifestUri: string;
+  /** `s3://` URI of the folder the transform job writes its `.out` answers to. */
+  readonly transformOutputUri: string;
+  /** The live model's version (its training job name). */
+  readonly modelVersion: string;
+  /** The SageMaker model the transform job runs ({@link modelNameForVersion}). */
+  readonly modelName: string;
+  /** The minScore the model is asked for, as text (an environment variable of the transform job). */
+  readonly minScore: string;
+  readonly annotate: boolean;
+}
+
+/** Input of `detect-results`: turns the transform job's answers into the job's JSON Lines and annotated copies. */
+export interface DetectResultsEvent {
+  readonly executionName: string;
+  readonly artifactsBucket: string;
+  readonly prepared: DetectPrepareResult;
+}
+
+/** Result of `detect-results`, which the notification reports. */
+export interface DetectResultsResult {
+  /** Images the model answered with detections (possibly none), one JSON line each. */
+  readonly answered: number;
+  /** Of `answered`, images with at least one detection. */
+  readonly withDetections: number;
+  /** Detections in all, over every answered image. */
+  readonly detections: number;
+  /** Images not answered (refused before the job, or answered with an error), one JSON line each. */
+  readonly failed: number;
+  /** Annotated copies written (0 unless asked for). */
+  readonly annotated: number;
+  /** `s3://` URI of the detections (JSON Lines). */
+  readonly detectionsUri: string;
+  /** `s3://` URI of the failures (JSON Lines). */
+  readonly failuresUri: string;
+  /** `s3://` URI of the folder of annotated copies, when asked for. */
+  readonly annotatedUri?: string;
+  /** Up to 10 failures, for the notification. */
+  readonly failureSample: DetectFailure[];
+}
+
+/** One line of a detection job's detections file ({@link DetectResultsResult.detectionsUri}). */
+export interface DetectionLine {
+  /** `s3://bucket/key` of the image. */
+  readonly image: string;
+  /** The model version that answered. */
+  readonly model: string;
+  /** The image's size in pixels, as the model saw it (upright). */
+  readonly width: number;
+  readonly height: number;
+  /** As the API answers them: label, score, box in the image's pixels, best first. */
+  readonly detections: {
+    readonly label: string;
+    readonly score: number;
+    readonly box: {
+      readonly left: number;
+      readonly top: number;
+      readonly width: number;
+      readonly height: number;
+    };
+  }[];
+}

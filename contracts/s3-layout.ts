@@ -37,6 +37,11 @@ export const PREFIXES = {
    * ({@link evaluationReportKey}). Written once, after training: a later run never overwrites one.
    */
   evaluationReports: 'reports/',
+  /**
+   * Batch detection jobs, in the artifacts bucket, one folder per detect execution
+   * ({@link detectionJobKeys}). The inputs stay where the operator put them; nothing is written next to them.
+   */
+  detections: 'detections/',
 } as const;
 
 /** Prefixes of the access-log bucket: each logged bucket delivers its S3 server access logs under its own. */
@@ -228,3 +233,38 @@ export function displayKey(key: string): string {
     });
   return `"${escaped}"`;
 }
+
+/**
+ * Where one batch detection job (one execution of the detect workflow) keeps its files, in the artifacts bucket,
+ * under `detections/<executionName>/`: the transform job's input manifest, the transform job's raw `.out` answers,
+ * the detections as JSON Lines (one line per image answered), the images that got none with the reason (JSON
+ * Lines), and the annotated copies when asked for (`annotated/<path below the input prefix>.annotated.jpg`).
+ */
+export function detectionJobKeys(executionName: string): {
+  readonly folder: string;
+  readonly manifest: string;
+  readonly transformOutput: string;
+  readonly detections: string;
+  readonly failures: string;
+  readonly annotated: string;
+} {
+  const problem = keyPathProblem(executionName);
+  if (problem !== undefined || executionName.includes('/')) {
+    throw new Error(`The execution name ${displayKey(executionName)} cannot name a detection job folder`);
+  }
+  const folder = `${PREFIXES.detections}${executionName}/`;
+  return {
+    folder,
+    manifest: `${folder}input.manifest`,
+    transformOutput: `${folder}transform/`,
+    detections: `${folder}detections.jsonl`,
+    failures: `${folder}failures.jsonl`,
+    annotated: `${folder}annotated/`,
+  };
+}
+
+/** Appended to an input's path below the input prefix to name its annotated copy. */
+export const ANNOTATED_EXTENSION = '.annotated.jpg';
+
+/** Appended by Batch Transform to an input's path below the input prefix to name its answer. */
+export const TRANSFORM_OUTPUT_EXTENSION = '.out';

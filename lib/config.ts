@@ -295,6 +295,7 @@ function costBasis(key: string, options: SettingOptions<CostBasis>): Setting<Cos
 }
 
 const INSTANCE_TYPE = /^ml\.([a-z0-9]+)\.([a-z0-9]+)$/;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const CLASS_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/;
 const WORKTEAM_ARN =
   /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:workteam\/private-crowd\/[A-Za-z0-9-]{1,63}$/;
@@ -445,6 +446,28 @@ export const SETTINGS = {
       },
     }),
   },
+  detect: {
+    instanceType: text('detectInstanceType', {
+      default: 'ml.m5.xlarge',
+      description: 'Instance type of the batch detection (Batch Transform) job `npm run detect` starts.',
+      check: (instanceType) =>
+        INSTANCE_TYPE.test(instanceType)
+          ? undefined
+          : { expected: 'a SageMaker instance type such as ml.m5.xlarge' },
+    }),
+    inputBuckets: stringList('detectInputBuckets', {
+      default: [],
+      defaultText: '[] (the raw bucket)',
+      description:
+        'Buckets `npm run detect` may read images from (JSON array or comma-separated); the batch job and its steps get read access to these only.',
+      check: (buckets) => {
+        const bad = buckets.find((bucket) => !BUCKET_NAME.test(bucket));
+        return bad === undefined
+          ? undefined
+          : { value: bad, expected: 'S3 bucket names (3 to 63 lowercase letters, digits, "." or "-")' };
+      },
+    }),
+  },
   labeling: {
     workteamArn: optionalText('workteamArn', {
       defaultText: '(none: import mode)',
@@ -590,6 +613,9 @@ export type TrainingConfig = Loaded<Settings['training']>;
 
 /** Endpoint settings. */
 export type EndpointConfig = Loaded<Settings['endpoint']>;
+
+/** Batch detection settings: the transform job's instance and the buckets it may read. */
+export type DetectConfig = Loaded<Settings['detect']>;
 
 /** Labeling settings: the workteam, and the mode it implies. */
 export type LabelingConfig = Loaded<Settings['labeling']> & {

@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { Assemble } from './assemble';
@@ -8,6 +9,7 @@ import { AppConfig } from './config';
 import { DataBuckets } from './data';
 import { Deployment } from './deployment';
 import { EvaluationReport } from './evaluation-report';
+import { Detection } from './detection';
 import { Labeling } from './labeling';
 import { LiveModelRecord } from './live-model';
 import { acknowledgeIamFindings, FindingReason } from './nag-acknowledgements';
@@ -123,12 +125,28 @@ export class PipelineStack extends Stack {
       executionLogLevel: config.executionLogLevel,
       destroyLogs: config.dev,
     });
+    const detection = new Detection(this, 'Detection', {
+      config: config.detect,
+      defaultMinScore: config.api.defaultMinScore,
+      inputBuckets: config.detect.inputBuckets.length
+        ? config.detect.inputBuckets.map((name, i) => s3.Bucket.fromBucketName(this, `DetectInput${i}`, name))
+        : [buckets.raw],
+      artifactsBucket: buckets.artifacts,
+      modelRole: deploy.modelRole,
+      key,
+      liveModel: this.liveModel,
+      notifications,
+      namePrefix,
+      executionLogLevel: config.executionLogLevel,
+      destroyLogs: config.dev,
+    });
     const cleanup = new RuntimeResourceCleanup(this, 'Cleanup', {
       endpointName: this.endpointName,
       namePrefix,
     });
-    // On deletion the state machine goes first, so no run creates resources after the cleanup.
+    // On deletion the state machines go first, so no run creates resources after the cleanup.
     pipeline.node.addDependency(cleanup);
+    detection.node.addDependency(cleanup);
 
     new CfnOutput(this, 'EndpointName', {
       value: this.endpointName,
@@ -137,6 +155,11 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', {
       value: pipeline.stateMachine.stateMachineArn,
       description: 'Start a pipeline run: npm run start-run.',
+    });
+    new CfnOutput(this, 'DetectStateMachineArn', {
+      value: detection.stateMachine.stateMachineArn,
+      description:
+        'Detect logos in every image under an S3 prefix: npm run detect -- --input s3://bucket/prefix/.',
     });
     new CfnOutput(this, 'NotificationTopicArn', {
       value: notifications.topic.topicArn,
@@ -165,7 +188,7 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding:
-      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|reports\/preprocess|ground-truth|pretrained|checkpoints|models)\/\*$/,
+      /^Resource::.*\/(raw|images|labels|manifests|manifests\/labeling|manifests\/train|manifests\/validation|reports|reports\/preprocess|ground-truth|pretrained|checkpoints|models|detections)\/\*$/,
     reason: 'Objects under the one prefix this step reads or writes; keys are per image or per run.',
   },
   {
@@ -174,6 +197,15 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
     reason:
       "The report step reads one object per training job, each job's model.tar.gz; job names end in the run id, " +
       "known only at run time, so the stack's training-job name prefix is as narrow as IAM can say.",
+  },
+  {
+    rule: 'IAM5',
+    // The bucket's ARN as cdk-nag renders it: a reference, an export of the data stack, or a named bucket.
+    finding:
+      /^Resource::(<[A-Za-z0-9]+\.Arn>|[A-Za-z0-9]+:ExportsOutputFnGetAtt[A-Za-z0-9]+|arn:<AWS::Partition>:s3:::[a-z0-9.-]+)\/\*$/,
+    reason:
+      'Batch detection reads the images of any prefix the operator names, in the buckets detectInputBuckets lists ' +
+      '(by default the raw bucket) and no other; read-only.',
   },
   {
     rule: 'IAM5',
@@ -223,7 +255,7 @@ export const PIPELINE_IAM_REASONS: FindingReason[] = [
   {
     rule: 'IAM5',
     finding:
-      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|labeling-job|model|endpoint-config)\/[a-z0-9]+-[0-9a-f]{6}-(train|labels|model|config)-\*$/,
+      /^Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|labeling-job|model|endpoint-config|transform-job)\/[a-z0-9]+-[0-9a-f]{6}-(train|labels|model|config|detect)-\*$/,
     reason:
       "A run's resources, named <stack prefix>-<kind>-<run id> at run time; the prefix (start and hash of the " +
       'stack name) is unique per stack.',

@@ -28,6 +28,7 @@ describe('configuration defaults', () => {
       serverlessProvisionedConcurrency: 0,
     });
     expect(config.cost).toEqual({ prices: DEFAULT_PRICES, serverlessUsage: DEFAULT_SERVERLESS_USAGE });
+    expect(config.detect).toEqual({ instanceType: 'ml.m5.xlarge', inputBuckets: [] });
     expect(config.labeling).toEqual({ mode: 'import' });
     expect(config.api.auth).toBe('iam');
     expect(config.api.corsOrigins).toEqual([]);
@@ -156,6 +157,12 @@ describe('configuration errors name the key, the value and what is allowed', () 
       /"endpointInstanceType".*"m5.xlarge"/,
     ],
     ['endpoint count too high', { endpointInstanceCount: 11 }, /"endpointInstanceCount".*from 1 to 10/],
+    ['detect instance malformed', { detectInstanceType: 'm5.xlarge' }, /"detectInstanceType".*"m5.xlarge"/],
+    [
+      'detect input bucket not a bucket name',
+      { detectInputBuckets: 'photos,s3://other' },
+      /"detectInputBuckets".*"s3:\/\/other".*S3 bucket names/,
+    ],
     [
       'public workforce',
       { workteamArn: 'arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default' },

@@ -4,7 +4,7 @@ import { buildApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { sageMakerNamePrefix } from '../lib/pipeline-tasks';
 import { newApp } from './app-context';
-import { AslDefinition, synthesizedDefinition } from './state-machine';
+import { AslDefinition, stateMachineResource, synthesizedDefinition } from './state-machine';
 
 // What issue 14 asks of the pipeline stack before its first deploy: a rollback alarm that one error cannot fire,
 // SageMaker permissions scoped to this stack, and a training role with only what a training job uses.
@@ -67,10 +67,7 @@ function roleStatements(template: Template, roleLogicalId: string): Statement[] 
 const roleOf = (arn: unknown) => (arn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 
 const stateMachineStatements = (template: Template) =>
-  roleStatements(
-    template,
-    roleOf(Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0].Properties?.RoleArn),
-  );
+  roleStatements(template, roleOf(stateMachineResource(template).Properties?.RoleArn));
 
 /** The one KMS key of the pipeline stack, as policies name its ARN. */
 function keyArn(template: Template): unknown {

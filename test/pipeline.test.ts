@@ -114,7 +114,12 @@ describe('pipeline IAM', () => {
 
   test('the preprocessing function reads raw/ and reads and writes images/ only', () => {
     const functions = standard.template.findResources('AWS::Lambda::Function', {
-      Properties: { MemorySize: 2048 },
+      Properties: {
+        MemorySize: 2048,
+        Environment: {
+          Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'logo-detection-preprocess' }),
+        },
+      },
     });
     expect(Object.keys(functions)).toHaveLength(1);
     const role = (Object.values(functions)[0].Properties as { Role: { 'Fn::GetAtt': [string, string] } })
@@ -282,13 +287,18 @@ describe('pipeline IAM', () => {
   });
 });
 
-describe('preprocess bundle', () => {
-  test('ships sharp with its linux-x64 binary next to the bundle, built without Docker', () => {
+describe('preprocess and detect-results bundles', () => {
+  test('ship sharp with its linux-x64 binary next to the bundle, built without Docker', () => {
     const assets = readdirSync(standard.outdir).filter((d) => d.startsWith('asset.'));
     const withSharp = assets.filter((d) => existsSync(join(standard.outdir, d, 'node_modules', 'sharp')));
-    expect(withSharp).toHaveLength(1);
-    const img = join(standard.outdir, withSharp[0], 'node_modules', '@img');
-    expect(readdirSync(img)).toEqual(expect.arrayContaining(['sharp-linux-x64', 'sharp-libvips-linux-x64']));
+    // The preprocess function, and detect-results (annotated copies).
+    expect(withSharp).toHaveLength(2);
+    for (const asset of withSharp) {
+      const img = join(standard.outdir, asset, 'node_modules', '@img');
+      expect(readdirSync(img)).toEqual(
+        expect.arrayContaining(['sharp-linux-x64', 'sharp-libvips-linux-x64']),
+      );
+    }
   });
 });
 

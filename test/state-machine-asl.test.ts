@@ -3,7 +3,7 @@ import { buildApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { Template as AssertionTemplate } from 'aws-cdk-lib/assertions';
 import { newApp } from './app-context';
-import { AslDefinition, synthesizedDefinition } from './state-machine';
+import { AslDefinition, stateMachineResource, synthesizedDefinition } from './state-machine';
 
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
@@ -83,9 +83,10 @@ function resolveReference(template: Template, value: unknown): string {
 /**
  * The pipeline's definition as Step Functions would receive it: every `Ref`, `Fn::GetAtt` and
  * `Fn::ImportValue` in the DefinitionString replaced with a value of the right shape for the resource it
- * points at (an ARN, a name), imports by the exporting stack's resource.
+ * points at (an ARN, a name), imports by the exporting stack's resource. `output` names the state machine: the
+ * pipeline's (`StateMachineArn`), or the detect workflow's (`DetectStateMachineArn`).
  */
-function resolvedDefinition(context: Record<string, unknown>): AslDefinition {
+function resolvedDefinition(context: Record<string, unknown>, output = 'StateMachineArn'): AslDefinition {
   const app = newApp();
   const { pipeline } = buildApp(
     app,
@@ -100,9 +101,7 @@ function resolvedDefinition(context: Record<string, unknown>): AslDefinition {
       if (output.Export) exports.set(output.Export.Name, resolveReference(exporter, output.Value));
     }
   }
-  const [machine] = Object.values(template.Resources).filter(
-    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
-  );
+  const machine = stateMachineResource(AssertionTemplate.fromJSON(template), output);
   const { refs, getAtts, imports } = references(machine.Properties?.DefinitionString);
   const substitutions: Record<string, string> = {
     'AWS::Region': REGION,
@@ -123,21 +122,25 @@ function resolvedDefinition(context: Record<string, unknown>): AslDefinition {
     substitutions[name] = value;
   }
   const unresolved: string[] = [];
-  const definition = synthesizedDefinition(AssertionTemplate.fromJSON(template), (intrinsic) => {
-    const sub = intrinsic['Fn::Sub'];
-    if (typeof sub === 'string') {
-      // Only pseudo parameters appear in the pipeline's Fn::Sub strings (the image URI of the training job).
-      return sub.replace(/\$\{([^}]+)\}/g, (whole, name: string) => {
-        if (substitutions[name] === undefined) unresolved.push(whole);
-        return substitutions[name] ?? whole;
-      });
-    }
-    const { refs: r, getAtts: g, imports: i } = references(intrinsic);
-    const [name] = [...r, ...g, ...i];
-    const value = name === undefined ? undefined : substitutions[name];
-    if (value === undefined) unresolved.push(JSON.stringify(intrinsic));
-    return value;
-  });
+  const definition = synthesizedDefinition(
+    AssertionTemplate.fromJSON(template),
+    (intrinsic) => {
+      const sub = intrinsic['Fn::Sub'];
+      if (typeof sub === 'string') {
+        // Only pseudo parameters appear in the pipeline's Fn::Sub strings (the image URI of the training job).
+        return sub.replace(/\$\{([^}]+)\}/g, (whole, name: string) => {
+          if (substitutions[name] === undefined) unresolved.push(whole);
+          return substitutions[name] ?? whole;
+        });
+      }
+      const { refs: r, getAtts: g, imports: i } = references(intrinsic);
+      const [name] = [...r, ...g, ...i];
+      const value = name === undefined ? undefined : substitutions[name];
+      if (value === undefined) unresolved.push(JSON.stringify(intrinsic));
+      return value;
+    },
+    output,
+  );
   expect(unresolved).toEqual([]);
   return definition;
 }
@@ -145,6 +148,15 @@ function resolvedDefinition(context: Record<string, unknown>): AslDefinition {
 describe('the synthesized state machine definition', () => {
   test.each(CONFIGURATIONS)('passes asl-validator in %s', (_name, context) => {
     const result = validator(resolvedDefinition(context), { checkPaths: true, checkArn: true });
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  test.each(CONFIGURATIONS)("the detect workflow's passes asl-validator in %s", (_name, context) => {
+    const result = validator(resolvedDefinition(context, 'DetectStateMachineArn'), {
+      checkPaths: true,
+      checkArn: true,
+    });
     expect(result.errorsText('\n')).toBe('');
     expect(result.isValid).toBe(true);
   });

@@ -33,16 +33,16 @@ function placeholder(intrinsic: Record<string, unknown>): string {
  *
  * `resolve`, when given, is asked first for each reference part and may return its value.
  *
- * @throws when the template has no or several state machines.
+ * @param output - the stack output that refers to the state machine: the pipeline's (`StateMachineArn`) unless
+ *   another is named (`DetectStateMachineArn`)
+ * @throws when the output names no state machine of the template.
  */
 export function synthesizedDefinition(
   template: Template,
   resolve?: (intrinsic: Record<string, unknown>) => string | undefined,
+  output = 'StateMachineArn',
 ): AslDefinition {
-  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
-  if (machines.length !== 1) {
-    throw new Error(`Expected one state machine in the template, found ${machines.length}`);
-  }
+  const machines = [stateMachineResource(template, output)];
   const body = (machines[0].Properties as { DefinitionString: unknown }).DefinitionString;
   if (typeof body === 'string') return JSON.parse(body) as AslDefinition;
   const [separator, parts] = (body as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
@@ -57,4 +57,16 @@ export function synthesizedDefinition(
     })
     .join(separator);
   return JSON.parse(text) as AslDefinition;
+}
+
+/** The state machine resource a stack output refers to (`{ "Ref": <logical id> }`). */
+export function stateMachineResource(
+  template: Template,
+  output = 'StateMachineArn',
+): { Properties?: Record<string, unknown> } {
+  const ref = (template.toJSON().Outputs?.[output]?.Value as { Ref?: string } | undefined)?.Ref;
+  const machine =
+    ref === undefined ? undefined : template.findResources('AWS::StepFunctions::StateMachine')[ref];
+  if (!machine) throw new Error(`Output ${output} names no state machine of the template`);
+  return machine as { Properties?: Record<string, unknown> };
 }

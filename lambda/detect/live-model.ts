@@ -1,4 +1,5 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { FALLBACK_MIN_SCORE } from '../../contracts';
 import { ApiError } from './responses';
 
 /** What `GET /model` answers about the live model (the record's endpoint name stays internal). */
@@ -105,8 +106,7 @@ export async function readLiveModel(client: SSMClient, parameterName: string): P
   };
 }
 
-/** `minScore` for a request that sends none, when neither the deployment nor the live model gives one. */
-export const FALLBACK_MIN_SCORE = 0.5;
+export { FALLBACK_MIN_SCORE };
 
 /** How long the live model's threshold is reused before the record is read again, in milliseconds. */
 export const THRESHOLD_CACHE_MS = 60_000;

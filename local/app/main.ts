@@ -2,7 +2,7 @@ import '../emulator/polyfills';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'fs';
 import { extname, join, relative } from 'path';
 import { PREFIXES, PublishReportResult } from '../../contracts';
 import type { EndpointMode } from '../../lib/config';
@@ -27,6 +27,7 @@ import {
   variantMaps,
 } from './progress';
 import { replacePhoto } from './replace';
+import { DetectedFolder, detectFolder } from './detect-folder';
 import { MotoServer, startMoto } from '../emulator/moto';
 import { ApiCheck, apiTable, checkApi, clock } from './report';
 import { stateMachineDefinition } from '../emulator/asl';
@@ -106,6 +107,11 @@ export interface LocalOptions {
    * end in `Nothing new`. @default false
    */
   readonly replacePhoto?: boolean;
+  /**
+   * After the first execution, find logos in every file of this folder with the detect workflow (as
+   * `npm run detect` does in AWS), and write its detections, failures and annotated copies to `outDir`/detections/.
+   */
+  readonly detect?: string;
   /** Keep the API up after the run until Ctrl-C (or until `stop` of the result is called). @default false */
   readonly serve?: boolean;
   /** Port of the local API. @default a free port */
@@ -152,6 +158,8 @@ export interface LocalResult {
    * model was trained.
    */
   readonly report?: { readonly uri: string; readonly file: string };
+  /** With `detect`: what the detect workflow did with the folder. */
+  readonly detected?: DetectedFolder;
   /** With `replacePhoto`: the raw key replaced, and what the fourth execution (no new data) skipped. */
   readonly replaced?: { rawKey: string; fourthSkipped: { preprocessing: boolean; labeling: boolean } };
 }
@@ -304,6 +312,15 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
   }
   // Your images and labels are read before anything starts, so a wrong path or file fails at once.
   const own = options.images ? await readOwnInputs(options.images, options.labels!) : undefined;
+  // So is the --detect folder, which is used only after the first execution.
+  if (
+    options.detect !== undefined &&
+    (!existsSync(options.detect) || !statSync(options.detect).isDirectory())
+  ) {
+    throw new Error(
+      `--detect ${options.detect} is not a folder: give the folder of images to detect logos in`,
+    );
+  }
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   // Each run's annotated images, and no earlier run's.
@@ -461,6 +478,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       app.templates,
       app.pipelineStack,
       resources.resolver,
+      'StateMachineArn',
     );
     const runner = new LocalRunner(definition, {
       stateMachine: { arn, name },
@@ -534,6 +552,51 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       .then((r) => r.Parameter?.Value)
       .catch(() => undefined);
     if (live) step(`live-model record: ${live}`);
+
+    let detected: DetectedFolder | undefined;
+    if (options.detect) {
+      const workflow = stateMachineDefinition(
+        app.templates,
+        app.pipelineStack,
+        resources.resolver,
+        'DetectStateMachineArn',
+      );
+      const detectRunner = new LocalRunner(workflow.definition, {
+        stateMachine: { arn: workflow.arn, name: workflow.name },
+        tasks: serviceIntegrations({
+          functions: resources.functions,
+          handlers,
+          sagemaker,
+          sfn,
+          log: step,
+          onWaitForTaskToken: async () => undefined,
+        }),
+        sfn,
+        log: step,
+      });
+      stage(`Batch detection of ${options.detect} (the detect workflow, as npm run detect runs it)`);
+      detected = await detectFolder({
+        dir: options.detect,
+        runner: detectRunner,
+        executionName: `${runName}-detect`,
+        s3,
+        rawBucket,
+        artifactsBucket,
+        minScore: apiMinScore,
+        outDir: join(outDir, 'detections'),
+        log: step,
+      });
+      if (detected.report.status !== 'SUCCEEDED') {
+        throw new Error(`Batch detection failed: ${describeError(detected.report.error)}`);
+      }
+      const r = detected.results!;
+      stage(
+        `Batch detection ${detected.report.status} in ${clock(detected.report.durationMs)}: ${r.answered} images ` +
+          `answered (${r.withDetections} with detections, ${r.detections} detections), ${r.failed} not answered`,
+      );
+      for (const failure of r.failureSample) step(`not answered: ${failure.image}: ${failure.reason}`);
+      step(`detections, failures and annotated copies in ${shown(repoRoot, detected.outDir)}/`);
+    }
 
     let secondSkipped: LocalResult['secondSkipped'];
     if (options.secondExecution !== false) {
@@ -620,6 +683,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       retrained,
       replaced,
       report: published.report,
+      detected,
     };
     if (options.serve && api) {
       serving = true;

@@ -1,7 +1,9 @@
 import { mkdirSync, writeFileSync } from 'fs';
 import { dirname, extname, join } from 'path';
-import sharp from 'sharp';
 import type { Detection } from '../../lambda/detect/model';
+import { annotate } from '../../lambda/shared/annotate';
+
+export { annotate };
 
 /** One detection as the API answers it (the proxy's own type). */
 export type ApiDetection = Detection;
@@ -43,42 +45,6 @@ export function detectionsOf(body: unknown): ApiDetection[] {
     }
   }
   return detections as ApiDetection[];
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/**
- * A copy of the image with each detection's box and label drawn on it in red (JPEG), and the true boxes, when
- * known, dashed in green.
- */
-export async function annotate(
-  image: Buffer,
-  detections: ApiDetection[],
-  truth: { left: number; top: number; width: number; height: number }[] = [],
-): Promise<Buffer> {
-  const { width = 0, height = 0 } = await sharp(image).rotate().metadata();
-  const expected = truth.map(
-    (box) =>
-      `<rect x="${box.left}" y="${box.top}" width="${box.width}" height="${box.height}" fill="none" stroke="#34c759" stroke-width="2" stroke-dasharray="6 4"/>`,
-  );
-  const shapes = detections.map(({ label, score, box }) => {
-    const text = escapeXml(`${label} ${score.toFixed(2)}`);
-    const textY = box.top > 16 ? box.top - 4 : box.top + box.height + 14;
-    return (
-      `<rect x="${box.left}" y="${box.top}" width="${box.width}" height="${box.height}" fill="none" stroke="#ff2d55" stroke-width="3"/>` +
-      `<text x="${box.left}" y="${textY}" font-family="sans-serif" font-size="14" fill="#ff2d55" stroke="#000" stroke-width="0.5">${text}</text>`
-    );
-  });
-  const overlay = Buffer.from(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${expected.join('')}${shapes.join('')}</svg>`,
-  );
-  return sharp(image)
-    .rotate()
-    .composite([{ input: overlay, top: 0, left: 0 }])
-    .jpeg({ quality: 90 })
-    .toBuffer();
 }
 
 /** A plain-text table with a header row and left-aligned columns. */

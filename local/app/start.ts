@@ -21,6 +21,8 @@ Options:
                      manifest, Pascal VOC XML (a file or a folder of them); image names relative to DIR.
                      Checked against the images before anything starts.
   --seed N           seed of the generated dataset (default 7)
+  --detect DIR       after the first execution, find logos in every file of DIR with the detect workflow (as
+                     npm run detect does in AWS); detections, failures and annotated copies in local-out/detections/
   --serve            keep the API up after the run, until Ctrl-C
   --port N           port of the local API (default: a free one)
   --no-second-run    skip the second execution (the one that shows a run with no new data skips work)
@@ -32,6 +34,7 @@ Examples:
   npm start
   npm start -- --images ~/photos --labels ~/photos/coco.json --serve
   npm start -- --images ~/photos --labels ~/photos/annotations/   # a folder of VOC XML files
+  npm start -- --detect ~/more-photos                            # then batch detection over a folder
 
 Keep your photos outside this folder (or in .local/, which git and the linters ignore). To start from pretrained
 weights, put the VOC .params file in .local/pretrained/ (README, "Pretrained weights").`;
@@ -45,6 +48,7 @@ export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean 
       epochs: { type: 'string' },
       images: { type: 'string' },
       labels: { type: 'string' },
+      detect: { type: 'string' },
       seed: { type: 'string' },
       serve: { type: 'boolean' },
       port: { type: 'string' },
@@ -73,6 +77,7 @@ export function parseStartArgs(argv: string[]): LocalOptions & { help?: boolean 
     apiPort: positive('port', values.port),
     images: values.images,
     labels: values.labels,
+    detect: values.detect,
     serve: values.serve ?? false,
     secondExecution: !values['no-second-run'],
     retrain: values.retrain ?? false,

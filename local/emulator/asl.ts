@@ -23,22 +23,35 @@ export interface SynthesizedStateMachine {
 }
 
 /**
- * Takes the one state machine of `stack` from its synthesized template: its `DefinitionString` (text, or an
- * `Fn::Join` of text and references) resolved by `resolver` and parsed, and its ARN and name as `Ref` and
- * `Fn::GetAtt ... Name` resolve.
+ * Takes a state machine of `stack` from its synthesized template: the one the stack's output `output` names (a
+ * `Ref` to it), or the stack's only state machine when `output` is not given. Its `DefinitionString` (text, or an
+ * `Fn::Join` of text and references) is resolved by `resolver` and parsed, and its ARN and name are given as `Ref`
+ * and `Fn::GetAtt ... Name` resolve.
  *
- * @throws when the stack has no or several state machines, or a reference the resolver cannot resolve.
+ * @throws when `output` is not given and the stack has no or several state machines, when `output` is not a
+ *   reference to one, or for a reference the resolver cannot resolve.
  */
 export function stateMachineDefinition(
   templates: Record<string, CfnTemplate>,
   stack: string,
   resolver: TemplateResolver,
+  output?: string,
 ): SynthesizedStateMachine {
   const machines = resourcesOfType(templates[stack] ?? {}, 'AWS::StepFunctions::StateMachine');
-  if (machines.length !== 1) {
-    throw new Error(`Expected one state machine in stack ${stack}, found ${machines.length}`);
+  let chosen = machines;
+  if (output !== undefined) {
+    const ref = (templates[stack]?.Outputs?.[output]?.Value as { Ref?: unknown } | undefined)?.Ref;
+    chosen = machines.filter(([logicalId]) => logicalId === ref);
+    if (chosen.length !== 1) {
+      throw new Error(`Output ${output} of stack ${stack} does not name one of its state machines`);
+    }
   }
-  const [logicalId, resource] = machines[0];
+  if (chosen.length !== 1) {
+    throw new Error(
+      `Expected one state machine in stack ${stack}, found ${chosen.length}; name the output that refers to it`,
+    );
+  }
+  const [logicalId, resource] = chosen[0];
   const text = String(resolver.resolve(resource.Properties?.DefinitionString, stack));
   return {
     definition: JSON.parse(text) as Definition,

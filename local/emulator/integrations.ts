@@ -40,7 +40,7 @@ function lambdaError(error: Error): Error {
 /**
  * Step Functions' service integrations on this machine, chosen by a task's resource ARN: Lambda (plain ARN,
  * `lambda:invoke` and `.waitForTaskToken`, the handlers called in-process with their function's environment),
- * `sagemaker:createTrainingJob.sync` and the SageMaker API ({@link LocalSageMaker}), and optimized or AWS SDK
+ * `sagemaker:createTrainingJob.sync`, `sagemaker:createTransformJob.sync` and the SageMaker API ({@link LocalSageMaker}), and optimized or AWS SDK
  * tasks of S3, SSM, SNS, Step Functions and DynamoDB ({@link awsServiceTask}). Undefined for any other resource.
  */
 export function serviceIntegrations(services: IntegrationServices): TaskImplementations {
@@ -103,6 +103,9 @@ export function serviceIntegrations(services: IntegrationServices): TaskImplemen
     }
     if (resource === 'arn:aws:states:::sagemaker:createTrainingJob.sync') {
       return (input) => services.sagemaker.trainingJob(input as Record<string, unknown>);
+    }
+    if (resource === 'arn:aws:states:::sagemaker:createTransformJob.sync') {
+      return (input) => services.sagemaker.transformJob(input as Record<string, unknown>);
     }
     const sagemaker = /^arn:aws:states:::(?:aws-sdk:)?sagemaker:([A-Za-z]+)$/.exec(resource);
     if (sagemaker) return (input) => services.sagemaker.call(sagemaker[1], input as Record<string, unknown>);

@@ -80,10 +80,11 @@ export interface LocalSageMakerOptions {
 }
 
 /**
- * SageMaker on this machine: training jobs run the container's `train` on the CPU with channels downloaded from
- * moto's S3 and the model uploaded back like SageMaker does; the control plane (models, endpoint configs,
- * endpoints) is moto's, and every endpoint created or updated is served by the container's `serve` on a local
- * port, behind a runtime shim that speaks the SageMaker runtime REST API.
+ * SageMaker on this machine: transform jobs run the container's `serve` for their model and send it each input
+ * object ({@link LocalSageMaker.transformJob}); training jobs run the container's `train` on the CPU with channels
+ * downloaded from moto's S3 and the model uploaded back like SageMaker does; the control plane (models, endpoint
+ * configs, endpoints) is moto's, and every endpoint created or updated is served by the container's `serve` on a
+ * local port, behind a runtime shim that speaks the SageMaker runtime REST API.
  */
 export class LocalSageMaker {
   private readonly s3 = new S3Client({});
@@ -269,6 +270,182 @@ export class LocalSageMaker {
   }
 
   /**
+   * Downloads and unpacks a model's artifact under `root`/model and starts the container's `serve` for it on a
+   * free port of this machine, with the model's environment plus `environment` (a transform job's), logging to
+   * `root`/serve.log. Returns at once: the caller waits for /ping.
+   */
+  private async startServe(
+    modelName: string,
+    root: string,
+    environment: Record<string, string> = {},
+  ): Promise<{ child: ChildProcess; port: number }> {
+    const model = await this.client.send(new SageMaker.DescribeModelCommand({ ModelName: modelName }));
+    const modelDataUrl = model.PrimaryContainer?.ModelDataUrl;
+    if (!modelDataUrl) throw new Error(`Model ${modelName} has no ModelDataUrl`);
+    mkdirSync(join(root, 'model'), { recursive: true });
+    const { bucket, key } = parseS3Uri(modelDataUrl);
+    const tarball = join(root, 'model.tar.gz');
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    writeFileSync(tarball, Buffer.from(await object.Body!.transformToByteArray()));
+    await run('tar', ['-xzf', tarball, '-C', join(root, 'model')]);
+
+    const port = await freePort();
+    const log = createWriteStream(join(root, 'serve.log'));
+    const child = track(
+      spawn(join(this.options.repoRoot, '.venv', 'bin', 'python'), [join(this.binDir, 'serve')], {
+        cwd: this.options.repoRoot,
+        env: {
+          ...process.env,
+          ...(model.PrimaryContainer?.Environment ?? {}),
+          ...environment,
+          ML_ROOT: root,
+          // serve binds every interface by default, as a container must; here only this machine may reach it.
+          MODEL_SERVER_HOST: LOOPBACK,
+          SAGEMAKER_BIND_TO_PORT: String(port),
+          MODEL_VERSION: model.PrimaryContainer?.Environment?.MODEL_VERSION ?? modelName,
+          PYTHONUNBUFFERED: '1',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    return { child, port };
+  }
+
+  /** The S3 objects a transform job's input names: a ManifestFile's list, or every object under an S3Prefix. */
+  private async transformInputs(source: {
+    S3DataType: string;
+    S3Uri: string;
+  }): Promise<{ bucket: string; key: string; path: string }[]> {
+    const { bucket, key } = parseS3Uri(source.S3Uri);
+    if (source.S3DataType === 'ManifestFile') {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const [first, ...paths] = JSON.parse(await object.Body!.transformToString()) as [
+        { prefix: string },
+        ...string[],
+      ];
+      const prefix = parseS3Uri(first.prefix);
+      return paths.map((path) => ({ bucket: prefix.bucket, key: `${prefix.key}${path}`, path }));
+    }
+    const inputs: { bucket: string; key: string; path: string }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key && !object.Key.endsWith('/')) {
+          inputs.push({ bucket, key: object.Key, path: object.Key.slice(key.length).replace(/^\//, '') });
+        }
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+    return inputs;
+  }
+
+  /**
+   * `createTransformJob.sync` as SageMaker Batch Transform runs it with SplitType None and BatchStrategy
+   * SingleRecord: starts `serve` for the model with the job's Environment, sends each input object's bytes to
+   * /invocations with the job's ContentType and Accept, and writes each answer to
+   * `<S3OutputPath>/<path below the input prefix>.out`. As SageMaker does, an object over MaxPayloadInMB or an
+   * answer other than 200 fails the whole job (`States.TaskFailed`, with the reason); what was answered before
+   * stays written. Returns what DescribeTransformJob would.
+   */
+  async transformJob(params: Record<string, unknown>): Promise<unknown> {
+    const jobName = String(params.TransformJobName);
+    const modelName = String(params.ModelName);
+    const input = params.TransformInput as {
+      ContentType?: string;
+      DataSource: { S3DataSource: { S3DataType: string; S3Uri: string } };
+    };
+    const output = params.TransformOutput as { S3OutputPath: string; Accept?: string };
+    const maxBytes = Number(params.MaxPayloadInMB ?? 6) * 1024 * 1024;
+    const started = new Date();
+    const fail = (reason: string): never => {
+      const error = new Error(
+        JSON.stringify({ TransformJobName: jobName, TransformJobStatus: 'Failed', FailureReason: reason }),
+      );
+      error.name = 'States.TaskFailed';
+      throw error;
+    };
+    const inputs = await this.transformInputs(input.DataSource.S3DataSource);
+    const root = join(this.options.workDir, `transform-${jobName}`);
+    const { child, port } = await this.startServe(
+      modelName,
+      root,
+      (params.Environment as Record<string, string>) ?? {},
+    );
+    this.options.hooks?.onEvent?.(`transform job ${jobName}: serve for model ${modelName} on port ${port}`);
+    try {
+      await waitForHttp(
+        `http://${LOOPBACK}:${port}/ping`,
+        `serve for ${jobName}`,
+        180000,
+        () => child.exitCode === null,
+      ).catch((error: Error) =>
+        fail(`${error.message} (log: ${relative(this.options.repoRoot, join(root, 'serve.log'))})`),
+      );
+      const destination = parseS3Uri(output.S3OutputPath);
+      const outputPrefix =
+        destination.key === '' || destination.key.endsWith('/') ? destination.key : `${destination.key}/`;
+      let done = 0;
+      for (const item of inputs) {
+        const object = await this.s3.send(new GetObjectCommand({ Bucket: item.bucket, Key: item.key }));
+        const body = Buffer.from(await object.Body!.transformToByteArray());
+        if (body.length > maxBytes) {
+          fail(
+            `s3://${item.bucket}/${item.key} is larger than MaxPayloadInMB (${params.MaxPayloadInMB ?? 6})`,
+          );
+        }
+        const response = await fetch(`http://${LOOPBACK}:${port}/invocations`, {
+          method: 'POST',
+          headers: {
+            'Content-Type': input.ContentType ?? 'application/octet-stream',
+            Accept: output.Accept ?? 'application/json',
+          },
+          body,
+        });
+        const answer = Buffer.from(await response.arrayBuffer());
+        if (response.status !== 200) {
+          fail(
+            `s3://${item.bucket}/${item.key}: the model answered ${response.status}: ${answer.toString().slice(0, 200)}`,
+          );
+        }
+        await this.s3.send(
+          new PutObjectCommand({
+            Bucket: destination.bucket,
+            Key: `${outputPrefix}${item.path}.out`,
+            Body: answer,
+          }),
+        );
+        done++;
+        if (done % 10 === 0 || done === inputs.length) {
+          this.options.hooks?.onEvent?.(`transform job ${jobName}: ${done}/${inputs.length} images`);
+        }
+      }
+    } finally {
+      await stopChild(child);
+    }
+    const ended = new Date();
+    return {
+      TransformJobName: jobName,
+      TransformJobArn: `arn:aws:sagemaker:us-east-1:123456789012:transform-job/${jobName.toLowerCase()}`,
+      TransformJobStatus: 'Completed',
+      ModelName: modelName,
+      BatchStrategy: params.BatchStrategy,
+      MaxPayloadInMB: params.MaxPayloadInMB,
+      Environment: params.Environment,
+      TransformInput: params.TransformInput,
+      TransformOutput: params.TransformOutput,
+      TransformResources: params.TransformResources,
+      CreationTime: started.toISOString(),
+      TransformStartTime: started.toISOString(),
+      TransformEndTime: ended.toISOString(),
+    };
+  }
+
+  /**
    * One SageMaker control-plane call (`createModel`, `describeEndpoint`, ...) against moto. Creating or
    * updating an endpoint also starts `serve` for its model; DescribeEndpoint reports `Creating` / `Updating`
    * until it answers /ping, then `InService` (or `Failed` with the reason). moto 5.2 has no UpdateEndpoint, so
@@ -341,37 +518,8 @@ export class LocalSageMaker {
     );
     const modelName = config.ProductionVariants?.[0]?.ModelName;
     if (!modelName) throw new Error(`Endpoint config ${configName} has no production variant with a model`);
-    const model = await this.client.send(new SageMaker.DescribeModelCommand({ ModelName: modelName }));
-    const modelDataUrl = model.PrimaryContainer?.ModelDataUrl;
-    if (!modelDataUrl) throw new Error(`Model ${modelName} has no ModelDataUrl`);
     const root = join(this.options.workDir, `endpoint-${endpointName}-${++this.deploymentCount}`);
-    mkdirSync(join(root, 'model'), { recursive: true });
-    const { bucket, key } = parseS3Uri(modelDataUrl);
-    const tarball = join(root, 'model.tar.gz');
-    const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    writeFileSync(tarball, Buffer.from(await object.Body!.transformToByteArray()));
-    await run('tar', ['-xzf', tarball, '-C', join(root, 'model')]);
-
-    const port = await freePort();
-    const log = createWriteStream(join(root, 'serve.log'));
-    const child = track(
-      spawn(join(this.options.repoRoot, '.venv', 'bin', 'python'), [join(this.binDir, 'serve')], {
-        cwd: this.options.repoRoot,
-        env: {
-          ...process.env,
-          ...(model.PrimaryContainer?.Environment ?? {}),
-          ML_ROOT: root,
-          // serve binds every interface by default, as a container must; here only this machine may reach it.
-          MODEL_SERVER_HOST: LOOPBACK,
-          SAGEMAKER_BIND_TO_PORT: String(port),
-          MODEL_VERSION: model.PrimaryContainer?.Environment?.MODEL_VERSION ?? modelName,
-          PYTHONUNBUFFERED: '1',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    );
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    const { child, port } = await this.startServe(modelName, root);
     const deployment: Deployment = { process: child, port, modelName, ready: false };
     const previousPending = this.pending.get(endpointName);
     if (previousPending) await stopChild(previousPending.process);

@@ -31,6 +31,11 @@ describe('npm start arguments', () => {
     expect(() => parseStartArgs(['--labels', 'coco.json'])).toThrow(/--labels needs --images/);
   });
 
+  test('--detect names the folder batch detection runs on after the first execution', () => {
+    expect(parseStartArgs(['--detect', 'more-photos'])).toMatchObject({ detect: 'more-photos' });
+    expect(parseStartArgs([]).detect).toBeUndefined();
+  });
+
   test('an unknown option is an error', () => {
     expect(() => parseStartArgs(['--epoch', '3'])).toThrow(/--epoch/);
   });

@@ -3,7 +3,7 @@
  * rewrites BENCHMARKS.md. It reports; it never fails the build (a section that cannot run says why).
  *
  * Options: --runs N (default 5) runs per figure; --only a,b (section keys: synth, payload, preprocess, coldstart,
- * serving, load, local) runs those sections and only prints them, unless --write is given too: then they replace
+ * serving, load, batch, local) runs those sections and only prints them, unless --write is given too: then they replace
  * their namesakes in BENCHMARKS.md and every other section stays as it was.
  * The local section runs the default `npm start` once (about three minutes); the load section takes about two.
  */
@@ -11,6 +11,7 @@ import '../node-version';
 import { readFileSync, writeFileSync } from 'fs';
 import { loadavg } from 'os';
 import { join } from 'path';
+import { benchBatch } from './batch';
 import { bundleFigures } from './bundles';
 import { benchLoad } from './load';
 import { benchLocal } from './local';
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
   );
 
   sections.push(...(await section('load', only, 'API under load', '', () => benchLoad(work))));
+  sections.push(...(await section('batch', only, 'Batch detection (local)', '', () => benchBatch(work))));
 
   sections.push(...(await section('local', only, 'Local pipeline (npm start)', '', benchLocal)));
 

@@ -39,7 +39,7 @@ const REQUEST_TIMEOUT_S = 30;
 const LEVEL_DEADLINE_MS = 180_000;
 
 /** The bodies of the mix: a 1000×800 JPEG photo, a 640×480 PNG, 64 KiB of noise, and one byte over the limit. */
-async function mixBodies(): Promise<MixBodies> {
+export async function mixBodies(): Promise<MixBodies> {
   let state = 11;
   const garbage = Buffer.from(
     Array.from({ length: 64 * 1024 }, () => (state = (state * 1103515245 + 12345) % 2 ** 31) >> 23),
@@ -66,8 +66,15 @@ function spawnLogged(command: string, args: string[], env: NodeJS.ProcessEnv, lo
   return child;
 }
 
-/** Starts the container's `serve` on a free port of 127.0.0.1 with its default workers; resolves once it answers /ping. */
-async function startServe(mlRoot: string, logFile: string): Promise<{ child: ChildProcess; port: number }> {
+/**
+ * Starts the container's `serve` on a free port of 127.0.0.1 with its default workers and `environment` added (e.g.
+ * batch mode); resolves once it answers /ping.
+ */
+export async function startServe(
+  mlRoot: string,
+  logFile: string,
+  environment: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   const child = spawnLogged(
     PYTHON,
@@ -78,6 +85,7 @@ async function startServe(mlRoot: string, logFile: string): Promise<{ child: Chi
       MODEL_SERVER_HOST: LOOPBACK,
       SAGEMAKER_BIND_TO_PORT: String(port),
       PYTHONUNBUFFERED: '1',
+      ...environment,
     },
     logFile,
   );
@@ -91,7 +99,10 @@ async function startServe(mlRoot: string, logFile: string): Promise<{ child: Chi
 }
 
 /** Starts load-api.ts (runtime shim and the real proxy behind the API Gateway stand-in) for `serve` on `servePort`. */
-async function startApi(servePort: number, logFile: string): Promise<{ child: ChildProcess; url: string }> {
+export async function startApi(
+  servePort: number,
+  logFile: string,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawnLogged(
     process.execPath,
     ['--import', 'tsx', join(__dirname, 'load-api.ts'), String(servePort)],

@@ -370,3 +370,41 @@ def test_other_formats_and_oversized_images_are_refused_before_decoding(client):
         "message": "Image too large: 56.0 MP (8000x7000 pixels), limit 16 MP. Downsize it and try again: the model "
                    "sees 512x512 pixels, so 1024 pixels on the longest side loses nothing.",
     }
+
+
+@pytest.fixture(scope="module")
+def batch_client(trained):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BATCH_MODE", "true")
+        patch.setenv("BATCH_MIN_SCORE", "0.05")
+        return create_app(trained.model_dir).test_client()
+
+
+def test_batch_mode_answers_a_bad_image_200_with_its_error_so_the_transform_job_goes_on(batch_client):
+    response = batch_client.post("/invocations", data=b"these bytes are no image",
+                                 content_type="application/octet-stream")
+    assert response.status_code == 200
+    error = response.get_json()["error"]
+    assert error["status"] == 415 and error["code"] == "unsupported_image"
+    assert "Accepted formats" in error["message"]
+
+
+def test_batch_mode_takes_its_min_score_from_the_job_and_returns_up_to_the_result_limit(batch_client, client):
+    image = jpeg_bytes()
+    batch = batch_client.post("/invocations", data=image, content_type="application/octet-stream").get_json()
+    assert_well_formed(batch, 320, 240, 0.05, 100)
+    everything = client.post("/invocations", data=image, content_type="image/jpeg",
+                             headers={ATTRIBUTES: "minScore=0.05;maxResults=100"}).get_json()
+    assert batch["detections"] == everything["detections"]
+
+
+def test_batch_mode_keeps_error_statuses_for_requests_that_are_not_records(batch_client):
+    assert batch_client.get("/invocations").status_code == 405
+
+
+@pytest.mark.parametrize("value", ["high", "1.5"])
+def test_a_bad_batch_min_score_stops_serve_at_start_naming_the_variable(value):
+    from logo_detector.serving import batch_settings
+    with pytest.raises(ValueError, match=r"BATCH_MIN_SCORE: minScore .* must be a number from 0 to 1"):
+        batch_settings({"BATCH_MODE": "true", "BATCH_MIN_SCORE": value})
+    assert batch_settings({"BATCH_MIN_SCORE": value}) is None

@@ -27,8 +27,27 @@ export function synthesizePipeline(context: Record<string, unknown> = {}): Synth
   );
   const templates: Record<string, CfnTemplate> = {};
   for (const stack of app.synth().stacks) templates[stack.stackName] = stack.template as CfnTemplate;
-  const { definition } = stateMachineDefinition(templates, pipeline.stackName, localResolver(templates));
+  const { definition } = stateMachineDefinition(
+    templates,
+    pipeline.stackName,
+    localResolver(templates),
+    'StateMachineArn',
+  );
   return { templates, definition };
+}
+
+/**
+ * The detect workflow's state machine definition (`DetectStateMachineArn`) for a configuration given as context
+ * values, every reference resolved to its local stand-in.
+ */
+export function detectDefinition(context: Record<string, unknown> = {}): Definition {
+  const { templates } = synthesizePipeline(context);
+  return stateMachineDefinition(
+    templates,
+    'LogoDetectionPipeline',
+    localResolver(templates),
+    'DetectStateMachineArn',
+  ).definition;
 }
 
 /**

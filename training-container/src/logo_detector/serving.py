@@ -30,6 +30,11 @@ DATA_URL_PREFIX = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?;base64,", re.IGNORECAS
 CONTENT_TYPES_TEXT = ("the image's bytes with an image/* Content-Type (or application/octet-stream), "
                       'or application/json with {"image": "<base64>"}')
 ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
+# Set by the detect workflow's Batch Transform job (its Environment): SageMaker fails the whole job when one record is
+# answered with an error status, so in batch mode every error is answered 200 with the error object instead, and the
+# job's results step lists it beside the image. BATCH_MIN_SCORE replaces the default minScore there.
+BATCH_MODE_VARIABLE = "BATCH_MODE"
+BATCH_MIN_SCORE_VARIABLE = "BATCH_MIN_SCORE"
 
 logger = logging.getLogger("logo_detector.serving")
 
@@ -145,7 +150,29 @@ def to_response_detections(found: Sequence[Detection], classes: Sequence[str], s
     return detections
 
 
-def _error(status: int, code: str, message: str) -> Response:
+def batch_settings(environ: Mapping[str, str] = os.environ) -> Optional[Dict[str, Any]]:
+    """The Batch Transform settings from the environment, or None outside batch mode (``BATCH_MODE`` unset).
+
+    In batch mode the default options are ``minScore`` = ``BATCH_MIN_SCORE`` (else the usual default) and
+    ``maxResults`` = the limit (a folder's results are read by people and programs, not a phone screen); a
+    ``BATCH_MIN_SCORE`` that is not a number from 0 to 1 raises ``ValueError`` naming it, so the job fails at start.
+    """
+    if environ.get(BATCH_MODE_VARIABLE, "").lower() not in ("1", "true"):
+        return None
+    options: Dict[str, Any] = {"maxResults": MAX_RESULTS_LIMIT}
+    if environ.get(BATCH_MIN_SCORE_VARIABLE):
+        try:
+            options["minScore"] = detection_options({"minScore": environ[BATCH_MIN_SCORE_VARIABLE]})[0]
+        except RequestError as err:
+            raise ValueError(f"{BATCH_MIN_SCORE_VARIABLE}: {err.message}") from None
+    return options
+
+
+def _error(status: int, code: str, message: str, batch: bool = False) -> Response:
+    if batch:
+        # One error status fails a whole Batch Transform job: the image's error is the answer instead.
+        body = {"error": {"code": code, "message": message, "status": status}}
+        return Response(json.dumps(body), status=200, mimetype="application/json")
     return Response(json.dumps({"error": {"code": code, "message": message}}), status=status,
                     mimetype="application/json")
 
@@ -165,6 +192,7 @@ def create_app(model_dir: Optional[Path] = None, detector: Optional[Detector] = 
     if detector is None:
         detector = get_backend(model.get("backend")).load_detector(model_dir, variant)
     version = model_version(model_dir)
+    batch = batch_settings()
     gunicorn_logger = logging.getLogger("gunicorn.error")
     if gunicorn_logger.handlers:
         logger.handlers, logger.propagate = gunicorn_logger.handlers, False
@@ -182,7 +210,7 @@ def create_app(model_dir: Optional[Path] = None, detector: Optional[Detector] = 
     def invocations() -> Response:
         options = parse_custom_attributes(request.headers.get(ATTRIBUTES_HEADER))
         image, body_options = read_image(request.mimetype, request.get_data())
-        min_score, max_results = detection_options({**options, **body_options})
+        min_score, max_results = detection_options({**(batch or {}), **options, **body_options})
         try:
             tensor, width, height = preprocess(image, data_shape)
         except ImageError as err:
@@ -199,16 +227,20 @@ def create_app(model_dir: Optional[Path] = None, detector: Optional[Detector] = 
 
     @app.errorhandler(RequestError)
     def request_error(err: RequestError) -> Response:
-        return _error(err.status, err.code, err.message)
+        return _error(err.status, err.code, err.message, batch is not None)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:
-        return _error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), err.description or err.name)
+        code = (err.name or "error").lower().replace(" ", "_")
+        # Only POST /invocations answers records; a wrong path or method stays an error status in batch mode too.
+        record = request.method == "POST" and request.path == "/invocations"
+        return _error(err.code or 500, code, err.description or err.name, batch is not None and record)
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception) -> Response:
         reference = uuid.uuid4().hex[:12]
         logger.exception("request %s failed", reference)
-        return _error(500, "internal_error", f"The model could not process the request (reference {reference}).")
+        return _error(500, "internal_error", f"The model could not process the request (reference {reference}).",
+                      batch is not None)
 
     return app
