@@ -1,8 +1,7 @@
-import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Size, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -15,7 +14,7 @@ import {
   PREFIXES,
   STACK_TAG_KEY,
 } from '../contracts';
-import { DetectConfig, ExecutionLogLevel } from './config';
+import { DetectConfig } from './config';
 import { handlerEvent } from './handler-event';
 import { Notifications } from './notifications';
 import {
@@ -26,6 +25,7 @@ import {
   StatePolicyProps,
   withRetry,
 } from './pipeline-tasks';
+import { loggedStateMachine, WorkflowLogProps } from './workflow';
 
 /** Names of the states a detect execution ends in. */
 export const DETECT_OUTCOME_STATES = { done: 'Detections written', failed: 'Detection failed' } as const;
@@ -55,7 +55,7 @@ export class ScopedCreateTransformJob extends tasks.SageMakerCreateTransformJob 
 }
 
 /** Properties of {@link Detection}. */
-export interface DetectionProps {
+export interface DetectionProps extends WorkflowLogProps {
   readonly config: DetectConfig;
   /**
    * minScore when the operator gives none (`apiDefaultMinScore`, as the API).
@@ -84,13 +84,6 @@ export interface DetectionProps {
    * @default 1 day
    */
   readonly timeout?: Duration;
-  /** @default 'ERROR' */
-  readonly executionLogLevel?: ExecutionLogLevel;
-  /**
-   * Remove the execution log group with the stack.
-   * @default false - the log group is retained
-   */
-  readonly destroyLogs?: boolean;
 }
 
 /**
@@ -320,30 +313,13 @@ export class Detection extends Construct {
       );
     results.next(notifyDone);
 
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: logs.RetentionDays.ONE_YEAR,
-      removalPolicy: props.destroyLogs ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    });
-    const logAll = props.executionLogLevel === 'ALL';
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    this.stateMachine = loggedStateMachine(this, {
       comment: 'logo-detection: batch detection of an S3 prefix with the live model',
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      logs: {
-        destination: logGroup,
-        level: logAll ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
-        includeExecutionData: logAll,
-      },
-      tracingEnabled: true,
+      definition,
       timeout: props.timeout ?? Duration.days(1),
+      executionLogLevel: props.executionLogLevel,
+      destroyLogs: props.destroyLogs,
     });
-    if (!logAll) {
-      Validations.of(this.stateMachine).acknowledge({
-        id: 'AwsSolutions-SF1',
-        reason:
-          "Execution logs keep failures only by default, as the pipeline's do; each execution's full history stays " +
-          'in Step Functions (90 days after it ends); set executionLogLevel=ALL to log every state.',
-      });
-    }
     // SNS publishes to the encrypted topic.
     key.grant(this.stateMachine, 'kms:GenerateDataKey*', 'kms:Decrypt');
   }

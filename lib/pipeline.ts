@@ -1,13 +1,11 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Assemble } from './assemble';
-import { ExecutionLogLevel } from './config';
 import { Deployment } from './deployment';
 import { EvaluationReport } from './evaluation-report';
 import { Guard } from './guard';
@@ -18,11 +16,12 @@ import { Preprocess } from './preprocess';
 import { QualityGate } from './quality-gate';
 import { NOT_YET_COMPUTED, RunCost } from './run-cost';
 import { Training } from './training';
+import { loggedStateMachine, WorkflowLogProps } from './workflow';
 
 export { OUTCOME_STATES } from './outcomes';
 
 /** Properties of {@link Pipeline}. */
-export interface PipelineProps {
+export interface PipelineProps extends WorkflowLogProps {
   /** The preprocess stage. */
   readonly preprocess: Preprocess;
   /** The label stage. */
@@ -53,17 +52,6 @@ export interface PipelineProps {
    * @default the longest labeling step, plus the longest training job, plus a day for the rest
    */
   readonly timeout?: Duration;
-  /**
-   * What the execution logs hold: `ERROR` logs failures only, without the states' data; `ALL` logs every state
-   * with its input and output, task tokens included (for debugging).
-   * @default 'ERROR'
-   */
-  readonly executionLogLevel?: ExecutionLogLevel;
-  /**
-   * Remove the execution log group with the stack.
-   * @default false - the log group is retained
-   */
-  readonly destroyLogs?: boolean;
 }
 
 /**
@@ -113,31 +101,13 @@ export class Pipeline extends Construct {
     qualityGate.rejected.next(outcomes.rejected);
     stages.forEach((stage) => stage.failed.next(outcomes.failed));
 
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: logs.RetentionDays.ONE_YEAR,
-      removalPolicy: props.destroyLogs ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    });
-    const logAll = props.executionLogLevel === 'ALL';
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    this.stateMachine = loggedStateMachine(this, {
       comment: 'logo-detection: raw images to a live endpoint',
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      logs: {
-        destination: logGroup,
-        level: logAll ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR,
-        includeExecutionData: logAll,
-      },
-      tracingEnabled: true,
+      definition,
       timeout: props.timeout ?? label.maxDuration.plus(train.maxDuration).plus(Duration.days(1)),
+      executionLogLevel: props.executionLogLevel,
+      destroyLogs: props.destroyLogs,
     });
-    if (!logAll) {
-      Validations.of(this.stateMachine).acknowledge({
-        id: 'AwsSolutions-SF1',
-        reason:
-          'Execution logs keep failures only by default: logging every state would copy its data, task tokens ' +
-          "included, into the logs for a year. Each execution's full history stays in Step Functions (90 days " +
-          'after it ends); set executionLogLevel=ALL to log every state while debugging.',
-      });
-    }
     stages.forEach((stage) => stage.grantStateMachine(this.stateMachine));
     // SNS publishes to an encrypted topic, and SageMaker creates grants on the key for the training volume
     // and the endpoint's storage on behalf of the caller: grants for AWS services only.
