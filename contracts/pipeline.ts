@@ -421,14 +421,20 @@ export interface DetectionLine {
   readonly width: number;
   readonly height: number;
   /** As the API answers them: label, score, box in the image's pixels, best first. */
-  readonly detections: {
-    readonly label: string;
-    readonly score: number;
-    readonly box: {
-      readonly left: number;
-      readonly top: number;
-      readonly width: number;
-      readonly height: number;
-    };
-  }[];
+  readonly detections: Detection[];
+}
+
+/**
+ * One object found, as the serving container's `/invocations`, the API and batch detection answer it: class label,
+ * confidence (0 to 1) and box in the pixel coordinates of the image sent (upright).
+ */
+export interface Detection {
+  readonly label: string;
+  readonly score: number;
+  readonly box: {
+    readonly left: number;
+    readonly top: number;
+    readonly width: number;
+    readonly height: number;
+  };
 }

@@ -1,19 +1,7 @@
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import { ACCEPTED_FORMATS_TEXT, MAX_IMAGE_MEGAPIXELS } from '../../contracts';
+import { ACCEPTED_FORMATS_TEXT, type Detection, MAX_IMAGE_MEGAPIXELS } from '../../contracts';
 import { DetectionRequest, MAX_IMAGE_BYTES } from './parse';
 import { ApiError } from './responses';
-
-/** One object found: class label, confidence and box in the pixel coordinates of the image sent. */
-export interface Detection {
-  readonly label: string;
-  readonly score: number;
-  readonly box: {
-    readonly left: number;
-    readonly top: number;
-    readonly width: number;
-    readonly height: number;
-  };
-}
 
 /** What the serving container answers, and the core of the API's 200 response. */
 export interface ModelOutput {

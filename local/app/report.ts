@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'fs';
 import { dirname, extname, join } from 'path';
-import type { Detection } from '../../lambda/detect/model';
+import type { Detection } from '../../contracts';
 import { annotate } from '../../lambda/shared/annotate';
 
 export { annotate };
