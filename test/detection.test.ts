@@ -4,6 +4,7 @@ import { loadConfig } from '../lib/config';
 import { modelNameForVersion } from '../contracts';
 import { sageMakerNamePrefix } from '../lib/pipeline-tasks';
 import { newApp } from './app-context';
+import { actions, resources, roleStatements, type Statement } from './policies';
 import { AslDefinition, stateMachineResource, synthesizedDefinition } from './state-machine';
 
 // The detect workflow (npm run detect) as synthesized: its Batch Transform job and the permissions around it.
@@ -23,43 +24,6 @@ function synth(context: Record<string, unknown> = {}): {
     definition: synthesizedDefinition(template, undefined, 'DetectStateMachineArn'),
     prefix: sageMakerNamePrefix(pipeline),
   };
-}
-
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-
-/**
- * A policy value as text: `Fn::Join`s joined, pseudo parameters as `aws`, `us-east-1`, `123456789012`, any other
- * reference as `<Ref X>`, `<GetAtt X.Arn>` or `<ImportValue X>`.
- */
-function text(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const intrinsic = value as Record<string, unknown>;
-  if (intrinsic['Fn::Join']) {
-    const [separator, parts] = intrinsic['Fn::Join'] as [string, unknown[]];
-    return parts.map(text).join(separator);
-  }
-  const pseudo: Record<string, string> = {
-    'AWS::Partition': 'aws',
-    'AWS::Region': 'us-east-1',
-    'AWS::AccountId': '123456789012',
-  };
-  if (typeof intrinsic.Ref === 'string') return pseudo[intrinsic.Ref] ?? `<Ref ${intrinsic.Ref}>`;
-  if (intrinsic['Fn::GetAtt']) return `<GetAtt ${(intrinsic['Fn::GetAtt'] as string[]).join('.')}>`;
-  if (intrinsic['Fn::ImportValue']) return `<ImportValue ${JSON.stringify(intrinsic['Fn::ImportValue'])}>`;
-  return JSON.stringify(value);
-}
-const resources = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).map(text);
-
-/** The statements of every policy attached to the role with this logical id. */
-function roleStatements(template: Template, roleLogicalId: string): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) =>
-      (p.Properties as { Roles: unknown[] }).Roles.some((r) => (r as { Ref?: string }).Ref === roleLogicalId),
-    )
-    .flatMap(
-      (p) => (p.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement,
-    );
 }
 
 const roleOf = (arn: unknown) => (arn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];

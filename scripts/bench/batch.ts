@@ -1,13 +1,8 @@
-import { execFile } from 'child_process';
-import { mkdirSync, rmSync } from 'fs';
 import { join } from 'path';
-import { promisify } from 'util';
 import { stopChild } from '../../local/emulator/processes';
-import { mixBodies, startApi, startServe } from './load';
+import { mixBodies, startApi, startServe, throwawayModel } from './load';
 import { Section } from './report';
 
-const ROOT = join(__dirname, '..', '..');
-const PYTHON = join(ROOT, '.venv', 'bin', 'python');
 /** Images per measurement: alternately the mix's 1000×800 JPEG photo and its 640×480 PNG. */
 const IMAGES = 40;
 
@@ -38,14 +33,7 @@ async function post(url: string, image: Buffer, contentType: string): Promise<vo
  * in front of `serve`). Both on the load section's model (load_model.py).
  */
 export async function benchBatch(workDir: string): Promise<Section> {
-  const mlRoot = join(workDir, 'batch-ml-root');
-  rmSync(mlRoot, { recursive: true, force: true });
-  mkdirSync(workDir, { recursive: true });
-  await promisify(execFile)(PYTHON, [join(__dirname, 'load_model.py'), mlRoot], {
-    cwd: ROOT,
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 600_000,
-  });
+  const mlRoot = await throwawayModel(workDir, 'batch-ml-root');
   const { jpeg, png } = await mixBodies();
   const images = Array.from({ length: IMAGES }, (_, i) => (i % 2 ? png : jpeg));
 

@@ -209,13 +209,12 @@ const statusText = (summary: LevelSummary) =>
     .join(', ');
 
 /**
- * Load on the local API: the real proxy handler behind the API Gateway stand-in, through the SageMaker runtime
- * shim, to the container's `serve` with a throwaway SSD-512 model, all on 127.0.0.1. For each of {@link LEVELS},
- * autocannon sends {@link REQUESTS_PER_LEVEL} requests, a fifth of them bad, and the answers are counted by status
- * and checked against what each request should get. Leaves nothing running.
+ * Writes a throwaway SSD-512 model (random weights, the container's layout) to a fresh `<workDir>/<folder>` with
+ * load_model.py, for the sections that need `serve` to answer but not a trained model.
+ * @returns the model's ML_ROOT
  */
-export async function benchLoad(workDir: string): Promise<Section> {
-  const mlRoot = join(workDir, 'load-ml-root');
+export async function throwawayModel(workDir: string, folder: string): Promise<string> {
+  const mlRoot = join(workDir, folder);
   rmSync(mlRoot, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   await promisify(execFile)(PYTHON, [join(__dirname, 'load_model.py'), mlRoot], {
@@ -223,6 +222,17 @@ export async function benchLoad(workDir: string): Promise<Section> {
     maxBuffer: 16 * 1024 * 1024,
     timeout: 600_000,
   });
+  return mlRoot;
+}
+
+/**
+ * Load on the local API: the real proxy handler behind the API Gateway stand-in, through the SageMaker runtime
+ * shim, to the container's `serve` with a throwaway SSD-512 model, all on 127.0.0.1. For each of {@link LEVELS},
+ * autocannon sends {@link REQUESTS_PER_LEVEL} requests, a fifth of them bad, and the answers are counted by status
+ * and checked against what each request should get. Leaves nothing running.
+ */
+export async function benchLoad(workDir: string): Promise<Section> {
+  const mlRoot = await throwawayModel(workDir, 'load-ml-root');
   const mix = buildRequestMix(REQUESTS_PER_LEVEL, BAD_SHARE, await mixBodies());
   let load = 0;
   const children: ChildProcess[] = [];
