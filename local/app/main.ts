@@ -2,7 +2,7 @@ import '../emulator/polyfills';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'child_process';
-import { mkdirSync, rmSync } from 'fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'fs';
 import { extname, join, relative } from 'path';
 import { PREFIXES } from '../../contracts';
 import {
@@ -25,7 +25,7 @@ import {
 } from './progress';
 import { replacePhoto } from './replace';
 import { MotoServer, startMoto } from '../emulator/moto';
-import { ApiCheck, apiTable, checkApi, clock } from './report';
+import { ApiCheck, HeldOutScore, apiTable, checkApi, clock, describeHeldOut, heldOutScore } from './report';
 import { stateMachineDefinition } from '../emulator/asl';
 import { Handler, serviceIntegrations } from '../emulator/integrations';
 import { LocalResources, createLocalResources } from '../emulator/resources';
@@ -126,6 +126,10 @@ export interface LocalResult {
   readonly apiChecks: ApiCheck[];
   /** Best validation mAP the training reached (from FinalMetricDataList), if it trained. */
   readonly map?: number;
+  /** The API's answers on the held-out images against the logos drawn on them (generated images only). */
+  readonly heldOut?: HeldOutScore;
+  /** The training's evaluation report, copied into `outDir`, if training wrote one. */
+  readonly report?: string;
   /** Images and boxes of the training and validation splits of the first execution's training. */
   readonly counts?: SplitCounts;
   /** What local mode advised because the dataset is small (your own images only); empty when nothing. */
@@ -150,6 +154,9 @@ const DEFAULTS = {
   batchSize: 8,
   maxIterationsPerEpoch: 8,
 };
+
+/** The evaluation report's file name in a model folder (training-container report.py `REPORT_FILE`). */
+const REPORT_FILE = 'report.html';
 
 /** The held-out images' `minScore` when the model has no calibrated threshold. */
 const FALLBACK_MIN_SCORE = 0.3;
@@ -481,6 +488,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
     const counts = splitCounts(sagemaker.lastModelMetrics);
 
     const apiChecks: ApiCheck[] = [];
+    let heldOut: HeldOutScore | undefined;
     let apiMinScore = FALLBACK_MIN_SCORE;
     if (!sagemaker.servingPort(endpointName)) {
       stage(`Endpoint ${endpointName} is not in service after execution 1 (model rejected?): no API check`);
@@ -505,7 +513,24 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       );
       apiChecks.push(...(await checkApi(`${api.url}/detections?${query}`, apiImages, outDir)));
       log(apiTable(apiChecks));
-      step(`annotated copies in ${shown(repoRoot, outDir)}/`);
+      heldOut = heldOutScore(apiChecks);
+      if (heldOut) step(`held-out images at minScore ${apiMinScore}: ${describeHeldOut(heldOut)}`);
+      step(
+        `annotated copies (red: detections, dashed green: the logos drawn): ` +
+          apiChecks
+            .filter((check) => check.annotated)
+            .map((check) => shown(repoRoot, check.annotated!))
+            .join(', '),
+      );
+    }
+    const modelReport = sagemaker.lastModelDir && join(sagemaker.lastModelDir, REPORT_FILE);
+    if (modelReport && existsSync(modelReport)) {
+      // Beside the annotated copies, so one folder holds what to look at; the report is self-contained.
+      copyFileSync(modelReport, join(outDir, REPORT_FILE));
+      step(
+        `evaluation report of the validation split (precision-recall curve, every image with its boxes): ` +
+          `${shown(repoRoot, join(outDir, REPORT_FILE))}`,
+      );
     }
     const live = await new SSMClient({})
       .send(new GetParameterCommand({ Name: liveModelParameter }))
@@ -582,6 +607,8 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       apiUrl: api?.url,
       apiChecks,
       map,
+      heldOut,
+      report: existsSync(join(outDir, REPORT_FILE)) ? join(outDir, REPORT_FILE) : undefined,
       counts,
       advice,
       secondSkipped,

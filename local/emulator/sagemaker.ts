@@ -100,6 +100,8 @@ export class LocalSageMaker {
   lastTraining: { FinalMetricDataList: { MetricName: string; Value: number }[] } | undefined;
   /** The metrics.json the last training job wrote with its model (best mAP, counts of each split), if any. */
   lastModelMetrics: unknown;
+  /** The model folder the last training job wrote (metrics.json, report.html, the exported graphs). */
+  lastModelDir: string | undefined;
 
   constructor(private readonly options: LocalSageMakerOptions) {
     this.overrides = { ...options.hyperparameterOverrides };
@@ -229,6 +231,7 @@ export class LocalSageMaker {
       throw error;
     }
 
+    this.lastModelDir = join(root, 'model');
     const metricsFile = join(root, 'model', 'metrics.json');
     this.lastModelMetrics = existsSync(metricsFile)
       ? JSON.parse(readFileSync(metricsFile, 'utf8'))
