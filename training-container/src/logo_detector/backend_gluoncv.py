@@ -414,8 +414,10 @@ def train_loop(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_
     """SGD with the ``lr_schedule`` (and warmup) over every device, validating every ``val_interval`` epochs and
     after the last.
 
-    Checkpoints to ``checkpoints`` after each epoch and resumes from ``resume``; returns the final state, whose
-    ``best_params_file`` holds the best epoch's weights. On resume the best epoch's mAP is measured again from its
+    Checkpoints to ``checkpoints`` after each validated epoch (every epoch with the default ``val_interval`` of 1;
+    writing and hashing the weights and momentum, some 90 MB, would otherwise take a large share of a short CPU run's
+    epochs) and resumes from ``resume``; returns the final state, whose ``best_params_file`` holds the best epoch's
+    weights. On resume the best epoch's mAP is measured again from its
     weights rather than taken from state.json, so the metric lines always describe the weights that are exported.
     """
     ctx = devices()
@@ -432,8 +434,10 @@ def train_loop(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_
         load_optimizer_state(trainer, checkpoints / resume.states_file, resume.num_update, resume.update_counts)
     loss_fn = SSDMultiBoxLoss()
     batches_per_epoch = min(len(train_loader), params.max_iterations_per_epoch or len(train_loader))
+    # SSD's graph differs between training and inference, and a hybridized block keeps the one it first ran: it is
+    # hybridized anew before training and after each validation (validate does so before it runs).
+    net.hybridize(static_alloc=True, static_shape=True)
     for epoch in range(state.epoch + 1, params.epochs + 1):
-        net.hybridize(static_alloc=True, static_shape=True)
         started, seen, total_loss, batches = time.time(), 0, 0.0, 0
         for i, (images, cls_targets, box_targets) in enumerate(train_loader):
             if params.max_iterations_per_epoch and i >= params.max_iterations_per_epoch:
@@ -456,11 +460,14 @@ def train_loop(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_
         validation = None
         if epoch % params.val_interval == 0 or epoch == params.epochs:
             validation = validate(net, val_loader, ctx, params.classes)
+            net.hybridize(static_alloc=True, static_shape=True)
         on_epoch(epoch, total_loss / max(batches, 1), validation)
+        if validation is None:
+            log(f"epoch {epoch} done in {time.time() - started:.1f}s")
+            continue
         state.epoch = epoch
-        improved = False
-        if validation is not None and validation[0] > state.best_map:
-            improved = True
+        improved = validation[0] > state.best_map
+        if improved:
             state.best_map, state.best_epoch, state.best_ap_per_class = validation[0], epoch, validation[1]
         _save_checkpoint(checkpoints, net, trainer, state, improved)
         log(f"epoch {epoch} done in {time.time() - started:.1f}s; checkpoint saved")
