@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
@@ -104,7 +104,20 @@ describe('local mode (npm start), shortened', () => {
       expect((check.body as { model: { version: string } }).model.version).toMatch(/train/);
       expect(existsSync(check.annotated!)).toBe(true);
       expect((await sharp(check.annotated!).metadata()).format).toBe('jpeg');
+      expect(lines.some((line) => line.includes('annotated copies') && line.includes(check.annotated!))).toBe(
+        true,
+      );
     }
+    // Every drawn logo is counted as found or not, whatever the short run's model answers.
+    expect(result.heldOut?.logos).toBe(result.apiChecks.reduce((n, check) => n + (check.expected ?? 0), 0));
+  });
+
+  test("the training's evaluation report is copied into the output folder and named", () => {
+    expect(result.report).toBe(join(outDir, 'report.html'));
+    expect(readFileSync(result.report!, 'utf8')).toMatch(/^<!DOCTYPE html>/i);
+    expect(lines.some((line) => line.includes('evaluation report') && line.includes(result.report!))).toBe(
+      true,
+    );
   });
 
   test('a second execution with no new data skips preprocessing, labeling and training', () => {
