@@ -162,9 +162,15 @@ const DEFAULTS = {
 /**
  * How local mode trains besides the synthesized hyperparameters, for a short run from random initialization: the
  * rate ramps up over the first batches, then falls along a half cosine to 0, so the last epochs settle instead of
- * swinging at a constant rate; validating (and so checkpointing) every fifth epoch leaves the time to batches.
+ * swinging at a constant rate.
  */
-const LOCAL_TRAINING = { lr_schedule: 'cosine', warmup_iterations: '30', val_interval: '5' };
+const LOCAL_TRAINING = { lr_schedule: 'cosine', warmup_iterations: '30' };
+
+/**
+ * Validations (and so checkpoints) per local run: every fifth of the default 30 epochs, every epoch of a run of 11 or
+ * fewer; the time they would take goes to batches.
+ */
+const LOCAL_VALIDATIONS = 6;
 
 /** The evaluation report's file name in a model folder (training-container report.py `REPORT_FILE`). */
 const REPORT_FILE = 'report.html';
@@ -369,6 +375,7 @@ export async function runLocal(options: LocalOptions = {}): Promise<LocalResult 
       workDir,
       hyperparameterOverrides: {
         ...LOCAL_TRAINING,
+        val_interval: String(Math.max(1, Math.floor(settings.epochs / LOCAL_VALIDATIONS))),
         max_iterations_per_epoch: String(settings.maxIterationsPerEpoch),
       },
       hooks: {
