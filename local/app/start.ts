@@ -14,7 +14,7 @@ Runs the synthesized pipeline locally (moto for S3, SSM, SNS and SageMaker; the 
 serving on the CPU), then the detection API, and prints what the API answered for a few images.
 
 Options:
-  --images-count N   images to generate for the pipeline (default 48)
+  --images-count N   images to generate for the pipeline (default 96)
   --epochs N         training epochs (default 30)
   --images DIR       bring your own images instead of generated ones, sub-folders included (needs --labels)
   --labels PATH      their labels, in any format npm run import-labels takes: COCO JSON, a Ground Truth output

@@ -130,7 +130,12 @@ describe('local mode (npm start), shortened', () => {
       expect((check.body as { model: { version: string } }).model.version).toMatch(/train/);
       expect(existsSync(check.annotated!)).toBe(true);
       expect((await sharp(check.annotated!).metadata()).format).toBe('jpeg');
+      expect(lines.some((line) => line.includes('annotated copies') && line.includes(check.annotated!))).toBe(
+        true,
+      );
     }
+    // Every drawn logo is counted as found or not, whatever the short run's model answers.
+    expect(result.heldOut?.logos).toBe(result.apiChecks.reduce((n, check) => n + (check.expected ?? 0), 0));
   });
 
   test('a second execution with no new data skips preprocessing, labeling and training', () => {

@@ -1,8 +1,12 @@
-"""Transfer from VOC without downloads: the VOC network is built, the local weights loaded, the classes reset."""
+"""Transfer from VOC without downloads (the VOC network is built, the local weights loaded, the classes reset), and
+the learning-rate schedules."""
+import itertools
+import math
 import warnings
 
 import mxnet as mx
 import numpy as np
+import pytest
 from gluoncv import model_zoo
 
 from logo_detector.backend_gluoncv import build_network, learning_rate
@@ -38,3 +42,19 @@ def test_the_learning_rate_steps_down_after_each_decay_epoch():
     params = parse_hyperparameters({"classes": '["logo"]', "learning_rate": "0.1", "lr_decay_epochs": "2,4",
                                     "lr_decay": "0.5"})
     assert [learning_rate(params, e) for e in range(1, 7)] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
+
+
+def test_the_cosine_schedule_falls_from_the_rate_to_zero_batch_by_batch_over_the_run():
+    params = parse_hyperparameters({"classes": '["logo"]', "learning_rate": "0.1", "epochs": "2",
+                                    "lr_schedule": "cosine", "lr_decay_epochs": "1"})
+    rates = [learning_rate(params, epoch, batch, 4) for epoch in (1, 2) for batch in range(4)]
+    assert rates[0] == 0.1
+    assert rates[4] == pytest.approx(0.05)  # half way through the run's 8 batches
+    assert all(a > b for a, b in itertools.pairwise(rates))
+    assert rates[-1] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 7 / 8)))
+
+
+def test_warmup_ramps_the_first_batches_up_to_the_schedule_and_counts_across_epochs():
+    params = parse_hyperparameters({"classes": '["logo"]', "learning_rate": "0.1", "warmup_iterations": "4"})
+    rates = [learning_rate(params, epoch, batch, 3) for epoch in (1, 2) for batch in range(3)]
+    assert rates == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1, 0.1])

@@ -6,6 +6,7 @@ MXNet is retired upstream; everything that imports it or GluonCV lives here. ``B
 """
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -390,18 +391,33 @@ def _save_checkpoint(folder: Path, net: gluon.HybridBlock, trainer: gluon.Traine
             stale.unlink()
 
 
-def learning_rate(params: Hyperparameters, epoch: int) -> float:
-    """The step schedule: the base rate times ``lr_decay`` for each decay epoch already completed."""
-    return params.learning_rate * params.lr_decay ** sum(1 for e in params.lr_decay_epochs if epoch > e)
+def learning_rate(params: Hyperparameters, epoch: int, batch: int = 0, batches_per_epoch: int = 1) -> float:
+    """The rate for batch ``batch`` (from 0) of epoch ``epoch`` (from 1), each epoch ``batches_per_epoch`` long.
+
+    ``lr_schedule`` "step": the base rate times ``lr_decay`` for each decay epoch already completed; "cosine": the
+    base rate times a half cosine falling from 1 to 0 over all the run's batches. During the first
+    ``warmup_iterations`` batches of the run the rate is further scaled by (batches done + 1) / warmup_iterations.
+    """
+    done = (epoch - 1) * batches_per_epoch + batch
+    if params.lr_schedule == "cosine":
+        rate = params.learning_rate * 0.5 * (1 + math.cos(math.pi * done / (params.epochs * batches_per_epoch)))
+    else:
+        rate = params.learning_rate * params.lr_decay ** sum(1 for e in params.lr_decay_epochs if epoch > e)
+    if done < params.warmup_iterations:
+        rate *= (done + 1) / params.warmup_iterations
+    return rate
 
 
 def train_loop(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_loader: gluon.data.DataLoader,
                params: Hyperparameters, checkpoints: Path, resume: Optional[CheckpointState],
                on_epoch: EpochCallback, log: Callable[[str], None]) -> CheckpointState:
-    """SGD with the step schedule over every device, validating every ``val_interval`` epochs and after the last.
+    """SGD with the ``lr_schedule`` (and warmup) over every device, validating every ``val_interval`` epochs and
+    after the last.
 
-    Checkpoints to ``checkpoints`` after each epoch and resumes from ``resume``; returns the final state, whose
-    ``best_params_file`` holds the best epoch's weights. On resume the best epoch's mAP is measured again from its
+    Checkpoints to ``checkpoints`` after each validated epoch (every epoch with the default ``val_interval`` of 1;
+    writing and hashing the weights and momentum, some 90 MB, would otherwise take a large share of a short CPU run's
+    epochs) and resumes from ``resume``; returns the final state, whose ``best_params_file`` holds the best epoch's
+    weights. On resume the best epoch's mAP is measured again from its
     weights rather than taken from state.json, so the metric lines always describe the weights that are exported.
     """
     ctx = devices()
@@ -417,13 +433,16 @@ def train_loop(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_
         net.load_parameters(str(checkpoints / resume.params_file), ctx=ctx)
         load_optimizer_state(trainer, checkpoints / resume.states_file, resume.num_update, resume.update_counts)
     loss_fn = SSDMultiBoxLoss()
+    batches_per_epoch = min(len(train_loader), params.max_iterations_per_epoch or len(train_loader))
+    # SSD's graph differs between training and inference, and a hybridized block keeps the one it first ran: it is
+    # hybridized anew before training and after each validation (validate does so before it runs).
+    net.hybridize(static_alloc=True, static_shape=True)
     for epoch in range(state.epoch + 1, params.epochs + 1):
-        trainer.set_learning_rate(learning_rate(params, epoch))
-        net.hybridize(static_alloc=True, static_shape=True)
         started, seen, total_loss, batches = time.time(), 0, 0.0, 0
         for i, (images, cls_targets, box_targets) in enumerate(train_loader):
             if params.max_iterations_per_epoch and i >= params.max_iterations_per_epoch:
                 break
+            trainer.set_learning_rate(learning_rate(params, epoch, i, batches_per_epoch))
             with autograd.record():
                 cls_preds, box_preds = [], []
                 for x in _split(images, ctx):
@@ -441,11 +460,14 @@ def train_loop(net: gluon.HybridBlock, train_loader: gluon.data.DataLoader, val_
         validation = None
         if epoch % params.val_interval == 0 or epoch == params.epochs:
             validation = validate(net, val_loader, ctx, params.classes)
+            net.hybridize(static_alloc=True, static_shape=True)
         on_epoch(epoch, total_loss / max(batches, 1), validation)
+        if validation is None:
+            log(f"epoch {epoch} done in {time.time() - started:.1f}s")
+            continue
         state.epoch = epoch
-        improved = False
-        if validation is not None and validation[0] > state.best_map:
-            improved = True
+        improved = validation[0] > state.best_map
+        if improved:
             state.best_map, state.best_epoch, state.best_ap_per_class = validation[0], epoch, validation[1]
         _save_checkpoint(checkpoints, net, trainer, state, improved)
         log(f"epoch {epoch} done in {time.time() - started:.1f}s; checkpoint saved")

@@ -28,6 +28,8 @@ class Hyperparameters:
     wd: float
     lr_decay_epochs: Tuple[int, ...]
     lr_decay: float
+    lr_schedule: str
+    warmup_iterations: int
     data_shape: int
     val_interval: int
     seed: int
