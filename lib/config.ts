@@ -379,7 +379,7 @@ export const SETTINGS = {
       min: 0,
       max: 1,
       description:
-        "Serve the int8 model when its validation mAP is at most this much below fp32's (mAP from 0 to 1: 0.01 is one point), else fp32.",
+        "Serve the int8 model when its validation mAP, and its F1 at its calibrated threshold, are each at most this much below fp32's (0 to 1: 0.01 is one point), else fp32.",
     }),
     dataShape: integer('dataShape', {
       default: 512,

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .backends import (TRAINING_BACKEND, Backend, QuantizationUnavailableError, TrainingResult, TrainingRun,
@@ -91,15 +91,31 @@ def report_epoch(epoch: int, train_loss: float, validation: Optional[Validation]
                                                          for k, v in per_class.items()))
 
 
-def choose_variant(fp32_map: Optional[float], int8_map: Optional[float], tolerance: float) -> Tuple[Variant, str]:
+def choose_variant(fp32_map: Optional[float], int8_map: Optional[float], tolerance: float,
+                   fp32_f1: Optional[float] = None, int8_f1: Optional[float] = None) -> Tuple[Variant, str]:
     """The variant to serve, and why: int8 when its mAP is at most ``tolerance`` below fp32's (both VOC07 at IoU 0.5
-    on the same split through the serving path), else fp32; fp32 when there is no int8 mAP."""
+    on the same split through the serving path) and, when both are given, so is its F1 at its own calibrated
+    threshold (the operating point clients get by default); else fp32; fp32 when there is no int8 mAP.
+
+    mAP alone is not enough: quantizing the class head can squeeze scores together, and VOC07's ranking of tied
+    scores then keeps the mAP while the detections clients see at the calibrated threshold lose recall."""
     if int8_map is None:
         return "fp32", "there is no int8 mAP to compare"
     fp32 = fp32_map or 0.0
-    if fp32 - int8_map <= tolerance + MAP_EPSILON:
-        return "int8", f"its mAP {int8_map:.4f} is within {tolerance:g} of fp32's {fp32:.4f}"
-    return "fp32", f"int8's mAP {int8_map:.4f} is more than {tolerance:g} below fp32's {fp32:.4f}"
+    if fp32 - int8_map > tolerance + MAP_EPSILON:
+        return "fp32", f"int8's mAP {int8_map:.4f} is more than {tolerance:g} below fp32's {fp32:.4f}"
+    if fp32_f1 is not None and (int8_f1 or 0.0) < fp32_f1 - tolerance - MAP_EPSILON:
+        return "fp32", (f"int8's F1 at its calibrated threshold, {int8_f1 or 0.0:.4f}, is more than {tolerance:g} "
+                        f"below fp32's {fp32_f1:.4f} (its mAP {int8_map:.4f} is within {tolerance:g})")
+    if fp32_f1 is not None:
+        return "int8", (f"its mAP {int8_map:.4f} and F1 {int8_f1 or 0.0:.4f} are within {tolerance:g} of fp32's "
+                        f"{fp32:.4f} and {fp32_f1:.4f}")
+    return "int8", f"its mAP {int8_map:.4f} is within {tolerance:g} of fp32's {fp32:.4f}"
+
+
+def best_f1(evaluation: Evaluation) -> Optional[float]:
+    """F1 at the evaluation's calibrated threshold; None when no threshold finds a true box."""
+    return None if evaluation.threshold is None else evaluation.threshold.f1
 
 
 @dataclass(frozen=True)
@@ -111,14 +127,17 @@ class Int8Outcome:
     recipe: Optional[str]
     tried: Dict[str, Optional[float]]
     unavailable: Optional[str]
+    tried_f1: Dict[str, Optional[float]] = field(default_factory=dict)
 
 
 def evaluate_int8(paths: MLPaths, params: Hyperparameters, backend: Backend, validation: Sequence[Sample],
-                  fp32_map: Optional[float]) -> Int8Outcome:
+                  fp32: Evaluation) -> Int8Outcome:
     """Quantizes the exported model with each of the backend's recipes, fastest first, calibrated on
-    ``validation``, and evaluates each on it until one is within ``int8_tolerance`` of ``fp32_map``; the last one
-    tried stays in the model folder."""
-    evaluation, tried = None, {}
+    ``validation``, and evaluates each on it until one is within ``int8_tolerance`` of ``fp32`` by
+    ``choose_variant``'s rule; the last one tried stays in the model folder."""
+    evaluation: Optional[Evaluation] = None
+    tried: Dict[str, Optional[float]] = {}
+    tried_f1: Dict[str, Optional[float]] = {}
     for recipe in backend.int8_recipes:
         try:
             backend.quantize(paths.model, validation, params, log, recipe)
@@ -127,12 +146,13 @@ def evaluate_int8(paths: MLPaths, params: Hyperparameters, backend: Backend, val
             return Int8Outcome(None, None, {}, f"no int8 model was made: {err}")
         evaluation, _ = report.detect_split(validation, params.classes, params.data_shape,
                                             backend.load_detector(paths.model, "int8").detect)
-        tried[recipe] = evaluation.voc07_map
-        log(f"int8 recipe {recipe}: validation mAP {_number(evaluation.voc07_map)} against fp32's "
-            f"{_number(fp32_map)}")
-        if choose_variant(fp32_map, evaluation.voc07_map, params.int8_tolerance)[0] == "int8":
+        tried[recipe], tried_f1[recipe] = evaluation.voc07_map, best_f1(evaluation)
+        log(f"int8 recipe {recipe}: validation mAP {_number(evaluation.voc07_map)} and best F1 "
+            f"{_number(best_f1(evaluation))} against fp32's {_number(fp32.voc07_map)} and {_number(best_f1(fp32))}")
+        if choose_variant(fp32.voc07_map, evaluation.voc07_map, params.int8_tolerance,
+                          best_f1(fp32), best_f1(evaluation))[0] == "int8":
             break
-    return Int8Outcome(evaluation, recipe if tried else None, tried, None)
+    return Int8Outcome(evaluation, recipe if tried else None, tried, None, tried_f1)
 
 
 def _number(value: Optional[float]) -> str:
@@ -151,9 +171,10 @@ def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: Trai
     version = os.environ.get("TRAINING_JOB_NAME") or None
     fp32, images = report.detect_split(validation, params.classes, params.data_shape,
                                        backend.load_detector(paths.model, "fp32").detect)
-    int8 = evaluate_int8(paths, params, backend, validation, fp32.voc07_map)
+    int8 = evaluate_int8(paths, params, backend, validation, fp32)
     int8_map = None if int8.evaluation is None else int8.evaluation.voc07_map
-    variant, reason = choose_variant(fp32.voc07_map, int8_map, params.int8_tolerance)
+    int8_f1 = None if int8.evaluation is None else best_f1(int8.evaluation)
+    variant, reason = choose_variant(fp32.voc07_map, int8_map, params.int8_tolerance, best_f1(fp32), int8_f1)
     if variant == "int8":
         reason = f"{reason} (recipe {int8.recipe})"
     served = int8.evaluation if variant == "int8" and int8.evaluation is not None else fp32
@@ -182,6 +203,9 @@ def save(paths: MLPaths, params: Hyperparameters, backend: Backend, result: Trai
         "map_int8": int8_map,
         "int8_recipe": int8.recipe,
         "int8_recipes_tried": int8.tried,
+        "f1_fp32": best_f1(fp32),
+        "f1_int8": int8_f1,
+        "int8_recipes_f1": int8.tried_f1,
         "int8_tolerance": params.int8_tolerance,
         **summary(served),
     }
