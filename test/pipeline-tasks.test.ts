@@ -44,11 +44,15 @@ describe('CDK tasks with API fields CDK does not model', () => {
     const scoped = statementsOf([
       new iam.PolicyStatement({
         actions: ['sagemaker:UpdateEndpoint'],
-        resources: ['arn:endpoint-config/run-*'],
+        resources: ['arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/run-*'],
       }),
     ]);
     expect(JSON.parse(scoped)).toEqual([
-      { Action: 'sagemaker:UpdateEndpoint', Effect: 'Allow', Resource: 'arn:endpoint-config/run-*' },
+      {
+        Action: 'sagemaker:UpdateEndpoint',
+        Effect: 'Allow',
+        Resource: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/run-*',
+      },
     ]);
   });
 

@@ -56,7 +56,16 @@ export async function putText(
   body: string,
   contentType: string,
 ): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+  // The length is given: the SDK cannot tell an empty body's length from an unknown one, and warns.
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentType: contentType,
+      ContentLength: Buffer.byteLength(body),
+    }),
+  );
 }
 
 /** Writes a JSON document (pretty-printed when it is meant for people). */
