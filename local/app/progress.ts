@@ -57,26 +57,43 @@ export interface VariantMaps {
   readonly serving: string;
   /** How far below fp32 an int8 mAP may be for int8 to serve (the `int8_tolerance` hyperparameter). */
   readonly tolerance: number;
+  /**
+   * F1 at the calibrated threshold of fp32 and of each int8 recipe tried (`f1_fp32`, `int8_recipes_f1`): int8 also
+   * has to keep it within the tolerance. Absent in metrics written before the rule.
+   */
+  readonly f1?: { readonly fp32: number; readonly int8: Readonly<Record<string, number>> };
 }
 
 /**
  * Both variants' validation mAPs from a model's metrics.json (`map_fp32`, `int8_recipes_tried`, `serving`,
- * `int8_tolerance`); undefined when it has no fp32 mAP. A recipe whose mAP is null (no validation box) is left out.
+ * `int8_tolerance`, and the F1s `f1_fp32` and `int8_recipes_f1` when present); undefined when it has no fp32 mAP.
+ * A recipe whose mAP or F1 is null (no validation box, no threshold finding one) is left out of that figure.
  */
 export function variantMaps(metrics: unknown): VariantMaps | undefined {
   const m = metrics as
-    | { map_fp32?: unknown; int8_recipes_tried?: unknown; serving?: unknown; int8_tolerance?: unknown }
+    | {
+        map_fp32?: unknown;
+        int8_recipes_tried?: unknown;
+        serving?: unknown;
+        int8_tolerance?: unknown;
+        f1_fp32?: unknown;
+        int8_recipes_f1?: unknown;
+      }
     | undefined;
   if (typeof m?.map_fp32 !== 'number') return undefined;
   const tried = (m.int8_recipes_tried ?? {}) as Record<string, unknown>;
   const int8 = Object.fromEntries(
     Object.entries(tried).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
   );
+  const f1s = Object.entries((m.int8_recipes_f1 ?? {}) as Record<string, unknown>).filter(
+    (entry): entry is [string, number] => typeof entry[1] === 'number',
+  );
   return {
     fp32: m.map_fp32,
     int8,
     serving: typeof m.serving === 'string' ? m.serving : 'fp32',
     tolerance: typeof m.int8_tolerance === 'number' ? m.int8_tolerance : 0.01,
+    ...(typeof m.f1_fp32 === 'number' ? { f1: { fp32: m.f1_fp32, int8: Object.fromEntries(f1s) } } : {}),
   };
 }
 

@@ -130,6 +130,18 @@ describe('variantMaps', () => {
     expect(Object.keys(maps!.int8)).toEqual(['gluoncv', 'float-ends']);
   });
 
+  test('reads the F1s at the calibrated threshold when the metrics have them, leaving out a null one', () => {
+    const maps = variantMaps({
+      map_fp32: 1,
+      int8_recipes_tried: { gluoncv: 1, 'float-ends': 1 },
+      serving: 'int8',
+      int8_tolerance: 0.01,
+      f1_fp32: 1,
+      int8_recipes_f1: { gluoncv: 0.9375, 'float-ends': null },
+    });
+    expect(maps?.f1).toEqual({ fp32: 1, int8: { gluoncv: 0.9375 } });
+  });
+
   test('leaves out a recipe without an mAP, and is undefined for a model without an fp32 mAP', () => {
     expect(variantMaps({ map_fp32: 0.5, int8_recipes_tried: { gluoncv: null }, serving: 'fp32' })).toEqual({
       fp32: 0.5,

@@ -27,6 +27,23 @@ describe('the local run bench: int8 against fp32 on the trained model', () => {
     ]);
   });
 
+  test('with F1s, a row per recipe for its F1 at the calibrated threshold, held to the same tolerance', () => {
+    const figures = int8Figures({
+      fp32: 1.0,
+      int8: { gluoncv: 1.0, 'float-ends': 1.0 },
+      serving: 'int8',
+      tolerance: 0.01,
+      f1: { fp32: 1.0, int8: { gluoncv: 0.9375, 'float-ends': 1.0 } },
+    });
+
+    expect(figures.map((f) => [f.name, f.value, f.ratio, f.met])).toEqual([
+      ['validation mAP, int8 (recipe gluoncv)', '1.000', '+0.0 points', true],
+      ['F1 at its calibrated threshold, int8 (recipe gluoncv)', '0.938', '−6.3 points', false],
+      ['validation mAP, int8 (recipe float-ends), serves', '1.000', '+0.0 points', true],
+      ['F1 at its calibrated threshold, int8 (recipe float-ends)', '1.000', '+0.0 points', true],
+    ]);
+  });
+
   test('an int8 model better than fp32 meets the goal; a run that trained no model says so', () => {
     const [better] = int8Figures({ fp32: 0.5, int8: { gluoncv: 0.52 }, serving: 'int8', tolerance: 0.01 });
     expect(better).toEqual(expect.objectContaining({ ratio: '+2.0 points', met: true }));
