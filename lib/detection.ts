@@ -22,7 +22,7 @@ import {
   pipelineFunction,
   runResourceArn,
   runResourceName,
-  StatePolicyProps,
+  ScopedCreateTransformJob,
   withRetry,
 } from './pipeline-tasks';
 import { loggedStateMachine, WorkflowLogProps } from './workflow';
@@ -35,24 +35,6 @@ export const DETECT_OUTCOME_STATES = { done: 'Detections written', failed: 'Dete
  * because one error status fails the whole job) and the execution's minScore.
  */
 export const BATCH_ENVIRONMENT = { mode: 'BATCH_MODE', minScore: 'BATCH_MIN_SCORE' } as const;
-
-/**
- * SageMakerCreateTransformJob with the state machine's permissions given by the construct
- * ({@link StatePolicyProps}): the CDK task allows its actions on every transform job in the account and ListTags
- * on `*`.
- */
-export class ScopedCreateTransformJob extends tasks.SageMakerCreateTransformJob {
-  declare protected readonly taskPolicies?: iam.PolicyStatement[];
-
-  constructor(
-    scope: Construct,
-    id: string,
-    props: tasks.SageMakerCreateTransformJobProps & StatePolicyProps,
-  ) {
-    super(scope, id, props);
-    this.taskPolicies = props.policyStatements ?? this.taskPolicies;
-  }
-}
 
 /** Properties of {@link Detection}. */
 export interface DetectionProps extends WorkflowLogProps {

@@ -209,6 +209,24 @@ export class ScopedCreateModel extends tasks.SageMakerCreateModel {
 }
 
 /**
+ * SageMakerCreateTransformJob with the state machine's permissions given by the construct
+ * ({@link StatePolicyProps}): the CDK task allows its actions on every transform job in the account and ListTags
+ * on `*`.
+ */
+export class ScopedCreateTransformJob extends tasks.SageMakerCreateTransformJob {
+  declare protected readonly taskPolicies?: iam.PolicyStatement[];
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: tasks.SageMakerCreateTransformJobProps & StatePolicyProps,
+  ) {
+    super(scope, id, props);
+    this.taskPolicies = props.policyStatements ?? this.taskPolicies;
+  }
+}
+
+/**
  * SageMakerCreateEndpointConfig with the state machine's permissions given by the stage
  * ({@link StatePolicyProps}).
  */
