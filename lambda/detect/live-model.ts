@@ -1,5 +1,5 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { FALLBACK_MIN_SCORE } from '../../contracts';
+import { defaultMinScoreOf, FALLBACK_MIN_SCORE } from '../../contracts';
 import { ApiError } from './responses';
 
 /** What `GET /model` answers about the live model (the record's endpoint name stays internal). */
@@ -142,10 +142,10 @@ export async function calibratedMinScore(
   } catch (error) {
     if (!(error instanceof ApiError && error.code === 'NoModelDeployed')) onError(error);
   }
-  const found =
-    threshold === null
-      ? { minScore: FALLBACK_MIN_SCORE, source: 'fallback' as const }
-      : { minScore: threshold, source: 'calibrated' as const };
+  const found = {
+    minScore: defaultMinScoreOf({ threshold: threshold ?? undefined }),
+    source: threshold === null ? ('fallback' as const) : ('calibrated' as const),
+  };
   cachedThreshold = { ...found, until: now + THRESHOLD_CACHE_MS };
   return found;
 }
